@@ -1,0 +1,266 @@
+"""What the estimators share: parameters, device, threads, data, pickling."""
+
+import copy
+import warnings
+from contextlib import contextmanager
+from numbers import Integral, Real
+
+import numpy as np
+import scipy.sparse as sp
+import torch
+from sklearn.base import BaseEstimator
+from sklearn.model_selection import train_test_split
+from sklearn.utils import check_random_state
+from sklearn.utils._openmp_helpers import _openmp_effective_n_threads
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.sparsefuncs import mean_variance_axis
+
+from ._losses import SPARSITY_PENALTIES, reconstruction_loss, weight_decay
+from ._modules import SparseAutoencoder
+from ._training import Batches, History, fit_loop, make_optimizer
+
+#: Rows per batch when computing codes or scores: large enough to keep the
+#: matrix multiplications efficient, small enough to bound memory.
+INFERENCE_BATCH_SIZE = 8192
+
+_TORCH_ATTRIBUTES = ("_module", "_optimizer")
+
+
+def resolve_device(device):
+    """Turn ``"cpu"``, ``"cuda"``, ``"cuda:N"`` or ``"auto"`` into a torch device.
+
+    Raises
+    ------
+    ValueError
+        If the string names no device or CUDA is asked for but absent.
+    """
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        resolved = torch.device(device)
+    except (RuntimeError, TypeError) as exc:
+        raise ValueError(
+            f"device={device!r} is not a device; use 'cpu', 'cuda', 'cuda:N' or 'auto'."
+        ) from exc
+    if resolved.type not in ("cpu", "cuda"):
+        raise ValueError(f"device={device!r} is not supported; use 'cpu', 'cuda' or 'auto'.")
+    if resolved.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device={device!r} was asked for but CUDA is not available.")
+    return resolved
+
+
+@contextmanager
+def torch_threads():
+    """Run torch with as many threads as OpenMP code of scikit-learn would.
+
+    ``_openmp_effective_n_threads`` honours ``OMP_NUM_THREADS``, CPU quotas and
+    the limits joblib sets in its workers (``cpu_count // n_jobs``), so that
+    ``GridSearchCV(n_jobs=2)`` on two cores runs two single-threaded fits
+    instead of oversubscribing them. The previous setting is restored after.
+    """
+    previous = torch.get_num_threads()
+    wanted = max(1, _openmp_effective_n_threads())
+    if wanted != previous:
+        torch.set_num_threads(wanted)
+    try:
+        yield
+    finally:
+        if wanted != previous:
+            torch.set_num_threads(previous)
+
+
+def torch_dtype(numpy_dtype):
+    return torch.float32 if np.dtype(numpy_dtype) == np.float32 else torch.float64
+
+
+def mean_feature_variance(X):
+    """Average per-feature variance of ``X`` (dense or sparse); 1 if it is 0."""
+    if sp.issparse(X):
+        variance = mean_variance_axis(X, axis=0)[1].mean()
+    else:
+        variance = X.var(axis=0).mean()
+    variance = float(variance)
+    return variance if variance > 0 else 1.0
+
+
+class BaseSparseAutoencoder(BaseEstimator):
+    """Parameters and machinery shared by the sparse autoencoder estimators.
+
+    Subclasses state their own ``__init__`` and ``fit``; this base trains
+    autoencoder layers and classifiers through the one loop of ``_training``,
+    resolves the device, seeds torch locally, and pickles through numpy.
+    """
+
+    _parameter_constraints: dict = {
+        "sparsity": [StrOptions(set(SPARSITY_PENALTIES)), None],
+        "sparsity_target": [Interval(Real, 0, 1, closed="neither")],
+        "sparsity_weight": [Interval(Real, 0, None, closed="left")],
+        "alpha": [Interval(Real, 0, None, closed="left")],
+        "activation": [StrOptions({"sigmoid", "relu"})],
+        "tied_weights": ["boolean"],
+        "solver": [StrOptions({"adam", "sgd", "lbfgs"})],
+        "batch_size": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
+        "learning_rate_init": [Interval(Real, 0, None, closed="neither")],
+        "max_iter": [Interval(Integral, 1, None, closed="left")],
+        "tol": [Interval(Real, 0, None, closed="left")],
+        "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
+        "early_stopping": ["boolean"],
+        "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
+        "shuffle": ["boolean"],
+        "random_state": ["random_state"],
+        "verbose": ["verbose"],
+        "warm_start": ["boolean"],
+        "device": [str],
+    }
+
+    # -- checks and small resolutions ---------------------------------------
+
+    def _check_sparsity_activation(self):
+        if self.sparsity == "kl" and self.activation != "sigmoid":
+            raise ValueError(
+                "sparsity='kl' compares mean activations with sparsity_target and "
+                f"needs activation='sigmoid', got activation={self.activation!r}; "
+                "use sparsity='l1' with 'relu'."
+            )
+
+    def _batch_size(self, n_samples):
+        if self.batch_size == "auto":
+            return n_samples if self.solver == "lbfgs" else min(256, n_samples)
+        return min(self.batch_size, n_samples)
+
+    def _seeds(self, offset=0):
+        """A numpy RNG and a local torch generator, both from ``random_state``.
+
+        ``offset`` (the epochs run so far) gives each ``partial_fit`` call its
+        own shuffling while staying reproducible.
+        """
+        rng = check_random_state(self.random_state)
+        seed = int(rng.randint(np.iinfo(np.int32).max)) + offset
+        return rng, torch.Generator().manual_seed(seed)
+
+    def _split_validation(self, arrays, rng, stratify=None):
+        """Hold out ``validation_fraction`` of the rows for early stopping."""
+        n_samples = arrays[0].shape[0]
+        n_val = int(np.ceil(self.validation_fraction * n_samples))
+        if n_val < 1 or n_samples - n_val < 1:
+            raise ValueError(
+                f"early_stopping needs at least 2 samples to hold out "
+                f"validation_fraction={self.validation_fraction}; got {n_samples}."
+            )
+        parts = train_test_split(
+            *arrays, test_size=n_val, random_state=rng, stratify=stratify
+        )
+        return parts[0::2], parts[1::2]
+
+    # -- training -----------------------------------------------------------
+
+    def _autoencoder_loss(self, scale):
+        """``loss_fn(module, x)`` for an autoencoder layer with this model's penalties."""
+        penalty = SPARSITY_PENALTIES.get(self.sparsity)
+        beta, rho, alpha = self.sparsity_weight, self.sparsity_target, self.alpha
+
+        def loss_fn(module, x):
+            out = module(x)
+            loss = reconstruction_loss(out.reconstruction, x, scale)
+            if penalty is not None and beta > 0:
+                loss = loss + beta * penalty(out.codes, rho)
+            if alpha > 0:
+                loss = loss + alpha * weight_decay(module.weights())
+            return loss
+
+        return loss_fn
+
+    def _new_autoencoder(self, n_features, n_components, dtype, device, generator,
+                         output_activation="identity"):
+        module = SparseAutoencoder(
+            n_features,
+            n_components,
+            activation=self.activation,
+            output_activation=output_activation,
+            tied_weights=self.tied_weights,
+        ).to(dtype)
+        module.reset_parameters_(generator)
+        return module.to(device)
+
+    def _train(self, module, loss_fn, arrays, *, device, rng, generator, optimizer=None,
+               history=None, incremental=False, stratify=None, name=""):
+        """Fit ``module`` on ``arrays`` through :func:`fit_loop`.
+
+        ``incremental`` runs one epoch without early stopping or convergence
+        checks (``partial_fit``). Returns ``(optimizer, history)``.
+        """
+        validation_batches = None
+        if self.early_stopping and not incremental:
+            arrays, validation = self._split_validation(arrays, rng, stratify)
+            validation_batches = Batches(
+                validation, batch_size=INFERENCE_BATCH_SIZE, device=device
+            )
+        batches = Batches(arrays, batch_size=self._batch_size(arrays[0].shape[0]), device=device)
+        if optimizer is None:
+            optimizer = make_optimizer(self.solver, module.parameters(), self.learning_rate_init)
+        history = fit_loop(
+            module,
+            loss_fn,
+            batches,
+            optimizer,
+            max_iter=1 if incremental else self.max_iter,
+            tol=self.tol,
+            n_iter_no_change=self.n_iter_no_change,
+            validation_batches=validation_batches,
+            shuffle=self.shuffle,
+            generator=generator,
+            history=history,
+            verbose=self.verbose,
+            check_convergence=not incremental,
+            name=name,
+        )
+        history.best_state = None
+        return optimizer, history
+
+    @contextmanager
+    def _transaction(self):
+        """Leave the estimator exactly as it was if the block raises."""
+        saved = dict(vars(self))
+        try:
+            yield
+        except BaseException:
+            vars(self).clear()
+            vars(self).update(saved)
+            raise
+
+    @staticmethod
+    def _copy_state(module, optimizer):
+        """Copies of a fitted module and its optimizer to train without touching them."""
+        return copy.deepcopy((module, optimizer))
+
+    # -- device and pickling ------------------------------------------------
+
+    def _get_module(self):
+        """The fitted torch module, rebuilt from the numpy weights after unpickling.
+
+        A model fitted on a GPU that is not present here is rebuilt on the CPU,
+        with a warning.
+        """
+        module = getattr(self, "_module", None)
+        if module is None:
+            device = torch.device(self.device_)
+            if device.type == "cuda" and not torch.cuda.is_available():
+                warnings.warn(
+                    f"This model was fitted on {self.device_!r}, which is not available "
+                    "here; it runs on the CPU.",
+                    UserWarning,
+                )
+                device = torch.device("cpu")
+            module = self._module = self._module_from_arrays().to(device)
+        return module
+
+    def __getstate__(self):
+        state = super().__getstate__()
+        state = {k: v for k, v in state.items() if k not in _TORCH_ATTRIBUTES}
+        return state
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True
+        tags.non_deterministic = False
+        return tags

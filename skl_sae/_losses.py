@@ -1,0 +1,54 @@
+"""Loss terms as pure functions of tensors.
+
+Every term is dimensionless so that default weights carry over between data
+sets: the reconstruction error is divided by the variance of the training data
+and the sparsity penalties are averaged over hidden units.
+"""
+
+import torch
+
+_EPS = 1e-6
+
+
+def squared_error(reconstruction, x):
+    """Per-sample mean squared error over features, shape (n_samples,)."""
+    return (reconstruction - x).pow(2).mean(dim=1)
+
+
+def reconstruction_loss(reconstruction, x, scale=1.0):
+    """Mean squared error divided by ``scale`` (the data's mean variance).
+
+    With ``scale`` the average per-feature variance of the training data this
+    is the fraction of variance left unexplained: 1 for predicting the mean.
+    """
+    return squared_error(reconstruction, x).mean() / scale
+
+
+def kl_divergence(target, mean_activation):
+    """KL(rho || rho_hat) between Bernoulli means, element-wise."""
+    rho_hat = mean_activation.clamp(_EPS, 1 - _EPS)
+    rho = target
+    return rho * torch.log(rho / rho_hat) + (1 - rho) * torch.log((1 - rho) / (1 - rho_hat))
+
+
+def kl_sparsity(codes, target):
+    """KL divergence between ``target`` and each unit's batch-mean activation,
+    averaged over units. Needs activations in (0, 1)."""
+    return kl_divergence(target, codes.mean(dim=0)).mean()
+
+
+def l1_sparsity(codes, target=None):
+    """Mean absolute activation: the L1 norm of the codes per sample and unit."""
+    return codes.abs().mean()
+
+
+def weight_decay(weights):
+    """Half the summed squared entries of ``weights`` (biases excluded)."""
+    return 0.5 * sum(w.pow(2).sum() for w in weights)
+
+
+SPARSITY_PENALTIES = {
+    "kl": kl_sparsity,
+    "l1": l1_sparsity,
+}
+"""Maps the ``sparsity`` parameter to its penalty ``f(codes, target)``."""

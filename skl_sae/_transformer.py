@@ -1,0 +1,477 @@
+"""SparseAutoencoderTransformer: sparse autoencoder features for scikit-learn."""
+
+import copy
+from numbers import Integral
+
+import numpy as np
+import torch
+from sklearn.base import ClassNamePrefixFeaturesOutMixin, TransformerMixin, _fit_context
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import check_array, check_is_fitted, validate_data
+
+from ._base import (
+    INFERENCE_BATCH_SIZE,
+    BaseSparseAutoencoder,
+    mean_feature_variance,
+    resolve_device,
+    torch_dtype,
+    torch_threads,
+)
+from ._losses import squared_error
+from ._modules import SparseAutoencoder
+from ._training import Batches
+
+
+class SparseAutoencoderTransformer(
+    ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseSparseAutoencoder
+):
+    """Sparse autoencoder as a scikit-learn transformer.
+
+    Learns a code ``h = f(W x + b)`` from which ``x_hat = g(W' h + c)``
+    reconstructs ``x``, minimising
+
+    ``MSE(x_hat, x) / s2 + sparsity_weight * penalty(h) + alpha / 2 * ||W||^2``
+
+    where ``s2`` is the mean per-feature variance of the training data (so the
+    first term is the fraction of variance left unexplained, whatever the
+    data's scale), ``penalty`` is the KL divergence between
+    ``sparsity_target`` and each unit's batch-mean activation or the mean
+    absolute activation (both averaged over units, so the weights do not
+    depend on ``n_components``), and ``||W||^2`` sums the squared weights
+    (not biases). ``transform`` returns the codes, ``inverse_transform``
+    decodes them, ``score_samples`` is the negative per-sample reconstruction
+    error (an anomaly score).
+
+    Parameters
+    ----------
+    n_components : int, default=256
+        Number of hidden units (features out). More units than inputs
+        (an over-complete code) works well with sparsity.
+
+    sparsity : {"kl", "l1"} or None, default="kl"
+        Sparsity penalty on the codes. ``"kl"`` pulls each unit's mean
+        activation towards ``sparsity_target`` (the classic sparse
+        autoencoder; needs ``activation="sigmoid"``), ``"l1"`` penalises the
+        mean absolute activation, None trains a plain autoencoder.
+
+    sparsity_target : float, default=0.05
+        Target mean activation ``rho`` of each hidden unit with
+        ``sparsity="kl"``: each unit should fire for about 5% of the samples.
+
+    sparsity_weight : float, default=0.1
+        Weight ``beta`` of the sparsity penalty. The default makes KL sparsity
+        bind (mean activations come close to the target) while reconstruction
+        stays the main objective.
+
+    alpha : float, default=1e-5
+        L2 weight decay on the weight matrices (not the biases). Small, so
+        that it only keeps weights from growing without bound.
+
+    activation : {"sigmoid", "relu"}, default="sigmoid"
+        Hidden activation ``f``. Sigmoid codes lie in (0, 1), which the KL
+        penalty needs; use ``"relu"`` with ``sparsity="l1"`` or None.
+
+    output_activation : {"identity", "sigmoid"}, default="identity"
+        Output activation ``g``. ``"identity"`` reconstructs any real values
+        and suits standardized data and data scaled to [0, 1] alike, hence the
+        default; ``"sigmoid"`` confines reconstructions to (0, 1) for data
+        scaled to [0, 1] (e.g. pixels / 255).
+
+    tied_weights : bool, default=False
+        If True the decoder is the encoder transposed (``W' = W.T``), halving
+        the number of weights.
+
+    solver : {"adam", "sgd", "lbfgs"}, default="adam"
+        ``"adam"`` and ``"sgd"`` (Nesterov momentum 0.9) take one step per
+        minibatch; ``"lbfgs"`` takes one line-searched step on the
+        full-batch loss per iteration (the classic UFLDL optimizer, good for
+        small data).
+
+    batch_size : int or "auto", default="auto"
+        Minibatch size: ``min(256, n_samples)`` for the minibatch solvers,
+        all samples for ``"lbfgs"``.
+
+    learning_rate_init : float, default=1e-3
+        Step size of ``"adam"`` and ``"sgd"``.
+
+    max_iter : int, default=200
+        Maximum number of epochs (``"lbfgs"``: iterations).
+
+    tol : float, default=1e-4
+        Minimal decrease of the loss (of the validation loss with
+        ``early_stopping``) that counts as an improvement. The loss is
+        dimensionless, so the default means the same on every data set.
+
+    n_iter_no_change : int, default=10
+        Training stops after this many epochs in a row without improvement.
+
+    early_stopping : bool, default=False
+        Hold out ``validation_fraction`` of the data, stop when its
+        reconstruction loss stops improving and keep the best weights.
+
+    validation_fraction : float, default=0.1
+        Fraction of the training data held out with ``early_stopping``.
+
+    shuffle : bool, default=True
+        Shuffle the samples at every epoch.
+
+    random_state : int, RandomState instance or None, default=None
+        Seeds weight initialisation, shuffling and the validation split
+        through a local ``torch.Generator``; torch's global seed is never
+        touched. Pass an int for reproducible results.
+
+    verbose : bool, default=False
+        Print one line per epoch: loss, validation loss, elapsed seconds.
+
+    warm_start : bool, default=False
+        If True, ``fit`` continues from the fitted weights and appends to
+        ``loss_curve_``.
+
+    device : str, default="cpu"
+        Where to train and compute: ``"cpu"``, ``"cuda"``, ``"cuda:N"``, or
+        ``"auto"`` for a GPU when there is one. Resolved at ``fit``; dense
+        data move to the device once, sparse data one batch at a time.
+
+    Attributes
+    ----------
+    components_ : ndarray of shape (n_components, n_features)
+        Decoder dictionary: row ``j`` is what unit ``j`` adds to a
+        reconstruction (the transposed decoder weight ``W'``).
+
+    encoder_weights_ : ndarray of shape (n_components, n_features)
+        Encoder weight ``W``.
+
+    encoder_bias_ : ndarray of shape (n_components,)
+        Encoder bias ``b``.
+
+    decoder_bias_ : ndarray of shape (n_features,)
+        Decoder bias ``c``.
+
+    loss_curve_ : list of float
+        Mean training loss at each epoch.
+
+    validation_loss_curve_ : list of float or None
+        Validation loss at each epoch with ``early_stopping``, else None.
+
+    best_loss_ : float
+        Lowest loss reached: the validation loss with ``early_stopping``,
+        the training loss otherwise.
+
+    n_iter_ : int
+        Number of epochs run (summed over ``warm_start`` and ``partial_fit``
+        calls).
+
+    device_ : str
+        Device the model was fitted on.
+
+    n_features_in_ : int
+        Number of features seen during ``fit``.
+
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Names of features seen during ``fit``, when ``X`` has string column
+        names.
+
+    See Also
+    --------
+    sklearn.neural_network.BernoulliRBM : Features from a restricted
+        Boltzmann machine.
+    sklearn.decomposition.DictionaryLearning : Sparse codes by optimisation
+        per sample.
+    sklearn.decomposition.PCA : Linear dimension reduction.
+
+    References
+    ----------
+    A. Ng, "Sparse autoencoder", CS294A Lecture notes (UFLDL), 2011.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_digits
+    >>> from skl_sae import SparseAutoencoderTransformer
+    >>> X = load_digits().data / 16
+    >>> sae = SparseAutoencoderTransformer(n_components=64, max_iter=20, random_state=0)
+    >>> codes = sae.fit_transform(X)
+    >>> codes.shape
+    (1797, 64)
+    >>> sae.inverse_transform(codes).shape
+    (1797, 64)
+    """
+
+    _parameter_constraints: dict = {
+        **BaseSparseAutoencoder._parameter_constraints,
+        "n_components": [Interval(Integral, 1, None, closed="left")],
+        "output_activation": [StrOptions({"identity", "sigmoid"})],
+    }
+
+    def __init__(
+        self,
+        n_components=256,
+        *,
+        sparsity="kl",
+        sparsity_target=0.05,
+        sparsity_weight=0.1,
+        alpha=1e-5,
+        activation="sigmoid",
+        output_activation="identity",
+        tied_weights=False,
+        solver="adam",
+        batch_size="auto",
+        learning_rate_init=1e-3,
+        max_iter=200,
+        tol=1e-4,
+        n_iter_no_change=10,
+        early_stopping=False,
+        validation_fraction=0.1,
+        shuffle=True,
+        random_state=None,
+        verbose=False,
+        warm_start=False,
+        device="cpu",
+    ):
+        self.n_components = n_components
+        self.sparsity = sparsity
+        self.sparsity_target = sparsity_target
+        self.sparsity_weight = sparsity_weight
+        self.alpha = alpha
+        self.activation = activation
+        self.output_activation = output_activation
+        self.tied_weights = tied_weights
+        self.solver = solver
+        self.batch_size = batch_size
+        self.learning_rate_init = learning_rate_init
+        self.max_iter = max_iter
+        self.tol = tol
+        self.n_iter_no_change = n_iter_no_change
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.shuffle = shuffle
+        self.random_state = random_state
+        self.verbose = verbose
+        self.warm_start = warm_start
+        self.device = device
+
+    # -- fitting ------------------------------------------------------------
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y=None):
+        """Train the autoencoder on ``X``.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Training data; sparse input is densified one batch at a time.
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        self : SparseAutoencoderTransformer
+            The fitted estimator.
+        """
+        with self._transaction():
+            continuing = self.warm_start and hasattr(self, "_history")
+            X = validate_data(
+                self, X, accept_sparse="csr", dtype=(np.float64, np.float32),
+                reset=not continuing,
+            )
+            self._fit(X, continuing=continuing, incremental=False)
+        return self
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def partial_fit(self, X, y=None):
+        """Train for one epoch on ``X``, continuing from the fitted state.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            A chunk of a stream of training data.
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        self : SparseAutoencoderTransformer
+            The updated estimator.
+        """
+        with self._transaction():
+            continuing = hasattr(self, "_history")
+            X = validate_data(
+                self, X, accept_sparse="csr", dtype=(np.float64, np.float32),
+                reset=not continuing,
+            )
+            self._fit(X, continuing=continuing, incremental=True)
+        return self
+
+    def _fit(self, X, *, continuing, incremental):
+        self._check_sparsity_activation()
+        device = resolve_device(self.device)
+        if continuing:
+            module, optimizer = self._copy_state(
+                self._get_module(), getattr(self, "_optimizer", None) if incremental else None
+            )
+            history = copy.deepcopy(self._history)
+            if torch.device(self.device_) != device:
+                module, optimizer = module.to(device), None
+            scale = self._loss_scale
+            dtype = next(module.parameters()).dtype
+        else:
+            history, optimizer, scale = None, None, mean_feature_variance(X)
+            dtype = torch_dtype(X.dtype)
+        rng, generator = self._seeds(offset=0 if history is None else history.n_iter)
+        if not continuing:
+            module = self._new_autoencoder(
+                X.shape[1], self.n_components, dtype, device, generator,
+                output_activation=self.output_activation,
+            )
+        X = X.astype(_numpy_dtype(dtype), copy=False)
+        with torch_threads():
+            optimizer, history = self._train(
+                module, self._autoencoder_loss(scale), [X], device=device, rng=rng,
+                generator=generator, optimizer=optimizer, history=history,
+                incremental=incremental,
+            )
+        self._module, self._optimizer, self._history = module, optimizer, history
+        self._loss_scale = scale
+        self.device_ = str(device)
+        self._export_weights(module)
+        self.loss_curve_ = list(history.loss_curve)
+        self.validation_loss_curve_ = (
+            list(history.validation_loss_curve) if history.validation_loss_curve else None
+        )
+        self.best_loss_ = history.best_loss
+        self.n_iter_ = history.n_iter
+
+    @torch.no_grad()
+    def _export_weights(self, module):
+        def numpy(tensor):
+            return tensor.detach().cpu().clone().numpy()
+
+        self.encoder_weights_ = numpy(module.encoder.weight)
+        self.encoder_bias_ = numpy(module.encoder.bias)
+        self.components_ = numpy(module.decoder_weights.T)
+        self.decoder_bias_ = numpy(module.decoder_bias)
+
+    def _module_from_arrays(self):
+        n_components, n_features = self.encoder_weights_.shape
+        module = SparseAutoencoder(
+            n_features, n_components, activation=self.activation,
+            output_activation=self.output_activation, tied_weights=self.tied_weights,
+        ).to(torch_dtype(self.encoder_weights_.dtype))
+        with torch.no_grad():
+            module.encoder.weight.copy_(torch.from_numpy(self.encoder_weights_))
+            module.encoder.bias.copy_(torch.from_numpy(self.encoder_bias_))
+            module.decoder_bias.copy_(torch.from_numpy(self.decoder_bias_))
+            if not self.tied_weights:
+                module.decoder_weight.copy_(torch.from_numpy(self.components_.T))
+        return module
+
+    # -- inference ----------------------------------------------------------
+
+    def _map(self, X, function):
+        """Apply ``function(module, batch)`` to ``X`` batch by batch, as numpy.
+
+        ``X`` is computed in the model's dtype; the result has ``X``'s dtype.
+        """
+        module = self._get_module()
+        dtype = next(module.parameters()).dtype
+        batches = Batches(
+            [X.astype(_numpy_dtype(dtype), copy=False)],
+            batch_size=INFERENCE_BATCH_SIZE,
+            device=next(module.parameters()).device,
+        )
+        module.eval()
+        with torch_threads(), torch.no_grad():
+            parts = [function(module, x).cpu().numpy() for (x,) in batches]
+        return np.concatenate(parts).astype(X.dtype, copy=False)
+
+    def _validate_X(self, X):
+        check_is_fitted(self)
+        return validate_data(
+            self, X, accept_sparse="csr", dtype=(np.float64, np.float32), reset=False
+        )
+
+    def transform(self, X):
+        """Encode ``X``: the hidden codes ``h = f(W x + b)``.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Data to encode.
+
+        Returns
+        -------
+        codes : ndarray of shape (n_samples, n_components)
+            Codes, in the dtype of ``X`` (float32 stays float32).
+        """
+        X = self._validate_X(X)
+        return self._map(X, lambda module, x: module.encode(x)[1])
+
+    def inverse_transform(self, X):
+        """Decode codes back to the input space: ``g(W' h + c)``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_components)
+            Codes, e.g. from :meth:`transform`.
+
+        Returns
+        -------
+        X_original : ndarray of shape (n_samples, n_features)
+            Reconstructions.
+        """
+        check_is_fitted(self)
+        X = check_array(X, dtype=(np.float64, np.float32), input_name="X")
+        if X.shape[1] != self.components_.shape[0]:
+            raise ValueError(
+                f"X has {X.shape[1]} features (codes), but this model has "
+                f"n_components={self.components_.shape[0]}."
+            )
+        return self._map(X, lambda module, h: module.decode(h))
+
+    def score_samples(self, X):
+        """Negative mean squared reconstruction error of each sample.
+
+        Higher means better reconstructed, i.e. more like the training data:
+        an anomaly score where the lowest values are the most anomalous.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Data to score.
+
+        Returns
+        -------
+        scores : ndarray of shape (n_samples,)
+            ``-mean((x_hat - x) ** 2)`` over the features of each sample.
+        """
+        X = self._validate_X(X)
+        return self._map(X, lambda module, x: -squared_error(module(x).reconstruction, x))
+
+    def score(self, X, y=None):
+        """Mean of :meth:`score_samples`: higher is better, for model selection.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Data to score.
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        score : float
+            Negative mean squared reconstruction error.
+        """
+        return float(np.mean(self.score_samples(X)))
+
+    @property
+    def _n_features_out(self):
+        return self.components_.shape[0]
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.transformer_tags.preserves_dtype = ["float64", "float32"]
+        return tags
+
+
+def _numpy_dtype(dtype):
+    return np.float32 if dtype == torch.float32 else np.float64
