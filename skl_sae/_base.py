@@ -17,7 +17,7 @@ from sklearn.utils.sparsefuncs import mean_variance_axis
 
 from ._losses import SPARSITY_PENALTIES, reconstruction_loss, weight_decay
 from ._modules import SparseAutoencoder
-from ._training import Batches, History, fit_loop, make_optimizer
+from ._training import Batches, fit_loop, make_optimizer
 
 #: Rows per batch when computing codes or scores: large enough to keep the
 #: matrix multiplications efficient, small enough to bound memory.
@@ -145,11 +145,9 @@ class BaseSparseAutoencoder(BaseEstimator):
         if n_val < 1 or n_samples - n_val < 1:
             raise ValueError(
                 f"early_stopping needs at least 2 samples to hold out "
-                f"validation_fraction={self.validation_fraction}; got {n_samples}."
+                f"validation_fraction={self.validation_fraction}; got n_samples={n_samples}."
             )
-        parts = train_test_split(
-            *arrays, test_size=n_val, random_state=rng, stratify=stratify
-        )
+        parts = train_test_split(*arrays, test_size=n_val, random_state=rng, stratify=stratify)
         return parts[0::2], parts[1::2]
 
     # -- training -----------------------------------------------------------
@@ -170,20 +168,35 @@ class BaseSparseAutoencoder(BaseEstimator):
 
         return loss_fn
 
-    def _new_autoencoder(self, n_features, n_components, dtype, device, generator,
-                         output_activation="identity"):
+    def _new_autoencoder(
+        self, n_features, n_components, dtype, device, generator, output_activation="identity"
+    ):
         module = SparseAutoencoder(
             n_features,
             n_components,
             activation=self.activation,
             output_activation=output_activation,
             tied_weights=self.tied_weights,
-        ).to(dtype)
-        module.reset_parameters_(generator)
+            generator=generator,
+            dtype=dtype,
+        )
         return module.to(device)
 
-    def _train(self, module, loss_fn, arrays, *, device, rng, generator, optimizer=None,
-               history=None, incremental=False, stratify=None, name=""):
+    def _train(
+        self,
+        module,
+        loss_fn,
+        arrays,
+        *,
+        device,
+        rng,
+        generator,
+        optimizer=None,
+        history=None,
+        incremental=False,
+        stratify=None,
+        name="",
+    ):
         """Fit ``module`` on ``arrays`` through :func:`fit_loop`.
 
         ``incremental`` runs one epoch without early stopping or convergence
@@ -228,10 +241,20 @@ class BaseSparseAutoencoder(BaseEstimator):
             vars(self).update(saved)
             raise
 
-    @staticmethod
-    def _copy_state(module, optimizer):
-        """Copies of a fitted module and its optimizer to train without touching them."""
-        return copy.deepcopy((module, optimizer))
+    def _copy_state(self, module, optimizer=None, device=None):
+        """Copies of a fitted module (on ``device``) and of its optimizer's state.
+
+        Training works on the copies so that a failure leaves the fitted model
+        untouched.
+        """
+        module = copy.deepcopy(module).to(device)
+        if optimizer is None:
+            return module, None
+        copied = make_optimizer(self.solver, module.parameters(), self.learning_rate_init)
+        if type(copied) is not type(optimizer):  # the solver was changed: start afresh
+            return module, None
+        copied.load_state_dict(optimizer.state_dict())
+        return module, copied
 
     # -- device and pickling ------------------------------------------------
 
@@ -249,6 +272,7 @@ class BaseSparseAutoencoder(BaseEstimator):
                     f"This model was fitted on {self.device_!r}, which is not available "
                     "here; it runs on the CPU.",
                     UserWarning,
+                    stacklevel=2,
                 )
                 device = torch.device("cpu")
             module = self._module = self._module_from_arrays().to(device)

@@ -17,6 +17,13 @@ ACTIVATIONS = {
 }
 
 
+def _uniform_(parameter, bound, generator):
+    """Fill ``parameter`` from U(-bound, bound), drawn in float64 on the CPU so
+    that the same generator gives the same start in every dtype and device."""
+    values = torch.empty(parameter.shape, dtype=torch.float64)
+    parameter.copy_(values.uniform_(-bound, bound, generator=generator))
+
+
 class AutoencoderOutput(NamedTuple):
     """What a forward pass returns."""
 
@@ -46,6 +53,10 @@ class SparseAutoencoder(nn.Module):
         Output activation ``g``.
     tied_weights : bool
         If True the decoder weight is the encoder weight transposed.
+    generator : torch.Generator, default=None
+        Source of the initial weights; torch's global generator if None.
+    dtype : torch.dtype, default=None
+        Dtype of the parameters; torch's default if None.
     """
 
     def __init__(
@@ -56,6 +67,8 @@ class SparseAutoencoder(nn.Module):
         activation="sigmoid",
         output_activation="identity",
         tied_weights=False,
+        generator=None,
+        dtype=None,
     ):
         super().__init__()
         self.n_features = n_features
@@ -63,20 +76,22 @@ class SparseAutoencoder(nn.Module):
         self.activation = activation
         self.output_activation = output_activation
         self.tied_weights = tied_weights
-        self.encoder = nn.Linear(n_features, n_components)
-        self.decoder_bias = nn.Parameter(torch.empty(n_features))
+        self.encoder_weight = nn.Parameter(torch.empty(n_components, n_features, dtype=dtype))
+        self.encoder_bias = nn.Parameter(torch.empty(n_components, dtype=dtype))
+        self.decoder_bias = nn.Parameter(torch.empty(n_features, dtype=dtype))
         if tied_weights:
             self.register_parameter("decoder_weight", None)
         else:
-            self.decoder_weight = nn.Parameter(torch.empty(n_features, n_components))
+            self.decoder_weight = nn.Parameter(torch.empty(n_features, n_components, dtype=dtype))
         self._f = ACTIVATIONS[activation]
         self._g = ACTIVATIONS[output_activation]
+        self.reset_parameters_(generator)
 
     @property
     def decoder_weights(self):
         """Decoder matrix ``W'`` of shape (n_features, n_components)."""
         if self.tied_weights:
-            return self.encoder.weight.T
+            return self.encoder_weight.T
         return self.decoder_weight
 
     @torch.no_grad()
@@ -90,22 +105,22 @@ class SparseAutoencoder(nn.Module):
         """
         bound = (6.0 / (self.n_features + self.n_components)) ** 0.5
         gain = 4.0 if self.activation == "sigmoid" else 1.0
-        self.encoder.weight.uniform_(-gain * bound, gain * bound, generator=generator)
-        self.encoder.bias.zero_()
+        _uniform_(self.encoder_weight, gain * bound, generator)
+        self.encoder_bias.zero_()
         if not self.tied_weights:
-            self.decoder_weight.uniform_(-bound, bound, generator=generator)
+            _uniform_(self.decoder_weight, bound, generator)
         self.decoder_bias.zero_()
         return self
 
     def weights(self):
         """The weight matrices (not the biases): what weight decay acts on."""
         if self.tied_weights:
-            return [self.encoder.weight]
-        return [self.encoder.weight, self.decoder_weight]
+            return [self.encoder_weight]
+        return [self.encoder_weight, self.decoder_weight]
 
     def encode(self, x):
         """Return ``(pre_activations, codes)`` for a batch ``x``."""
-        pre = self.encoder(x)
+        pre = nn.functional.linear(x, self.encoder_weight, self.encoder_bias)
         return pre, self._f(pre)
 
     def decode(self, codes):

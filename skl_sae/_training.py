@@ -246,8 +246,11 @@ def fit_loop(
         if check_convergence and history.no_improvement_count > n_iter_no_change:
             history.converged = True
             if verbose:
-                print(f"{name}Loss did not improve more than tol={tol} for "
-                      f"{n_iter_no_change} consecutive epochs. Stopping.", flush=True)
+                print(
+                    f"{name}Loss did not improve more than tol={tol} for "
+                    f"{n_iter_no_change} consecutive epochs. Stopping.",
+                    flush=True,
+                )
             break
         if stop:
             break
@@ -257,6 +260,7 @@ def fit_loop(
                 f"{name}Stopped after max_iter={max_iter} epochs without converging "
                 f"(tol={tol}); increase max_iter.",
                 ConvergenceWarning,
+                stacklevel=2,
             )
     if early_stopping and history.best_state is not None:
         module.load_state_dict(history.best_state)

@@ -270,7 +270,10 @@ class SparseAutoencoderTransformer(
         with self._transaction():
             continuing = self.warm_start and hasattr(self, "_history")
             X = validate_data(
-                self, X, accept_sparse="csr", dtype=(np.float64, np.float32),
+                self,
+                X,
+                accept_sparse="csr",
+                dtype=(np.float64, np.float32),
                 reset=not continuing,
             )
             self._fit(X, continuing=continuing, incremental=False)
@@ -295,7 +298,10 @@ class SparseAutoencoderTransformer(
         with self._transaction():
             continuing = hasattr(self, "_history")
             X = validate_data(
-                self, X, accept_sparse="csr", dtype=(np.float64, np.float32),
+                self,
+                X,
+                accept_sparse="csr",
+                dtype=(np.float64, np.float32),
                 reset=not continuing,
             )
             self._fit(X, continuing=continuing, incremental=True)
@@ -306,11 +312,11 @@ class SparseAutoencoderTransformer(
         device = resolve_device(self.device)
         if continuing:
             module, optimizer = self._copy_state(
-                self._get_module(), getattr(self, "_optimizer", None) if incremental else None
+                self._get_module(),
+                getattr(self, "_optimizer", None) if incremental else None,
+                device,
             )
             history = copy.deepcopy(self._history)
-            if torch.device(self.device_) != device:
-                module, optimizer = module.to(device), None
             scale = self._loss_scale
             dtype = next(module.parameters()).dtype
         else:
@@ -319,14 +325,24 @@ class SparseAutoencoderTransformer(
         rng, generator = self._seeds(offset=0 if history is None else history.n_iter)
         if not continuing:
             module = self._new_autoencoder(
-                X.shape[1], self.n_components, dtype, device, generator,
+                X.shape[1],
+                self.n_components,
+                dtype,
+                device,
+                generator,
                 output_activation=self.output_activation,
             )
         X = X.astype(_numpy_dtype(dtype), copy=False)
         with torch_threads():
             optimizer, history = self._train(
-                module, self._autoencoder_loss(scale), [X], device=device, rng=rng,
-                generator=generator, optimizer=optimizer, history=history,
+                module,
+                self._autoencoder_loss(scale),
+                [X],
+                device=device,
+                rng=rng,
+                generator=generator,
+                optimizer=optimizer,
+                history=history,
                 incremental=incremental,
             )
         self._module, self._optimizer, self._history = module, optimizer, history
@@ -345,20 +361,25 @@ class SparseAutoencoderTransformer(
         def numpy(tensor):
             return tensor.detach().cpu().clone().numpy()
 
-        self.encoder_weights_ = numpy(module.encoder.weight)
-        self.encoder_bias_ = numpy(module.encoder.bias)
+        self.encoder_weights_ = numpy(module.encoder_weight)
+        self.encoder_bias_ = numpy(module.encoder_bias)
         self.components_ = numpy(module.decoder_weights.T)
         self.decoder_bias_ = numpy(module.decoder_bias)
 
     def _module_from_arrays(self):
         n_components, n_features = self.encoder_weights_.shape
         module = SparseAutoencoder(
-            n_features, n_components, activation=self.activation,
-            output_activation=self.output_activation, tied_weights=self.tied_weights,
-        ).to(torch_dtype(self.encoder_weights_.dtype))
+            n_features,
+            n_components,
+            activation=self.activation,
+            output_activation=self.output_activation,
+            tied_weights=self.tied_weights,
+            generator=torch.Generator(),
+            dtype=torch_dtype(self.encoder_weights_.dtype),
+        )
         with torch.no_grad():
-            module.encoder.weight.copy_(torch.from_numpy(self.encoder_weights_))
-            module.encoder.bias.copy_(torch.from_numpy(self.encoder_bias_))
+            module.encoder_weight.copy_(torch.from_numpy(self.encoder_weights_))
+            module.encoder_bias.copy_(torch.from_numpy(self.encoder_bias_))
             module.decoder_bias.copy_(torch.from_numpy(self.decoder_bias_))
             if not self.tied_weights:
                 module.decoder_weight.copy_(torch.from_numpy(self.components_.T))

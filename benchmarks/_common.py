@@ -1,0 +1,50 @@
+"""Shared by the benchmarks: MNIST loading, timing and table printing."""
+
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+DEFAULT_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+
+def data_dir(path=None):
+    """The MNIST folder: ``path``, else ``$SKL_SAE_DATA``, else ``../shared/data``."""
+    return Path(path or os.environ.get("SKL_SAE_DATA") or DEFAULT_DATA)
+
+
+def load_mnist(path=None, n_train=None):
+    """MNIST as float32 pixels / 255: ``X_train, y_train, X_test, y_test``.
+
+    Exits with a clear message when the ``.npz`` files are not there.
+    """
+    folder = data_dir(path)
+    files = [folder / "mnist_train.npz", folder / "mnist_test.npz"]
+    missing = [str(f) for f in files if not f.exists()]
+    if missing:
+        sys.exit(f"MNIST not found ({', '.join(missing)}); pass --data DIR or set SKL_SAE_DATA.")
+    arrays = []
+    for file in files:
+        with np.load(file) as data:
+            arrays += [data["X"].astype(np.float32) / 255.0, data["y"].astype(np.int64)]
+    X_train, y_train, X_test, y_test = arrays
+    if n_train is not None:
+        X_train, y_train = X_train[:n_train], y_train[:n_train]
+    return X_train, y_train, X_test, y_test
+
+
+def timed(function, *args, **kwargs):
+    """``(result, seconds)`` of one call."""
+    start = time.perf_counter()
+    result = function(*args, **kwargs)
+    return result, time.perf_counter() - start
+
+
+def print_table(header, rows):
+    """Print a GitHub-flavoured markdown table."""
+    print("| " + " | ".join(header) + " |")
+    print("|" + "|".join("---" for _ in header) + "|")
+    for row in rows:
+        print("| " + " | ".join(str(cell) for cell in row) + " |")

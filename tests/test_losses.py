@@ -1,0 +1,58 @@
+"""The loss terms, against their closed forms."""
+
+import math
+
+import pytest
+import torch
+
+from skl_sae._losses import (
+    SPARSITY_PENALTIES,
+    kl_divergence,
+    kl_sparsity,
+    l1_sparsity,
+    reconstruction_loss,
+    squared_error,
+    weight_decay,
+)
+
+
+def test_kl_divergence_matches_its_closed_form():
+    rho, rho_hat = 0.05, torch.tensor([0.2])
+    expected = rho * math.log(rho / 0.2) + (1 - rho) * math.log((1 - rho) / 0.8)
+    assert kl_divergence(rho, rho_hat).item() == pytest.approx(expected)
+
+
+def test_kl_sparsity_is_zero_at_the_target_and_averages_over_units():
+    codes = torch.full((10, 4), 0.05, dtype=torch.float64)
+    assert kl_sparsity(codes, 0.05).item() == pytest.approx(0.0, abs=1e-12)
+    codes[:, 0] = 0.5
+    assert kl_sparsity(codes, 0.05).item() == pytest.approx(
+        kl_divergence(0.05, torch.tensor(0.5)).item() / 4
+    )
+
+
+def test_kl_sparsity_stays_finite_for_saturated_units():
+    codes = torch.tensor([[0.0, 1.0], [0.0, 1.0]])
+    assert torch.isfinite(kl_sparsity(codes, 0.05))
+
+
+def test_l1_sparsity_is_the_mean_absolute_activation():
+    codes = torch.tensor([[1.0, -3.0], [0.0, 0.0]])
+    assert l1_sparsity(codes).item() == pytest.approx(1.0)
+
+
+def test_reconstruction_loss_is_one_for_the_mean_prediction():
+    x = torch.randn(500, 7, dtype=torch.float64)
+    mean = x.mean(dim=0).expand_as(x)
+    scale = x.var(dim=0, unbiased=False).mean()
+    assert reconstruction_loss(mean, x, scale).item() == pytest.approx(1.0)
+    assert squared_error(x, x).shape == (500,)
+
+
+def test_weight_decay_is_half_the_squared_norm():
+    weights = [torch.ones(2, 3), torch.full((4,), 2.0)]
+    assert weight_decay(weights).item() == pytest.approx(0.5 * (6 + 16))
+
+
+def test_every_sparsity_option_has_a_penalty():
+    assert set(SPARSITY_PENALTIES) == {"kl", "l1"}

@@ -1,0 +1,122 @@
+"""The shared training loop, on a toy regression so that it is seen alone."""
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+import torch
+from sklearn.exceptions import ConvergenceWarning
+
+from skl_sae._training import Batches, History, fit_loop, make_optimizer
+
+
+def _problem(n=200, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, 5))
+    y = X @ rng.normal(size=(5, 1)) + 0.01 * rng.normal(size=(n, 1))
+    return X, y
+
+
+def _mse(module, x, y):
+    return (module(x) - y).pow(2).mean()
+
+
+def _fit(max_iter=50, validation=None, solver="adam", **kwargs):
+    torch.manual_seed(0)
+    X, y = _problem()
+    module = torch.nn.Linear(5, 1).double()
+    optimizer = make_optimizer(solver, module.parameters(), 0.05)
+    batches = Batches([X, y], batch_size=32, device="cpu")
+    history = fit_loop(
+        module,
+        _mse,
+        batches,
+        optimizer,
+        max_iter=max_iter,
+        validation_batches=validation,
+        generator=torch.Generator().manual_seed(0),
+        **kwargs,
+    )
+    return module, history
+
+
+def test_batches_serve_every_row_once_per_epoch_in_the_given_order():
+    X = np.arange(20.0).reshape(10, 2)
+    batches = Batches([X], batch_size=4, device="cpu")
+    assert len(batches) == 3
+    order = torch.randperm(10, generator=torch.Generator().manual_seed(0))
+    rows = torch.cat([b[0] for b in batches.iterate(order)])
+    assert torch.equal(rows, torch.from_numpy(X)[order])
+
+
+def test_sparse_batches_are_densified_one_batch_at_a_time():
+    X = sp.random(30, 6, density=0.2, format="csr", random_state=0)
+    dense = np.asarray(X.todense())
+    batches = Batches([X], batch_size=7, device="cpu")
+    served = list(batches)
+    assert max(b[0].shape[0] for b in served) == 7
+    assert torch.equal(torch.cat([b[0] for b in served]), torch.from_numpy(dense))
+
+
+@pytest.mark.parametrize("solver", ["adam", "sgd", "lbfgs"])
+def test_the_loop_lowers_the_loss_with_every_solver(solver):
+    _, history = _fit(max_iter=30, solver=solver, tol=0.0, check_convergence=False)
+    assert history.loss_curve[-1] < 0.1 * history.loss_curve[0]
+    assert history.n_iter == len(history.loss_curve) == 30
+
+
+def test_the_loop_stops_after_n_iter_no_change_epochs_without_improvement():
+    _, history = _fit(max_iter=1000, tol=10.0, n_iter_no_change=3)
+    # the first epoch improves on infinity; the next four do not by tol
+    assert history.n_iter == 5 and history.converged
+
+
+def test_reaching_max_iter_warns():
+    with pytest.warns(ConvergenceWarning, match="max_iter=3"):
+        _, history = _fit(max_iter=3, tol=0.0)
+    assert not history.converged
+
+
+def test_early_stopping_restores_the_best_validation_weights():
+    X, y = _problem(seed=1)
+    validation = Batches([X, y], batch_size=100, device="cpu")
+    seen = []
+
+    def record(module, history):
+        seen.append(module.weight.detach().clone())
+
+    module, history = _fit(max_iter=40, validation=validation, tol=0.0, callbacks=[record])
+    best = int(np.argmin(history.validation_loss_curve))
+    assert torch.equal(module.weight, seen[best])
+    assert history.best_loss == min(history.validation_loss_curve)
+
+
+def test_a_callback_is_called_every_epoch_and_can_stop_training():
+    calls = []
+
+    def stop_at_four(module, history):
+        calls.append(history.n_iter)
+        return history.n_iter == 4
+
+    _, history = _fit(max_iter=50, callbacks=[stop_at_four])
+    assert calls == [1, 2, 3, 4] and history.n_iter == 4
+
+
+def test_history_carries_over_between_calls():
+    history = History()
+    _fit(max_iter=3, history=history, check_convergence=False)
+    _fit(max_iter=2, history=history, check_convergence=False)
+    assert history.n_iter == 5 and len(history.loss_curve) == 5
+
+
+def test_a_diverging_loss_raises():
+    X, y = _problem()
+    module = torch.nn.Linear(5, 1).double()
+    optimizer = make_optimizer("sgd", module.parameters(), 1e6)
+    with pytest.raises(ValueError, match="diverged"):
+        fit_loop(
+            module,
+            _mse,
+            Batches([X, y * 1e10], batch_size=8, device="cpu"),
+            optimizer,
+            max_iter=50,
+        )

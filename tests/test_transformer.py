@@ -1,0 +1,390 @@
+"""SparseAutoencoderTransformer, stated as a specification."""
+
+import io
+import pickle
+import warnings
+
+import joblib
+import numpy as np
+import pytest
+import scipy.sparse as sp
+import torch
+from sklearn.base import clone
+from sklearn.exceptions import ConvergenceWarning, NotFittedError
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import roc_auc_score
+from sklearn.model_selection import GridSearchCV
+from sklearn.pipeline import Pipeline
+
+from skl_sae import SparseAutoencoderTransformer, _training
+
+
+def small(**params):
+    """A fast transformer for digits; ``params`` override."""
+    defaults = dict(n_components=32, max_iter=30, random_state=0)
+    return SparseAutoencoderTransformer(**{**defaults, **params})
+
+
+@pytest.fixture(autouse=True)
+def _quiet_convergence():
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        yield
+
+
+# -- learning -----------------------------------------------------------------
+
+
+def test_training_lowers_the_loss(digits):
+    X, _ = digits
+    sae = small().fit(X)
+    assert len(sae.loss_curve_) == sae.n_iter_ == 30
+    assert sae.loss_curve_[-1] < 0.5 * sae.loss_curve_[0]
+
+
+@pytest.mark.parametrize("solver", ["adam", "sgd", "lbfgs"])
+def test_every_solver_reconstructs_better_than_the_mean(digits, solver):
+    X, _ = digits
+    sae = small(solver=solver, max_iter=60, learning_rate_init=0.1 if solver == "sgd" else 1e-3)
+    sae.fit(X)
+    error = np.mean((sae.inverse_transform(sae.transform(X)) - X) ** 2)
+    assert error < 0.5 * X.var(axis=0).sum() / X.shape[1]
+    assert np.isclose(-sae.score(X), error)
+
+
+def test_kl_sparsity_drives_mean_activation_to_the_target(digits):
+    X, _ = digits
+    target = 0.1
+    fast = dict(max_iter=150, learning_rate_init=1e-2)
+    sparse = small(sparsity_target=target, sparsity_weight=10.0, **fast).fit(X)
+    plain = small(sparsity=None, **fast).fit(X)
+    mean_activation = sparse.transform(X).mean(axis=0)
+    assert abs(mean_activation.mean() - target) < 0.02
+    assert np.all(np.abs(mean_activation - target) < 0.1)
+    assert plain.transform(X).mean() > 2 * target
+
+
+def test_l1_sparsity_gives_more_zeros_than_no_sparsity(digits):
+    X, _ = digits
+    l1 = small(sparsity="l1", activation="relu", sparsity_weight=1.0).fit(X)
+    plain = small(sparsity=None, activation="relu").fit(X)
+    assert np.mean(l1.transform(X) < 1e-6) > np.mean(plain.transform(X) < 1e-6) + 0.2
+
+
+def test_kl_sparsity_needs_sigmoid_units(digits):
+    X, _ = digits
+    with pytest.raises(ValueError, match="activation='sigmoid'"):
+        small(sparsity="kl", activation="relu").fit(X)
+
+
+def test_score_samples_ranks_corrupted_samples_below_clean_ones(digits):
+    X, _ = digits
+    sae = small(max_iter=60, learning_rate_init=1e-2).fit(X[:1000])
+    clean = X[1000:1300]
+    rng = np.random.default_rng(0)
+    corrupted = np.clip(clean + rng.normal(scale=0.3, size=clean.shape), 0, 1)
+    scores = sae.score_samples(np.vstack([clean, corrupted]))
+    is_clean = np.r_[np.ones(len(clean)), np.zeros(len(corrupted))]
+    assert roc_auc_score(is_clean, scores) > 0.95
+
+
+def test_tied_weights_decode_with_the_transposed_encoder(digits):
+    X, _ = digits
+    sae = small(tied_weights=True).fit(X)
+    np.testing.assert_array_equal(sae.components_, sae.encoder_weights_)
+
+
+def test_fitted_attributes_have_documented_shapes(digits):
+    X, _ = digits
+    sae = small(n_components=20).fit(X)
+    assert sae.components_.shape == sae.encoder_weights_.shape == (20, 64)
+    assert sae.encoder_bias_.shape == (20,)
+    assert sae.decoder_bias_.shape == (64,)
+    assert sae.n_features_in_ == 64
+    assert sae.device_ == "cpu"
+    assert sae.validation_loss_curve_ is None
+    assert sae.best_loss_ == min(sae.loss_curve_)
+    assert isinstance(sae.components_, np.ndarray)
+
+
+# -- stopping and continuing ------------------------------------------------
+
+
+def test_early_stopping_stops_on_the_validation_loss(digits):
+    X, _ = digits
+    sae = small(early_stopping=True, max_iter=1000, tol=1e-3, n_iter_no_change=3).fit(X)
+    assert sae.n_iter_ < 1000
+    assert len(sae.validation_loss_curve_) == len(sae.loss_curve_) == sae.n_iter_
+    assert sae.best_loss_ == min(sae.validation_loss_curve_)
+
+
+def test_convergence_warning_when_max_iter_is_reached(digits):
+    X, _ = digits
+    with pytest.warns(ConvergenceWarning, match="max_iter=2"):
+        small(max_iter=2).fit(X)
+
+
+def test_warm_start_continues_from_the_fitted_weights(digits):
+    X, _ = digits
+    sae = small(max_iter=10, warm_start=True).fit(X)
+    first_curve = list(sae.loss_curve_)
+    sae.fit(X)
+    assert sae.n_iter_ == 20
+    assert sae.loss_curve_[:10] == first_curve
+    assert sae.loss_curve_[10] < first_curve[0] / 2
+    cold = small(max_iter=10).fit(X)
+    cold.fit(X)
+    assert cold.n_iter_ == 10
+
+
+def test_partial_fit_runs_one_epoch_per_call_and_continues(digits):
+    X, _ = digits
+    sae = small()
+    for epoch in range(1, 6):
+        sae.partial_fit(X)
+        assert sae.n_iter_ == epoch
+    assert sae.loss_curve_[-1] < sae.loss_curve_[0]
+    # a stream of chunks sees every chunk
+    stream = small()
+    for chunk in np.array_split(X, 4):
+        stream.partial_fit(chunk)
+    assert stream.n_iter_ == 4
+
+
+def test_partial_fit_rejects_a_different_number_of_features(digits):
+    X, _ = digits
+    sae = small().partial_fit(X)
+    with pytest.raises(ValueError, match="features"):
+        sae.partial_fit(X[:, :10])
+
+
+# -- input handling -----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "X, message",
+    [
+        (np.array([[0.0, np.nan], [1.0, 2.0]]), "NaN"),
+        (np.array([[0.0, np.inf], [1.0, 2.0]]), "infinity"),
+        (np.array([0.0, 1.0, 2.0]), "2D array"),
+        (np.empty((0, 3)), "0 sample"),
+        (np.array([[1 + 1j, 2.0], [0.0, 1.0]]), "[Cc]omplex"),
+    ],
+)
+def test_bad_input_raises_a_clear_value_error(X, message):
+    with pytest.raises(ValueError, match=message):
+        small().fit(X)
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"n_components": 0},
+        {"sparsity_target": 1.5},
+        {"sparsity": "l2"},
+        {"learning_rate_init": -1.0},
+        {"batch_size": 0},
+        {"solver": "rmsprop"},
+    ],
+)
+def test_parameters_out_of_range_raise(digits, params):
+    X, _ = digits
+    with pytest.raises(ValueError, match=next(iter(params))):
+        small(**params).fit(X)
+
+
+def test_transform_checks_the_number_of_features(digits):
+    X, _ = digits
+    sae = small(max_iter=2).fit(X)
+    with pytest.raises(ValueError, match="64 features"):
+        sae.transform(X[:, :10])
+    with pytest.raises(ValueError, match="n_components=32"):
+        sae.inverse_transform(np.zeros((3, 5)))
+    with pytest.raises(NotFittedError):
+        small().transform(X)
+
+
+def test_a_failed_fit_leaves_the_fitted_model_as_it_was(digits, monkeypatch):
+    pd = pytest.importorskip("pandas")
+    X, _ = digits
+    sae = small(max_iter=5, warm_start=True).fit(X)
+    before = sae.transform(X)
+    state = dict(vars(sae))
+    bad = pd.DataFrame(np.full((10, 3), np.nan), columns=["a", "b", "c"])
+    with pytest.raises(ValueError, match="NaN"):
+        sae.fit(bad)
+
+    # a failure in the middle of training, after the weights have moved
+    monkeypatch.setattr(_training, "run_single_epoch", _fails_after_one_epoch())
+    for method in (sae.fit, sae.partial_fit):
+        with pytest.raises(RuntimeError, match="interrupted"):
+            method(X)
+    assert vars(sae).keys() == state.keys()
+    assert all(vars(sae)[key] is value for key, value in state.items())
+    assert not hasattr(sae, "feature_names_in_")
+    np.testing.assert_array_equal(sae.transform(X), before)
+
+
+def _fails_after_one_epoch():
+    original, calls = _training.run_single_epoch, []
+
+    def run_single_epoch(*args, **kwargs):
+        calls.append(1)
+        if len(calls) > 1:
+            raise RuntimeError("interrupted")
+        return original(*args, **kwargs)
+
+    return run_single_epoch
+
+
+def test_float32_in_float32_out_and_float64_in_float64_out(digits):
+    X, _ = digits
+    X32 = X.astype(np.float32)
+    sae32 = small(max_iter=5).fit(X32)
+    assert sae32.transform(X32).dtype == np.float32
+    assert sae32.components_.dtype == np.float32
+    sae64 = small(max_iter=5).fit(X)
+    assert sae64.transform(X).dtype == np.float64
+    assert sae64.transform(X32).dtype == np.float32
+    np.testing.assert_allclose(sae32.transform(X32), sae64.transform(X), atol=1e-3)
+
+
+def test_sparse_input_gives_the_codes_of_dense_input(digits):
+    X, _ = digits
+    X_sparse = sp.csr_matrix(X)
+    dense = small(max_iter=5).fit(X)
+    sparse = small(max_iter=5).fit(X_sparse)
+    np.testing.assert_allclose(sparse.transform(X_sparse), dense.transform(X), atol=1e-10)
+    np.testing.assert_allclose(dense.score_samples(X_sparse), dense.score_samples(X))
+
+
+def test_pandas_input_and_output_carry_feature_names(digits):
+    pd = pytest.importorskip("pandas")
+    X, _ = digits
+    frame = pd.DataFrame(X, columns=[f"pixel{i}" for i in range(64)])
+    sae = small(n_components=4, max_iter=2).set_output(transform="pandas").fit(frame)
+    codes = sae.transform(frame)
+    assert list(codes.columns) == [f"sparseautoencodertransformer{i}" for i in range(4)]
+    assert list(sae.feature_names_in_) == list(frame.columns)
+
+
+# -- reproducibility and persistence ------------------------------------------
+
+
+def test_same_random_state_gives_identical_codes_and_keeps_torch_seed(digits):
+    X, _ = digits
+    torch_state = torch.random.get_rng_state()
+    codes = [small(max_iter=5, random_state=42).fit_transform(X) for _ in range(2)]
+    np.testing.assert_array_equal(codes[0], codes[1])
+    assert torch.equal(torch.random.get_rng_state(), torch_state)
+    other = small(max_iter=5, random_state=43).fit_transform(X)
+    assert not np.allclose(codes[0], other)
+
+
+def _walk(obj):
+    yield obj
+    if isinstance(obj, dict):
+        for value in obj.values():
+            yield from _walk(value)
+    elif isinstance(obj, (list, tuple)):
+        for value in obj:
+            yield from _walk(value)
+    elif hasattr(obj, "__dict__") and not isinstance(obj, type):
+        yield from _walk(vars(obj))
+
+
+@pytest.mark.parametrize("dump", ["pickle", "joblib"])
+def test_pickle_round_trip_gives_identical_codes(digits, dump):
+    X, _ = digits
+    sae = small(max_iter=5).fit(X)
+    if dump == "pickle":
+        loaded = pickle.loads(pickle.dumps(sae))
+    else:
+        buffer = io.BytesIO()
+        joblib.dump(sae, buffer)
+        buffer.seek(0)
+        loaded = joblib.load(buffer)
+    np.testing.assert_array_equal(loaded.transform(X), sae.transform(X))
+    np.testing.assert_array_equal(loaded.score_samples(X), sae.score_samples(X))
+    loaded.partial_fit(X)  # and it can go on training
+    assert loaded.n_iter_ == 6
+
+
+def test_pickled_state_holds_no_torch_objects(digits):
+    X, _ = digits
+    sae = small(max_iter=5).fit(X)
+    torch_types = (torch.Tensor, torch.nn.Module, torch.optim.Optimizer, torch.device)
+    assert not any(isinstance(o, torch_types) for o in _walk(sae.__getstate__()))
+
+
+def test_a_model_fitted_on_cuda_loads_on_a_cpu_only_machine(digits, monkeypatch):
+    X, _ = digits
+    sae = small(max_iter=5).fit(X)
+    expected = sae.transform(X)
+    state = sae.__getstate__()
+    state["device_"] = "cuda:0"  # what a GPU fit leaves, arrays being numpy
+    payload = pickle.dumps(state)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    loaded = SparseAutoencoderTransformer.__new__(SparseAutoencoderTransformer)
+    loaded.__setstate__(pickle.loads(payload))
+    with pytest.warns(UserWarning, match="runs on the CPU"):
+        codes = loaded.transform(X)
+    np.testing.assert_array_equal(codes, expected)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_cuda_fit_pickles_to_cpu_with_the_same_codes(digits, monkeypatch):
+    X, _ = digits
+    sae = small(max_iter=5, device="cuda").fit(X)
+    assert sae.device_.startswith("cuda")
+    expected = sae.transform(X)
+    payload = pickle.dumps(sae)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.warns(UserWarning, match="runs on the CPU"):
+        codes = pickle.loads(payload).transform(X)
+    np.testing.assert_allclose(codes, expected, atol=1e-6)
+
+
+def test_device_is_resolved_at_fit(digits):
+    X, _ = digits
+    assert small(max_iter=1, device="auto").fit(X).device_ in ("cpu", "cuda")
+    with pytest.raises(ValueError, match="not a device"):
+        small(max_iter=1, device="gpu").fit(X)
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="CUDA is not available"):
+            small(max_iter=1, device="cuda").fit(X)
+
+
+def test_verbose_prints_one_line_per_epoch(digits, capsys):
+    X, _ = digits
+    small(max_iter=3, verbose=True, early_stopping=True).fit(X)
+    lines = [line for line in capsys.readouterr().out.splitlines() if "Epoch" in line]
+    assert len(lines) == 3
+    assert "loss" in lines[0] and "validation loss" in lines[0] and lines[0].endswith("s")
+
+
+# -- in scikit-learn's machinery ----------------------------------------------
+
+
+@pytest.mark.parametrize("n_jobs", [1, 2])
+def test_pipeline_and_grid_search(digits, n_jobs):
+    X, y = digits
+    pipe = Pipeline([("sae", small(max_iter=10)), ("clf", LogisticRegression(max_iter=500))])
+    search = GridSearchCV(pipe, {"sae__n_components": [16, 32]}, cv=2, n_jobs=n_jobs)
+    search.fit(X[:600], y[:600])
+    assert search.best_score_ > 0.8
+    assert search.score(X[600:], y[600:]) > 0.8
+
+
+def test_grid_search_tunes_the_transformer_without_labels(digits):
+    X, _ = digits
+    search = GridSearchCV(small(max_iter=20), {"n_components": [2, 32]}, cv=2).fit(X)
+    assert search.best_params_ == {"n_components": 32}
+
+
+def test_clone_gives_an_unfitted_copy_with_the_same_parameters(digits):
+    X, _ = digits
+    sae = small(max_iter=2).fit(X)
+    copy = clone(sae)
+    assert copy.get_params() == sae.get_params()
+    assert not hasattr(copy, "components_")
