@@ -8,10 +8,12 @@ regression on the raw features, with fit times.
 
 import argparse
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
 from sklearn.datasets import load_digits
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import train_test_split
 from sklearn.pipeline import Pipeline
@@ -75,9 +77,13 @@ def main(argv=None):
     print(f"{'model':<26}{'accuracy':>10}{'fit (s)':>10}")
     for name, model in models.items():
         start = time.perf_counter()
-        model.fit(X_train, y_train)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", ConvergenceWarning)
+            model.fit(X_train, y_train)
         seconds = time.perf_counter() - start
         print(f"{name:<26}{model.score(X_test, y_test):>10.4f}{seconds:>10.1f}")
+        for warning in caught:
+            print(f"  note: {warning.message}")
 
 
 if __name__ == "__main__":

@@ -83,6 +83,19 @@ def mean_feature_variance(X):
     return variance if variance > 0 else 1.0
 
 
+def in_unit_interval(X):
+    """Whether every entry of ``X`` (dense or sparse) lies in [0, 1]."""
+    values = X.data if sp.issparse(X) else X
+    return values.size == 0 or (values.min() >= 0 and values.max() <= 1)
+
+
+def resolve_output_activation(output_activation, X):
+    """``"auto"`` becomes ``"sigmoid"`` for data in [0, 1], else ``"identity"``."""
+    if output_activation != "auto":
+        return output_activation
+    return "sigmoid" if in_unit_interval(X) else "identity"
+
+
 class BaseSparseAutoencoder(BaseEstimator):
     """Parameters and machinery shared by the sparse autoencoder estimators.
 
@@ -125,7 +138,9 @@ class BaseSparseAutoencoder(BaseEstimator):
 
     def _batch_size(self, n_samples):
         if self.batch_size == "auto":
-            return n_samples if self.solver == "lbfgs" else min(256, n_samples)
+            if self.solver == "lbfgs":
+                return n_samples
+            return min(256, max(32, n_samples // 50), n_samples)
         return min(self.batch_size, n_samples)
 
     def _seeds(self, offset=0):

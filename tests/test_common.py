@@ -1,5 +1,6 @@
 """scikit-learn's estimator checks, with no expected failures."""
 
+import pytest
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from skl_sae import SparseAutoencoderTransformer
@@ -20,6 +21,9 @@ ESTIMATORS = [
         n_components=8, output_activation="sigmoid", early_stopping=True, max_iter=30
     ),
 ]
+
+# The checks fit with few epochs on purpose; stopping at max_iter is expected.
+pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 
 
 @parametrize_with_checks(ESTIMATORS)

@@ -15,6 +15,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import StandardScaler
 
 from skl_sae import SparseAutoencoderTransformer, _training
 
@@ -86,6 +87,22 @@ def test_score_samples_ranks_corrupted_samples_below_clean_ones(digits):
     scores = sae.score_samples(np.vstack([clean, corrupted]))
     is_clean = np.r_[np.ones(len(clean)), np.zeros(len(corrupted))]
     assert roc_auc_score(is_clean, scores) > 0.95
+
+
+def test_output_activation_auto_follows_the_range_of_the_data(digits):
+    X, _ = digits
+    assert small(max_iter=1).fit(X).output_activation_ == "sigmoid"
+    standardized = StandardScaler().fit_transform(X)
+    assert small(max_iter=1).fit(standardized).output_activation_ == "identity"
+    forced = small(max_iter=1, output_activation="identity").fit(X)
+    assert forced.output_activation_ == "identity"
+
+
+def test_standardized_data_is_reconstructed_better_than_the_mean(digits):
+    X = StandardScaler().fit_transform(digits[0])
+    sae = small(max_iter=50).fit(X)
+    error = np.mean((sae.inverse_transform(sae.transform(X)) - X) ** 2)
+    assert error < 0.5 * np.mean(X.var(axis=0))
 
 
 def test_tied_weights_decode_with_the_transposed_encoder(digits):
@@ -207,14 +224,17 @@ def test_transform_checks_the_number_of_features(digits):
 def test_a_failed_fit_leaves_the_fitted_model_as_it_was(digits, monkeypatch):
     pd = pytest.importorskip("pandas")
     X, _ = digits
-    sae = small(max_iter=5, warm_start=True).fit(X)
+    sae = small(max_iter=5).fit(X)
     before = sae.transform(X)
     state = dict(vars(sae))
+    # a refit that fails validation after the feature names were read
     bad = pd.DataFrame(np.full((10, 3), np.nan), columns=["a", "b", "c"])
     with pytest.raises(ValueError, match="NaN"):
         sae.fit(bad)
 
     # a failure in the middle of training, after the weights have moved
+    sae.set_params(warm_start=True)
+    state["warm_start"] = True
     monkeypatch.setattr(_training, "run_single_epoch", _fails_after_one_epoch())
     for method in (sae.fit, sae.partial_fit):
         with pytest.raises(RuntimeError, match="interrupted"):
@@ -369,8 +389,8 @@ def test_verbose_prints_one_line_per_epoch(digits, capsys):
 @pytest.mark.parametrize("n_jobs", [1, 2])
 def test_pipeline_and_grid_search(digits, n_jobs):
     X, y = digits
-    pipe = Pipeline([("sae", small(max_iter=10)), ("clf", LogisticRegression(max_iter=500))])
-    search = GridSearchCV(pipe, {"sae__n_components": [16, 32]}, cv=2, n_jobs=n_jobs)
+    pipe = Pipeline([("sae", small(max_iter=50)), ("clf", LogisticRegression(max_iter=500))])
+    search = GridSearchCV(pipe, {"sae__n_components": [32, 128]}, cv=2, n_jobs=n_jobs)
     search.fit(X[:600], y[:600])
     assert search.best_score_ > 0.8
     assert search.score(X[600:], y[600:]) > 0.8
