@@ -1,0 +1,18 @@
+"""Every script in examples/ runs to the end."""
+
+import runpy
+import warnings
+from pathlib import Path
+
+import pytest
+from sklearn.exceptions import ConvergenceWarning
+
+EXAMPLES = sorted((Path(__file__).parents[1] / "examples").glob("*.py"))
+
+
+@pytest.mark.parametrize("path", EXAMPLES, ids=lambda path: path.name)
+def test_example_runs(path, capsys):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        runpy.run_path(str(path), run_name="__main__")
+    assert capsys.readouterr().out
