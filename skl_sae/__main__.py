@@ -24,7 +24,7 @@ from . import SparseAutoencoderTransformer
 
 def load_data(path):
     """``(X, y)`` from digits (``path`` None), a ``.npz`` with keys X and y,
-    or a ``.csv`` whose last column is the label."""
+    or a ``.csv`` with a header row and the label in the last column."""
     if path is None:
         return load_digits(return_X_y=True)
     path = Path(path)
@@ -39,7 +39,9 @@ def load_data(path):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m skl_sae", description=__doc__.split("\n")[0])
-    parser.add_argument("--data", help=".npz (keys X, y) or .csv (label last); default: digits")
+    parser.add_argument(
+        "--data", help=".npz (keys X, y) or .csv (header row, label last); default: digits"
+    )
     parser.add_argument("--n-components", type=int, default=256)
     parser.add_argument("--max-iter", type=int, default=200)
     parser.add_argument("--test-size", type=float, default=0.25)

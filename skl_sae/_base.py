@@ -1,6 +1,7 @@
 """What the estimators share: parameters, device, threads, data, pickling."""
 
 import copy
+import math
 import warnings
 from contextlib import contextmanager
 from numbers import Integral, Real
@@ -46,6 +47,10 @@ def resolve_device(device):
         raise ValueError(f"device={device!r} is not supported; use 'cpu', 'cuda' or 'auto'.")
     if resolved.type == "cuda" and not torch.cuda.is_available():
         raise ValueError(f"device={device!r} was asked for but CUDA is not available.")
+    if resolved.type == "cuda" and (resolved.index or 0) >= torch.cuda.device_count():
+        raise ValueError(
+            f"device={device!r}: this machine has {torch.cuda.device_count()} CUDA device(s)."
+        )
     return resolved
 
 
@@ -69,8 +74,14 @@ def torch_threads():
             torch.set_num_threads(previous)
 
 
-def torch_dtype(numpy_dtype):
-    return torch.float32 if np.dtype(numpy_dtype) == np.float32 else torch.float64
+def torch_dtype(dtype):
+    """The torch dtype computing for numpy ``dtype``: float32 stays, else float64."""
+    return torch.float32 if np.dtype(dtype) == np.float32 else torch.float64
+
+
+def numpy_dtype(dtype):
+    """The numpy dtype of torch ``dtype`` (float32 or float64)."""
+    return np.float32 if dtype == torch.float32 else np.float64
 
 
 def mean_feature_variance(X):
@@ -183,6 +194,16 @@ class BaseSparseAutoencoder(BaseEstimator):
 
         return loss_fn
 
+    @staticmethod
+    def _reconstruction_loss(scale):
+        """``loss_fn(module, x)``: the scaled reconstruction error alone, which
+        early stopping monitors."""
+
+        def loss_fn(module, x):
+            return reconstruction_loss(module(x).reconstruction, x, scale)
+
+        return loss_fn
+
     def _new_autoencoder(
         self, n_features, n_components, dtype, device, generator, output_activation="identity"
     ):
@@ -210,36 +231,54 @@ class BaseSparseAutoencoder(BaseEstimator):
         history=None,
         incremental=False,
         stratify=None,
+        max_iter=None,
+        early_stopping=None,
+        parameters=None,
+        validation_loss_fn=None,
+        check_convergence=True,
+        callbacks=(),
         name="",
     ):
         """Fit ``module`` on ``arrays`` through :func:`fit_loop`.
 
         ``incremental`` runs one epoch without early stopping or convergence
-        checks (``partial_fit``). Returns ``(optimizer, history)``.
+        checks (``partial_fit``). ``max_iter`` and ``early_stopping`` default
+        to the estimator's parameters; ``parameters`` (default: all of
+        ``module``'s) are what the optimizer updates; ``validation_loss_fn``
+        is what early stopping monitors (default: ``loss_fn``). A continued
+        ``history`` keeps its curves but starts a new search for the best
+        epoch. Returns ``(optimizer, history)``.
         """
+        max_iter = self.max_iter if max_iter is None else max_iter
+        early_stopping = self.early_stopping if early_stopping is None else early_stopping
         validation_batches = None
-        if self.early_stopping and not incremental:
+        if early_stopping and not incremental:
             arrays, validation = self._split_validation(arrays, rng, stratify)
             validation_batches = Batches(
                 validation, batch_size=INFERENCE_BATCH_SIZE, device=device
             )
         batches = Batches(arrays, batch_size=self._batch_size(arrays[0].shape[0]), device=device)
         if optimizer is None:
-            optimizer = make_optimizer(self.solver, module.parameters(), self.learning_rate_init)
+            parameters = module.parameters() if parameters is None else parameters
+            optimizer = make_optimizer(self.solver, parameters, self.learning_rate_init)
+        if history is not None and not incremental:
+            history.best_loss, history.no_improvement_count = math.inf, 0
         history = fit_loop(
             module,
             loss_fn,
             batches,
             optimizer,
-            max_iter=1 if incremental else self.max_iter,
+            max_iter=1 if incremental else max_iter,
             tol=self.tol,
             n_iter_no_change=self.n_iter_no_change,
             validation_batches=validation_batches,
+            validation_loss_fn=validation_loss_fn,
             shuffle=self.shuffle,
             generator=generator,
             history=history,
             verbose=self.verbose,
-            check_convergence=not incremental,
+            callbacks=callbacks,
+            check_convergence=check_convergence and not incremental,
             name=name,
         )
         history.best_state = None
@@ -256,16 +295,18 @@ class BaseSparseAutoencoder(BaseEstimator):
             vars(self).update(saved)
             raise
 
-    def _copy_state(self, module, optimizer=None, device=None):
+    def _copy_state(self, module, optimizer=None, device=None, parameters=None):
         """Copies of a fitted module (on ``device``) and of its optimizer's state.
 
         Training works on the copies so that a failure leaves the fitted model
-        untouched.
+        untouched. ``parameters(module)`` lists what the optimizer updates
+        (default: all parameters).
         """
         module = copy.deepcopy(module).to(device)
         if optimizer is None:
             return module, None
-        copied = make_optimizer(self.solver, module.parameters(), self.learning_rate_init)
+        trainable = module.parameters() if parameters is None else parameters(module)
+        copied = make_optimizer(self.solver, trainable, self.learning_rate_init)
         if type(copied) is not type(optimizer):  # the solver was changed: start afresh
             return module, None
         copied.load_state_dict(optimizer.state_dict())

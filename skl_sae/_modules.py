@@ -1,7 +1,10 @@
-"""The autoencoder as a PyTorch module.
+"""The networks as PyTorch modules.
 
+A :class:`DenseLayer` ``h = f(W x + b)`` is the one building block: the
+encoder of a :class:`SparseAutoencoder`, and each layer of a
+:class:`StackedNetwork` (pre-trained encoders plus a linear output layer).
 This module knows nothing of scikit-learn: it is built from plain ints and
-strings, and its ``forward`` returns a :class:`AutoencoderOutput`.
+strings, and never draws from torch's global random generator.
 """
 
 from typing import NamedTuple
@@ -38,6 +41,51 @@ class AutoencoderOutput(NamedTuple):
     contractive one need it."""
 
 
+def glorot_bound(fan_in, fan_out, activation):
+    """Glorot-uniform bound, times 4 for sigmoid units (Glorot & Bengio, 2010)."""
+    gain = 4.0 if activation == "sigmoid" else 1.0
+    return gain * (6.0 / (fan_in + fan_out)) ** 0.5
+
+
+class DenseLayer(nn.Module):
+    """Fully connected layer ``h = f(W x + b)``.
+
+    Parameters
+    ----------
+    n_in, n_out : int
+        Input and output widths; ``weight`` has shape (n_out, n_in).
+    activation : {"sigmoid", "relu", "tanh", "identity"}
+        The function ``f``.
+    generator : torch.Generator, default=None
+        Source of the Glorot-uniform initial weights (biases start at 0).
+    dtype : torch.dtype, default=None
+        Dtype of the parameters; torch's default if None.
+    """
+
+    def __init__(self, n_in, n_out, *, activation="sigmoid", generator=None, dtype=None):
+        super().__init__()
+        self.activation = activation
+        self.weight = nn.Parameter(torch.empty(n_out, n_in, dtype=dtype))
+        self.bias = nn.Parameter(torch.empty(n_out, dtype=dtype))
+        self._f = ACTIVATIONS[activation]
+        self.reset_parameters_(generator)
+
+    @torch.no_grad()
+    def reset_parameters_(self, generator=None):
+        """Glorot-uniform weight and zero bias, drawn from ``generator``."""
+        n_out, n_in = self.weight.shape
+        _uniform_(self.weight, glorot_bound(n_in, n_out, self.activation), generator)
+        self.bias.zero_()
+        return self
+
+    def pre_activations(self, x):
+        """``W x + b``."""
+        return nn.functional.linear(x, self.weight, self.bias)
+
+    def forward(self, x):
+        return self._f(self.pre_activations(x))
+
+
 class SparseAutoencoder(nn.Module):
     """One-hidden-layer autoencoder ``x -> h = f(W x + b) -> g(W' h + c)``.
 
@@ -54,7 +102,7 @@ class SparseAutoencoder(nn.Module):
     tied_weights : bool
         If True the decoder weight is the encoder weight transposed.
     generator : torch.Generator, default=None
-        Source of the initial weights; torch's global generator if None.
+        Source of the initial weights; torch's global generator is never used.
     dtype : torch.dtype, default=None
         Dtype of the parameters; torch's default if None.
     """
@@ -73,55 +121,49 @@ class SparseAutoencoder(nn.Module):
         super().__init__()
         self.n_features = n_features
         self.n_components = n_components
-        self.activation = activation
         self.output_activation = output_activation
         self.tied_weights = tied_weights
-        self.encoder_weight = nn.Parameter(torch.empty(n_components, n_features, dtype=dtype))
-        self.encoder_bias = nn.Parameter(torch.empty(n_components, dtype=dtype))
-        self.decoder_bias = nn.Parameter(torch.empty(n_features, dtype=dtype))
+        self.encoder = DenseLayer(
+            n_features, n_components, activation=activation, generator=generator, dtype=dtype
+        )
+        self.decoder_bias = nn.Parameter(torch.zeros(n_features, dtype=dtype))
         if tied_weights:
             self.register_parameter("decoder_weight", None)
         else:
             self.decoder_weight = nn.Parameter(torch.empty(n_features, n_components, dtype=dtype))
-        self._f = ACTIVATIONS[activation]
+            with torch.no_grad():
+                # The plain bound keeps the first reconstructions at the data's scale.
+                bound = glorot_bound(n_components, n_features, "identity")
+                _uniform_(self.decoder_weight, bound, generator)
         self._g = ACTIVATIONS[output_activation]
-        self.reset_parameters_(generator)
+
+    @property
+    def encoder_weight(self):
+        """Encoder matrix ``W`` of shape (n_components, n_features)."""
+        return self.encoder.weight
+
+    @property
+    def encoder_bias(self):
+        """Encoder bias ``b`` of shape (n_components,)."""
+        return self.encoder.bias
 
     @property
     def decoder_weights(self):
         """Decoder matrix ``W'`` of shape (n_features, n_components)."""
         if self.tied_weights:
-            return self.encoder_weight.T
+            return self.encoder.weight.T
         return self.decoder_weight
-
-    @torch.no_grad()
-    def reset_parameters_(self, generator=None):
-        """Glorot-uniform weights and zero biases, drawn from ``generator``.
-
-        The bound is ``sqrt(6 / (fan_in + fan_out))``, times 4 for the
-        encoder of sigmoid units (Glorot & Bengio, 2010), as scikit-learn's
-        MLP does; the decoder keeps the plain bound so that the first
-        reconstructions are of the data's scale.
-        """
-        bound = (6.0 / (self.n_features + self.n_components)) ** 0.5
-        gain = 4.0 if self.activation == "sigmoid" else 1.0
-        _uniform_(self.encoder_weight, gain * bound, generator)
-        self.encoder_bias.zero_()
-        if not self.tied_weights:
-            _uniform_(self.decoder_weight, bound, generator)
-        self.decoder_bias.zero_()
-        return self
 
     def weights(self):
         """The weight matrices (not the biases): what weight decay acts on."""
         if self.tied_weights:
-            return [self.encoder_weight]
-        return [self.encoder_weight, self.decoder_weight]
+            return [self.encoder.weight]
+        return [self.encoder.weight, self.decoder_weight]
 
     def encode(self, x):
         """Return ``(pre_activations, codes)`` for a batch ``x``."""
-        pre = nn.functional.linear(x, self.encoder_weight, self.encoder_bias)
-        return pre, self._f(pre)
+        pre = self.encoder.pre_activations(x)
+        return pre, self.encoder._f(pre)
 
     def decode(self, codes):
         """Reconstruct inputs from ``codes``."""
@@ -130,3 +172,35 @@ class SparseAutoencoder(nn.Module):
     def forward(self, x):
         pre, codes = self.encode(x)
         return AutoencoderOutput(codes, self.decode(codes), pre)
+
+
+class StackedNetwork(nn.Module):
+    """Dense layers applied in turn: pre-trained encoders, then an output layer.
+
+    ``forward`` returns the last layer's output (the logits of a classifier
+    whose last layer has ``activation="identity"``); ``encode`` stops before
+    the last layer and returns the top hidden codes.
+
+    Parameters
+    ----------
+    layers : sequence of DenseLayer
+        Taken as they are (not copied): the encoders of pre-trained
+        autoencoders keep training as parts of the stack.
+    """
+
+    def __init__(self, layers):
+        super().__init__()
+        self.layers = nn.ModuleList(layers)
+
+    def encode(self, x):
+        """The codes of the last hidden layer."""
+        for layer in self.layers[:-1]:
+            x = layer(x)
+        return x
+
+    def forward(self, x):
+        return self.layers[-1](self.encode(x))
+
+    def weights(self):
+        """The weight matrices (not the biases): what weight decay acts on."""
+        return [layer.weight for layer in self.layers]

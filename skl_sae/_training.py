@@ -43,14 +43,16 @@ class Batches:
     def _place(self, array):
         if sp.issparse(array):
             return array.tocsr()
-        if not array.flags.writeable:
-            array = array.copy()
-        return torch.as_tensor(np.ascontiguousarray(array)).to(self.device)
+        array = np.ascontiguousarray(array)
+        with warnings.catch_warnings():
+            # Read-only input (e.g. joblib's memory maps) is shared, not
+            # copied: batches are only ever read from it.
+            warnings.filterwarnings("ignore", message=".*not writable.*", category=UserWarning)
+            return torch.as_tensor(array).to(self.device)
 
-    def _take(self, array, index):
+    def _take(self, array, rows, index):
         if isinstance(array, torch.Tensor):
             return array[index]
-        rows = index if isinstance(index, slice) else index.cpu().numpy()
         return torch.as_tensor(array[rows].toarray()).to(self.device, non_blocking=True)
 
     def __len__(self):
@@ -60,13 +62,20 @@ class Batches:
         return self.iterate()
 
     def iterate(self, order=None):
-        """Yield tuples of tensors, in ``order`` (a permutation) if given."""
-        if order is not None:
-            order = order.to(self.device)
+        """Yield tuples of tensors, in ``order`` (a CPU permutation) if given.
+
+        The permutation moves to the device once; sparse rows are picked with
+        its CPU copy, so no index travels back from the device.
+        """
+        rows_order = None if order is None else order.numpy()
+        device_order = None if order is None else order.to(self.device)
         for start in range(0, self.n_samples, self.batch_size):
             stop = min(start + self.batch_size, self.n_samples)
-            index = slice(start, stop) if order is None else order[start:stop]
-            yield tuple(self._take(a, index) for a in self._arrays)
+            if order is None:
+                rows = index = slice(start, stop)
+            else:
+                rows, index = rows_order[start:stop], device_order[start:stop]
+            yield tuple(self._take(a, rows, index) for a in self._arrays)
 
 
 @dataclass
@@ -171,6 +180,7 @@ def fit_loop(
     tol=1e-4,
     n_iter_no_change=10,
     validation_batches=None,
+    validation_loss_fn=None,
     shuffle=True,
     generator=None,
     history=None,
@@ -201,6 +211,10 @@ def fit_loop(
     validation_batches : Batches, default=None
         Held-out data for early stopping; the best weights on it are restored
         at the end.
+    validation_loss_fn : callable, default=None
+        ``validation_loss_fn(module, *batch)`` monitored on
+        ``validation_batches``, e.g. the reconstruction error alone;
+        ``loss_fn`` if None.
     shuffle : bool
         Reshuffle the training rows at every epoch.
     generator : torch.Generator, default=None
@@ -234,7 +248,7 @@ def fit_loop(
         history.n_iter += 1
         monitored = loss
         if early_stopping:
-            monitored = evaluate(module, loss_fn, validation_batches)
+            monitored = evaluate(module, validation_loss_fn or loss_fn, validation_batches)
             history.validation_loss_curve.append(monitored)
         history.update(monitored, tol, module, keep_best=early_stopping)
         if verbose:

@@ -18,6 +18,17 @@ def test_resolve_device():
         resolve_device("meta")
 
 
+def test_a_cuda_device_must_exist(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.raises(ValueError, match="CUDA is not available"):
+        resolve_device("cuda")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    assert resolve_device("cuda:0") == torch.device("cuda:0")
+    with pytest.raises(ValueError, match="1 CUDA device"):
+        resolve_device("cuda:1")
+
+
 def _threads_inside():
     with torch_threads():
         return torch.get_num_threads()

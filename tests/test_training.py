@@ -90,6 +90,25 @@ def test_early_stopping_restores_the_best_validation_weights():
     assert history.best_loss == min(history.validation_loss_curve)
 
 
+def test_early_stopping_monitors_the_validation_loss_fn_when_given():
+    X, y = _problem(seed=1)
+    validation = Batches([X, y], batch_size=100, device="cpu")
+
+    def mean_absolute_error(module, x, y):
+        return (module(x) - y).abs().mean()
+
+    module, history = _fit(
+        max_iter=5,
+        validation=validation,
+        validation_loss_fn=mean_absolute_error,
+        check_convergence=False,
+    )
+    with torch.no_grad():
+        expected = (module(torch.as_tensor(X)) - torch.as_tensor(y)).abs().mean().item()
+    assert history.best_loss == pytest.approx(expected)
+    assert history.validation_loss_curve != history.loss_curve
+
+
 def test_a_callback_is_called_every_epoch_and_can_stop_training():
     calls = []
 

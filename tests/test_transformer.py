@@ -65,6 +65,15 @@ def test_kl_sparsity_drives_mean_activation_to_the_target(digits):
     assert plain.transform(X).mean() > 2 * target
 
 
+def test_default_sparsity_pulls_mean_activations_towards_the_target(digits):
+    X, _ = digits
+    sparse = SparseAutoencoderTransformer(64, max_iter=100, random_state=0).fit(X)
+    plain = SparseAutoencoderTransformer(64, sparsity=None, max_iter=100, random_state=0).fit(X)
+    mean_sparse, mean_plain = sparse.transform(X).mean(), plain.transform(X).mean()
+    assert mean_sparse < 2 * sparse.sparsity_target
+    assert mean_plain > 3 * mean_sparse
+
+
 def test_l1_sparsity_gives_more_zeros_than_no_sparsity(digits):
     X, _ = digits
     l1 = small(sparsity="l1", activation="relu", sparsity_weight=1.0).fit(X)
@@ -148,10 +157,29 @@ def test_warm_start_continues_from_the_fitted_weights(digits):
     sae.fit(X)
     assert sae.n_iter_ == 20
     assert sae.loss_curve_[:10] == first_curve
-    assert sae.loss_curve_[10] < first_curve[0] / 2
+    # epoch 11 starts where epoch 10 ended, not from a new initialisation
+    assert sae.loss_curve_[10] < 1.05 * first_curve[-1]
     cold = small(max_iter=10).fit(X)
     cold.fit(X)
     assert cold.n_iter_ == 10
+    assert cold.loss_curve_[0] > 2 * cold.loss_curve_[-1]
+
+
+def test_warm_start_refuses_to_change_the_shape_of_the_network(digits):
+    X, _ = digits
+    sae = small(max_iter=2, warm_start=True).fit(X)
+    sae.set_params(n_components=16)
+    with pytest.raises(ValueError, match="n_components"):
+        sae.fit(X)
+    assert sae.components_.shape == (32, 64)
+
+
+def test_a_pickled_model_keeps_its_fitted_structure_after_set_params(digits):
+    X, _ = digits
+    sae = small(max_iter=2).fit(X)
+    codes = sae.transform(X)
+    sae.set_params(tied_weights=True, activation="relu")
+    np.testing.assert_array_equal(pickle.loads(pickle.dumps(sae)).transform(X), codes)
 
 
 def test_partial_fit_runs_one_epoch_per_call_and_continues(digits):
@@ -161,6 +189,12 @@ def test_partial_fit_runs_one_epoch_per_call_and_continues(digits):
         sae.partial_fit(X)
         assert sae.n_iter_ == epoch
     assert sae.loss_curve_[-1] < sae.loss_curve_[0]
+    # after fit, partial_fit takes one more epoch from the fitted state
+    fitted = small(max_iter=10).fit(X)
+    last = fitted.loss_curve_[-1]
+    fitted.partial_fit(X)
+    assert fitted.n_iter_ == 11
+    assert fitted.loss_curve_[-1] < 1.05 * last
     # a stream of chunks sees every chunk
     stream = small()
     for chunk in np.array_split(X, 4):
@@ -191,6 +225,10 @@ def test_partial_fit_rejects_a_different_number_of_features(digits):
 def test_bad_input_raises_a_clear_value_error(X, message):
     with pytest.raises(ValueError, match=message):
         small().fit(X)
+    fitted = small(max_iter=1).fit(np.random.default_rng(0).random((20, X.shape[-1])))
+    for method in (fitted.transform, fitted.score_samples, fitted.inverse_transform):
+        with pytest.raises(ValueError, match=message):
+            method(X)
 
 
 @pytest.mark.parametrize(
@@ -235,8 +273,8 @@ def test_a_failed_fit_leaves_the_fitted_model_as_it_was(digits, monkeypatch):
     # a failure in the middle of training, after the weights have moved
     sae.set_params(warm_start=True)
     state["warm_start"] = True
-    monkeypatch.setattr(_training, "run_single_epoch", _fails_after_one_epoch())
     for method in (sae.fit, sae.partial_fit):
+        monkeypatch.setattr(_training, "run_single_epoch", _fails_after_one_epoch())
         with pytest.raises(RuntimeError, match="interrupted"):
             method(X)
     assert vars(sae).keys() == state.keys()
@@ -246,13 +284,13 @@ def test_a_failed_fit_leaves_the_fitted_model_as_it_was(digits, monkeypatch):
 
 
 def _fails_after_one_epoch():
-    original, calls = _training.run_single_epoch, []
+    """``run_single_epoch`` that trains one epoch, then raises: the failure
+    comes after the weights have moved."""
+    original = _training.run_single_epoch
 
     def run_single_epoch(*args, **kwargs):
-        calls.append(1)
-        if len(calls) > 1:
-            raise RuntimeError("interrupted")
-        return original(*args, **kwargs)
+        original(*args, **kwargs)
+        raise RuntimeError("interrupted")
 
     return run_single_epoch
 
@@ -263,8 +301,12 @@ def test_float32_in_float32_out_and_float64_in_float64_out(digits):
     sae32 = small(max_iter=5).fit(X32)
     assert sae32.transform(X32).dtype == np.float32
     assert sae32.components_.dtype == np.float32
+    codes32 = sae32.transform(X32)
+    assert sae32.inverse_transform(codes32).dtype == np.float32
+    assert sae32.score_samples(X32).dtype == np.float32
     sae64 = small(max_iter=5).fit(X)
     assert sae64.transform(X).dtype == np.float64
+    assert sae64.inverse_transform(sae64.transform(X)).dtype == np.float64
     assert sae64.transform(X32).dtype == np.float32
     np.testing.assert_allclose(sae32.transform(X32), sae64.transform(X), atol=1e-3)
 
