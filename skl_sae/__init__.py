@@ -1,7 +1,12 @@
 """Sparse autoencoders as scikit-learn estimators, with a PyTorch engine."""
 
+from ._classifier import StackedSparseAutoencoderClassifier
 from ._transformer import SparseAutoencoderTransformer
 
 __version__ = "0.1.0"
 
-__all__ = ["SparseAutoencoderTransformer", "__version__"]
+__all__ = [
+    "SparseAutoencoderTransformer",
+    "StackedSparseAutoencoderClassifier",
+    "__version__",
+]

@@ -173,6 +173,10 @@ class BaseSparseAutoencoder(BaseEstimator):
                 f"early_stopping needs at least 2 samples to hold out "
                 f"validation_fraction={self.validation_fraction}; got n_samples={n_samples}."
             )
+        if stratify is not None:
+            _, counts = np.unique(stratify, return_counts=True)
+            if counts.min() < 2 or n_val < len(counts) or n_samples - n_val < len(counts):
+                stratify = None  # too few samples per class to stratify
         parts = train_test_split(*arrays, test_size=n_val, random_state=rng, stratify=stratify)
         return parts[0::2], parts[1::2]
 
@@ -309,7 +313,10 @@ class BaseSparseAutoencoder(BaseEstimator):
         copied = make_optimizer(self.solver, trainable, self.learning_rate_init)
         if type(copied) is not type(optimizer):  # the solver was changed: start afresh
             return module, None
-        copied.load_state_dict(optimizer.state_dict())
+        try:
+            copied.load_state_dict(optimizer.state_dict())
+        except ValueError:  # other parameters are trained now: start afresh
+            return module, None
         return module, copied
 
     # -- device and pickling ------------------------------------------------

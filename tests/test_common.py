@@ -3,10 +3,11 @@
 import pytest
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from skl_sae import SparseAutoencoderTransformer
+from skl_sae import SparseAutoencoderTransformer, StackedSparseAutoencoderClassifier
 
-# Small, fast instances covering each sparsity, tied weights and each solver;
-# the default-constructed estimator is checked as it is.
+# Small, fast instances covering each sparsity, tied weights, each solver,
+# early stopping and frozen features; the default-constructed estimators are
+# checked as they are.
 ESTIMATORS = [
     SparseAutoencoderTransformer(),
     SparseAutoencoderTransformer(n_components=8, max_iter=30, random_state=0),
@@ -19,6 +20,16 @@ ESTIMATORS = [
     SparseAutoencoderTransformer(n_components=8, solver="lbfgs", max_iter=15),
     SparseAutoencoderTransformer(
         n_components=8, output_activation="sigmoid", early_stopping=True, max_iter=30
+    ),
+    StackedSparseAutoencoderClassifier(),
+    StackedSparseAutoencoderClassifier(
+        hidden_layer_sizes=(8,), sparsity="l1", activation="relu", pretrain_max_iter=5
+    ),
+    StackedSparseAutoencoderClassifier(
+        hidden_layer_sizes=(8, 4), tied_weights=True, fine_tune=False, solver="sgd"
+    ),
+    StackedSparseAutoencoderClassifier(
+        hidden_layer_sizes=(8,), solver="lbfgs", early_stopping=True, max_iter=50
     ),
 ]
 

@@ -1,0 +1,650 @@
+"""StackedSparseAutoencoderClassifier: layer-wise pre-training, softmax, fine-tuning."""
+
+import copy
+from numbers import Integral
+
+import numpy as np
+import torch
+from sklearn.base import (
+    ClassifierMixin,
+    ClassNamePrefixFeaturesOutMixin,
+    TransformerMixin,
+    _fit_context,
+)
+from sklearn.utils._param_validation import Interval
+from sklearn.utils.multiclass import _check_partial_fit_first_call, check_classification_targets
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from ._base import (
+    INFERENCE_BATCH_SIZE,
+    BaseSparseAutoencoder,
+    mean_feature_variance,
+    numpy_dtype,
+    resolve_device,
+    resolve_output_activation,
+    torch_dtype,
+    torch_threads,
+)
+from ._losses import weight_decay
+from ._modules import DenseLayer, StackedNetwork
+from ._training import Batches
+
+
+class StackedSparseAutoencoderClassifier(
+    ClassNamePrefixFeaturesOutMixin, ClassifierMixin, TransformerMixin, BaseSparseAutoencoder
+):
+    """Stacked sparse autoencoders with a softmax output layer, fine-tuned.
+
+    Training runs in three stages, each through the same training loop:
+
+    1. Greedy layer-wise pre-training: layer 1 is a sparse autoencoder
+       trained on ``X`` (the loss of
+       :class:`~skl_sae.SparseAutoencoderTransformer`), layer ``k`` one
+       trained on the codes of layer ``k - 1``. Only the encoders are kept.
+    2. A softmax (multinomial logistic) layer trained on the top codes with
+       cross-entropy, the encoders frozen.
+    3. Fine-tuning (``fine_tune=True``): the whole stack and the softmax layer
+       trained end to end with cross-entropy plus weight decay.
+
+    Parameters
+    ----------
+    hidden_layer_sizes : array-like of shape (n_layers - 2,), default=(256, 256)
+        Number of units of each hidden layer, bottom to top (each is one
+        pre-trained autoencoder).
+
+    sparsity : {"kl", "l1"} or None, default="kl"
+        Sparsity penalty of the pre-training autoencoders, as in
+        :class:`~skl_sae.SparseAutoencoderTransformer`.
+
+    sparsity_target : float, default=0.05
+        Target mean activation ``rho`` of each hidden unit with
+        ``sparsity="kl"``.
+
+    sparsity_weight : float, default=3.0
+        Weight ``beta`` of the sparsity penalty during pre-training (the
+        classic value; see :class:`~skl_sae.SparseAutoencoderTransformer`).
+
+    alpha : float, default=1e-5
+        L2 weight decay on the weight matrices (not the biases), in every
+        stage.
+
+    activation : {"sigmoid", "relu"}, default="sigmoid"
+        Activation of the hidden units. ``sparsity="kl"`` needs sigmoid.
+
+    tied_weights : bool, default=False
+        Pre-train autoencoders whose decoder is the encoder transposed.
+
+    solver : {"adam", "sgd", "lbfgs"}, default="adam"
+        Optimizer of every stage: minibatch Adam, minibatch SGD with
+        Nesterov momentum 0.9, or full-batch L-BFGS.
+
+    batch_size : int or "auto", default="auto"
+        Minibatch size: ``min(256, max(32, n_samples // 50))`` for the
+        minibatch solvers (about 50 steps per epoch on small data sets),
+        all samples for ``"lbfgs"``.
+
+    learning_rate_init : float, default=1e-3
+        Step size of ``"adam"`` and ``"sgd"`` in every stage.
+
+    max_iter : int, default=200
+        Maximum number of epochs of supervised training: of fine-tuning, or
+        of the softmax layer alone when ``fine_tune=False``.
+
+    pretrain_max_iter : int, default=20
+        Epochs of pre-training for each autoencoder layer and, when
+        ``fine_tune=True``, for the softmax layer before fine-tuning: a fixed
+        budget, with no convergence check. 0 skips pre-training: the
+        encoders keep their random initial weights.
+
+    fine_tune : bool, default=True
+        Train the whole stack end to end after pre-training. False keeps the
+        pre-trained encoders frozen and trains only the softmax layer.
+
+    tol : float, default=1e-4
+        Minimal decrease of the supervised loss (the validation loss with
+        ``early_stopping``) that counts as an improvement.
+
+    n_iter_no_change : int, default=10
+        Supervised training stops after this many epochs in a row without
+        improvement.
+
+    early_stopping : bool, default=False
+        Hold out a stratified ``validation_fraction`` of the data, stop the
+        supervised training when its cross-entropy stops improving, and keep
+        the best weights.
+
+    validation_fraction : float, default=0.1
+        Fraction of the training data held out with ``early_stopping``.
+
+    shuffle : bool, default=True
+        Shuffle the samples at every epoch.
+
+    random_state : int, RandomState instance or None, default=None
+        Seeds initialisation, shuffling and the validation split through a
+        local ``torch.Generator``; torch's global seed is never touched.
+
+    verbose : bool, default=False
+        Print one line per epoch of every stage.
+
+    warm_start : bool, default=False
+        If True, ``fit`` continues the supervised training from the fitted
+        network (no new pre-training) and appends to ``loss_curve_``.
+
+    device : str, default="cpu"
+        ``"cpu"``, ``"cuda"``, ``"cuda:N"``, or ``"auto"`` for a GPU when
+        there is one. Resolved at ``fit``.
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,)
+        Class labels.
+
+    n_layers_ : int
+        Number of layers, input and output included (as in
+        :class:`~sklearn.neural_network.MLPClassifier`).
+
+    n_outputs_ : int
+        Number of output units (``n_classes``).
+
+    coefs_ : list of ndarray
+        Weight matrices, ``coefs_[i]`` of shape (units in layer i, units in
+        layer i + 1): the pre-trained (and fine-tuned) encoders, then the
+        softmax layer.
+
+    intercepts_ : list of ndarray
+        Bias vectors, ``intercepts_[i]`` of shape (units in layer i + 1,).
+
+    loss_curve_ : list of float
+        Supervised loss (cross-entropy plus weight decay) at each epoch of
+        fine-tuning, or of the softmax layer when ``fine_tune=False``.
+
+    validation_loss_curve_ : list of float or None
+        Validation cross-entropy at each such epoch with ``early_stopping``.
+
+    best_loss_ : float
+        Lowest supervised (validation, with ``early_stopping``) loss.
+
+    pretrain_loss_curves_ : list of list of float
+        Loss of each pre-training stage, one curve per autoencoder layer, then
+        the softmax layer's when ``fine_tune=True``.
+
+    n_iter_ : int
+        Number of epochs of supervised training.
+
+    device_ : str
+        Device the model was fitted on.
+
+    n_features_in_ : int
+        Number of features seen during ``fit``.
+
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
+        Names of features seen during ``fit``, when ``X`` has string column
+        names.
+
+    See Also
+    --------
+    SparseAutoencoderTransformer : One sparse autoencoder layer as a
+        transformer.
+    sklearn.neural_network.MLPClassifier : The same network without
+        pre-training.
+
+    References
+    ----------
+    Y. Bengio, P. Lamblin, D. Popovici, H. Larochelle, "Greedy layer-wise
+    training of deep networks", NIPS 2006.
+
+    A. Ng et al., "Stacked autoencoders", UFLDL tutorial, 2011.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_digits
+    >>> from skl_sae import StackedSparseAutoencoderClassifier
+    >>> X, y = load_digits(return_X_y=True)
+    >>> clf = StackedSparseAutoencoderClassifier(
+    ...     (64, 32), pretrain_max_iter=5, max_iter=20, random_state=0
+    ... ).fit(X / 16, y)
+    >>> clf.predict(X[:3] / 16)
+    array([0, 1, 2])
+    >>> clf.predict_proba(X[:3] / 16).shape
+    (3, 10)
+    """
+
+    _parameter_constraints: dict = {
+        **BaseSparseAutoencoder._parameter_constraints,
+        "hidden_layer_sizes": ["array-like", Interval(Integral, 1, None, closed="left")],
+        "pretrain_max_iter": [Interval(Integral, 0, None, closed="left")],
+        "fine_tune": ["boolean"],
+    }
+
+    def __init__(
+        self,
+        hidden_layer_sizes=(256, 256),
+        *,
+        sparsity="kl",
+        sparsity_target=0.05,
+        sparsity_weight=3.0,
+        alpha=1e-5,
+        activation="sigmoid",
+        tied_weights=False,
+        solver="adam",
+        batch_size="auto",
+        learning_rate_init=1e-3,
+        max_iter=200,
+        pretrain_max_iter=20,
+        fine_tune=True,
+        tol=1e-4,
+        n_iter_no_change=10,
+        early_stopping=False,
+        validation_fraction=0.1,
+        shuffle=True,
+        random_state=None,
+        verbose=False,
+        warm_start=False,
+        device="cpu",
+    ):
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.sparsity = sparsity
+        self.sparsity_target = sparsity_target
+        self.sparsity_weight = sparsity_weight
+        self.alpha = alpha
+        self.activation = activation
+        self.tied_weights = tied_weights
+        self.solver = solver
+        self.batch_size = batch_size
+        self.learning_rate_init = learning_rate_init
+        self.max_iter = max_iter
+        self.pretrain_max_iter = pretrain_max_iter
+        self.fine_tune = fine_tune
+        self.tol = tol
+        self.n_iter_no_change = n_iter_no_change
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.shuffle = shuffle
+        self.random_state = random_state
+        self.verbose = verbose
+        self.warm_start = warm_start
+        self.device = device
+
+    # -- fitting ------------------------------------------------------------
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y):
+        """Pre-train the layers, train the softmax layer, then fine-tune.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Training data; sparse input is densified one batch at a time.
+        y : array-like of shape (n_samples,)
+            Class labels (integers, strings, ...).
+
+        Returns
+        -------
+        self : StackedSparseAutoencoderClassifier
+            The fitted classifier.
+        """
+        with self._transaction():
+            continuing = self.warm_start and hasattr(self, "_history")
+            X, y = self._validate_X_y(X, y, reset=not continuing)
+            if not continuing:
+                self.classes_ = np.unique(y)
+            self._fit(X, y, continuing=continuing, incremental=False)
+        return self
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def partial_fit(self, X, y, classes=None):
+        """One epoch of supervised training on ``X``, continuing the fitted state.
+
+        The first call builds the network with one pre-training epoch per
+        layer (and for the softmax layer) on its data; every call then runs
+        one epoch of fine-tuning (of the softmax layer when
+        ``fine_tune=False``).
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            A chunk of a stream of training data.
+        y : array-like of shape (n_samples,)
+            Its labels.
+        classes : array-like of shape (n_classes,), default=None
+            All labels of the stream; required at the first call, ignored
+            after.
+
+        Returns
+        -------
+        self : StackedSparseAutoencoderClassifier
+            The updated classifier.
+        """
+        with self._transaction():
+            first_call = _check_partial_fit_first_call(self, classes)
+            X, y = self._validate_X_y(X, y, reset=first_call)
+            self._fit(X, y, continuing=not first_call, incremental=True)
+        return self
+
+    def _validate_X_y(self, X, y, *, reset):
+        X, y = validate_data(
+            self, X, y, accept_sparse="csr", dtype=(np.float64, np.float32), reset=reset
+        )
+        check_classification_targets(y)
+        return X, y
+
+    def _encode_labels(self, y):
+        if len(self.classes_) < 2:
+            raise ValueError(
+                f"The classifier needs samples of at least 2 classes; got only one class: "
+                f"{self.classes_[0]!r}."
+            )
+        unknown = np.setdiff1d(y, self.classes_)
+        if unknown.size:
+            raise ValueError(
+                f"y contains labels not seen in the first fit or in classes: {unknown[:5]}."
+            )
+        return np.searchsorted(self.classes_, y).astype(np.int64)
+
+    def _fit(self, X, y, *, continuing, incremental):
+        self._check_sparsity_activation()
+        sizes = self._hidden_layer_sizes()
+        targets = self._encode_labels(y)
+        device = resolve_device(self.device)
+        if continuing:
+            self._check_architecture_unchanged(sizes)
+            module, optimizer = self._copy_state(
+                self._get_module(),
+                getattr(self, "_optimizer", None) if incremental else None,
+                device,
+                parameters=self._trainable_parameters,
+            )
+            history = copy.deepcopy(self._history)
+            pretrain_curves = self.pretrain_loss_curves_
+        else:
+            optimizer = history = None
+        rng, generator = self._seeds(offset=0 if history is None else history.n_iter)
+        dtype = next(module.parameters()).dtype if continuing else torch_dtype(X.dtype)
+        X = X.astype(numpy_dtype(dtype), copy=False)
+        with torch_threads():
+            if not continuing:
+                self._architecture = {"hidden_layer_sizes": sizes, "activation": self.activation}
+                module, pretrain_curves = self._pretrain(
+                    X, targets, sizes, device, rng, generator, incremental
+                )
+            optimizer, history = self._train(
+                module,
+                self._classifier_loss(),
+                [X, targets],
+                device=device,
+                rng=rng,
+                generator=generator,
+                optimizer=optimizer,
+                history=history,
+                incremental=incremental,
+                stratify=targets,
+                parameters=self._trainable_parameters(module),
+                validation_loss_fn=self._classifier_loss(alpha=0.0),
+                name="Fine-tuning: " if self.fine_tune else "Softmax: ",
+            )
+        self._module, self._optimizer, self._history = module, optimizer, history
+        self.device_ = str(device)
+        self.n_layers_ = len(sizes) + 2
+        self.n_outputs_ = len(self.classes_)
+        self._export_weights(module)
+        self.pretrain_loss_curves_ = pretrain_curves
+        self.loss_curve_ = list(history.loss_curve)
+        self.validation_loss_curve_ = (
+            list(history.validation_loss_curve) if history.validation_loss_curve else None
+        )
+        self.best_loss_ = history.best_loss
+        self.n_iter_ = history.n_iter
+
+    def _hidden_layer_sizes(self):
+        sizes = np.atleast_1d(np.asarray(self.hidden_layer_sizes))
+        if sizes.ndim != 1 or sizes.size == 0 or not np.issubdtype(sizes.dtype, np.integer):
+            raise ValueError(
+                f"hidden_layer_sizes must be a positive int or a non-empty sequence of "
+                f"positive ints; got {self.hidden_layer_sizes!r}."
+            )
+        if np.any(sizes < 1):
+            raise ValueError(f"hidden_layer_sizes must be > 0, got {list(sizes.tolist())}.")
+        return [int(size) for size in sizes]
+
+    def _pretrain(self, X, targets, sizes, device, rng, generator, incremental):
+        """Stages 1 and 2: the encoders layer by layer, then the softmax layer.
+
+        Returns the assembled network and the pre-training loss curves.
+        """
+        dtype = torch_dtype(X.dtype)
+        epochs = 1 if incremental else self.pretrain_max_iter
+        layers, curves, codes = [], [], X
+        for depth, size in enumerate(sizes, start=1):
+            autoencoder = self._new_autoencoder(
+                codes.shape[1],
+                size,
+                dtype,
+                device,
+                generator,
+                output_activation=resolve_output_activation("auto", codes),
+            )
+            if epochs:
+                _, history = self._train(
+                    autoencoder,
+                    self._autoencoder_loss(mean_feature_variance(codes)),
+                    [codes],
+                    device=device,
+                    rng=rng,
+                    generator=generator,
+                    max_iter=epochs,
+                    early_stopping=False,
+                    check_convergence=False,
+                    name=f"Layer {depth}: ",
+                )
+                curves.append(list(history.loss_curve))
+            layers.append(autoencoder.encoder)
+            if depth < len(sizes):
+                codes = _apply(autoencoder.encoder, codes, autoencoder.encoder.weight)
+        output = DenseLayer(
+            sizes[-1],
+            len(self.classes_),
+            activation="identity",
+            generator=generator,
+            dtype=dtype,
+        ).to(device)
+        network = StackedNetwork([*layers, output])
+        if self.fine_tune and epochs:
+            _, history = self._train(
+                network,
+                self._classifier_loss(frozen=True),
+                [X, targets],
+                device=device,
+                rng=rng,
+                generator=generator,
+                max_iter=epochs,
+                early_stopping=False,
+                check_convergence=False,
+                parameters=output.parameters(),
+                name="Softmax: ",
+            )
+            curves.append(list(history.loss_curve))
+        return network, curves
+
+    def _trainable_parameters(self, module):
+        if self.fine_tune:
+            return list(module.parameters())
+        return list(module.layers[-1].parameters())
+
+    def _check_architecture_unchanged(self, sizes):
+        fitted = self._architecture
+        if sizes != fitted["hidden_layer_sizes"] or self.activation != fitted["activation"]:
+            raise ValueError(
+                "warm_start and partial_fit continue the fitted network, whose "
+                f"hidden_layer_sizes and activation cannot change (fitted with {fitted}); "
+                "set warm_start=False or refit a clone."
+            )
+
+    def _classifier_loss(self, frozen=None, alpha=None):
+        """``loss_fn(module, x, y)``: cross-entropy plus weight decay.
+
+        With frozen encoders (``fine_tune=False``, or the softmax stage before
+        fine-tuning) no gradient flows below the softmax layer.
+        """
+        frozen = not self.fine_tune if frozen is None else frozen
+        alpha = self.alpha if alpha is None else alpha
+
+        def loss_fn(module, x, y):
+            if frozen:
+                with torch.no_grad():
+                    codes = module.encode(x)
+                logits = module.layers[-1](codes)
+                weights = [module.layers[-1].weight]
+            else:
+                logits = module(x)
+                weights = module.weights()
+            loss = torch.nn.functional.cross_entropy(logits, y)
+            if alpha > 0:
+                loss = loss + alpha * weight_decay(weights)
+            return loss
+
+        return loss_fn
+
+    @torch.no_grad()
+    def _export_weights(self, module):
+        self.coefs_ = [layer.weight.detach().cpu().numpy().T.copy() for layer in module.layers]
+        self.intercepts_ = [layer.bias.detach().cpu().numpy().copy() for layer in module.layers]
+
+    def _module_from_arrays(self):
+        n_hidden = len(self.coefs_) - 1
+        layers = []
+        for i, (coef, intercept) in enumerate(zip(self.coefs_, self.intercepts_, strict=True)):
+            layer = DenseLayer(
+                *coef.shape,
+                activation=self._architecture["activation"] if i < n_hidden else "identity",
+                generator=torch.Generator(),
+                dtype=torch_dtype(coef.dtype),
+            )
+            with torch.no_grad():
+                layer.weight.copy_(torch.from_numpy(coef.T))
+                layer.bias.copy_(torch.from_numpy(intercept))
+            layers.append(layer)
+        return StackedNetwork(layers)
+
+    # -- inference ----------------------------------------------------------
+
+    def _forward(self, X, function):
+        check_is_fitted(self)
+        X = validate_data(
+            self, X, accept_sparse="csr", dtype=(np.float64, np.float32), reset=False
+        )
+        module = self._get_module()
+        return _apply(function(module), X, next(module.parameters()))
+
+    def decision_function(self, X):
+        """Logits of the softmax layer.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Samples.
+
+        Returns
+        -------
+        scores : ndarray of shape (n_samples, n_classes) or (n_samples,)
+            Logits per class; for two classes, the logit of ``classes_[1]``
+            minus that of ``classes_[0]``.
+        """
+        logits = self._forward(X, lambda module: module)
+        if logits.shape[1] == 2:
+            return logits[:, 1] - logits[:, 0]
+        return logits
+
+    def predict_proba(self, X):
+        """Class probabilities: the softmax of the logits.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Samples.
+
+        Returns
+        -------
+        proba : ndarray of shape (n_samples, n_classes)
+            Probabilities in the order of ``classes_``; rows sum to 1.
+        """
+        return self._forward(X, lambda module: _Then(module, torch.softmax))
+
+    def predict_log_proba(self, X):
+        """Logarithm of :meth:`predict_proba`.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Samples.
+
+        Returns
+        -------
+        log_proba : ndarray of shape (n_samples, n_classes)
+            Log-probabilities in the order of ``classes_``.
+        """
+        proba = self.predict_proba(X)
+        return np.log(proba, out=proba)
+
+    def predict(self, X):
+        """Most probable class of each sample.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Samples.
+
+        Returns
+        -------
+        y : ndarray of shape (n_samples,)
+            Labels from ``classes_``.
+        """
+        logits = self._forward(X, lambda module: module)
+        return self.classes_[np.argmax(logits, axis=1)]
+
+    def transform(self, X):
+        """Codes of the top hidden layer, e.g. to feed another model.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Samples.
+
+        Returns
+        -------
+        codes : ndarray of shape (n_samples, hidden_layer_sizes[-1])
+            Top hidden codes, in the dtype of ``X``.
+        """
+        return self._forward(X, lambda module: module.encode)
+
+    @property
+    def _n_features_out(self):
+        return self.coefs_[-1].shape[0]
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.classifier_tags.multi_class = True
+        tags.transformer_tags.preserves_dtype = ["float64", "float32"]
+        return tags
+
+
+class _Then:
+    """``module`` followed by ``function(..., dim=1)``."""
+
+    def __init__(self, module, function):
+        self.module, self.function = module, function
+
+    def __call__(self, x):
+        return self.function(self.module(x), dim=1)
+
+
+@torch.no_grad()
+def _apply(function, X, like):
+    """``function`` applied to the rows of ``X`` in batches, computed in the
+    dtype and on the device of the tensor ``like``; numpy in X's dtype."""
+    computed = X.astype(numpy_dtype(like.dtype), copy=False)
+    batches = Batches([computed], batch_size=INFERENCE_BATCH_SIZE, device=like.device)
+    parts = []
+    with torch_threads():
+        for (x,) in batches:
+            parts.append(function(x).cpu().numpy())
+    return np.concatenate(parts).astype(X.dtype, copy=False)

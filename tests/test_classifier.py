@@ -1,0 +1,251 @@
+"""StackedSparseAutoencoderClassifier, stated as a specification."""
+
+import pickle
+
+import joblib
+import numpy as np
+import pytest
+import torch
+from sklearn.base import clone
+from sklearn.model_selection import GridSearchCV, train_test_split
+
+from skl_sae import StackedSparseAutoencoderClassifier, _training
+
+
+def small(**params):
+    """A fast classifier for digits; ``params`` override."""
+    defaults = dict(hidden_layer_sizes=(32, 16), pretrain_max_iter=10, max_iter=30, random_state=0)
+    return StackedSparseAutoencoderClassifier(**{**defaults, **params})
+
+
+# Most fits here stop at a small max_iter on purpose.
+pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+
+
+@pytest.fixture(scope="module")
+def split(digits):
+    X, y = digits
+    return train_test_split(X, y, test_size=0.3, random_state=0, stratify=y)
+
+
+@pytest.fixture(scope="module")
+def fitted(split):
+    X_train, _, y_train, _ = split
+    return small().fit(X_train, y_train)
+
+
+# -- what it learns -------------------------------------------------------------
+
+
+def test_digits_are_classified_accurately(split):
+    X_train, X_test, y_train, y_test = split
+    clf = StackedSparseAutoencoderClassifier(random_state=0).fit(X_train, y_train)
+    assert clf.score(X_test, y_test) > 0.95
+
+
+def test_pretraining_lowers_each_layers_reconstruction_loss(fitted):
+    # two autoencoder layers, then the softmax layer before fine-tuning
+    assert len(fitted.pretrain_loss_curves_) == 3
+    for curve in fitted.pretrain_loss_curves_:
+        assert len(curve) == 10
+        assert curve[-1] < curve[0]
+
+
+def test_fine_tuning_moves_the_encoders_and_frozen_features_stay_pretrained(split):
+    X_train, X_test, y_train, y_test = split
+    frozen = small(fine_tune=False).fit(X_train, y_train)
+    tuned = small(fine_tune=True).fit(X_train, y_train)
+    # same seed, same pre-training: the first layer starts from the same weights
+    pretrained_only = small(fine_tune=False, max_iter=1).fit(X_train, y_train)
+    np.testing.assert_array_equal(frozen.coefs_[0], pretrained_only.coefs_[0])
+    np.testing.assert_array_equal(frozen.coefs_[1], pretrained_only.coefs_[1])
+    assert not np.allclose(tuned.coefs_[0], frozen.coefs_[0])
+    assert tuned.score(X_test, y_test) >= frozen.score(X_test, y_test)
+
+
+def test_predict_proba_is_a_distribution_whose_argmax_is_predict(fitted, split):
+    _, X_test, _, _ = split
+    proba = fitted.predict_proba(X_test)
+    assert proba.shape == (len(X_test), 10)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0, rtol=1e-6)
+    np.testing.assert_array_equal(fitted.classes_[proba.argmax(axis=1)], fitted.predict(X_test))
+    np.testing.assert_allclose(fitted.predict_log_proba(X_test), np.log(proba), atol=1e-6)
+    assert fitted.decision_function(X_test).shape == (len(X_test), 10)
+
+
+@pytest.mark.parametrize("labels", [["zero", "one", "two"], [-5, 7, 100]])
+def test_any_labels_round_trip_through_predict(digits, labels):
+    X, y = digits
+    keep = y < 3
+    named = np.asarray(labels, dtype=object if isinstance(labels[0], str) else None)[y[keep]]
+    clf = small().fit(X[keep], named)
+    assert list(clf.classes_) == sorted(labels)
+    predicted = clf.predict(X[keep])
+    assert set(predicted) <= set(labels)
+    assert np.mean(predicted == named) > 0.9
+
+
+def test_a_two_class_problem(digits):
+    X, y = digits
+    keep = (y == 3) | (y == 8)
+    clf = small().fit(X[keep], y[keep] == 3)
+    assert clf.classes_.tolist() == [False, True]
+    assert clf.decision_function(X[keep]).shape == (keep.sum(),)
+    assert clf.predict_proba(X[keep]).shape == (keep.sum(), 2)
+    assert clf.score(X[keep], y[keep] == 3) > 0.9
+
+
+def test_transform_gives_the_top_hidden_codes(fitted, split):
+    _, X_test, _, _ = split
+    codes = fitted.transform(X_test)
+    assert codes.shape == (len(X_test), 16)
+    assert np.all((codes > 0) & (codes < 1))
+
+
+def test_fitted_attributes_describe_the_network(fitted):
+    assert fitted.n_layers_ == 4
+    assert fitted.n_outputs_ == 10
+    assert [c.shape for c in fitted.coefs_] == [(64, 32), (32, 16), (16, 10)]
+    assert [b.shape for b in fitted.intercepts_] == [(32,), (16,), (10,)]
+    assert len(fitted.loss_curve_) == fitted.n_iter_
+    assert fitted.validation_loss_curve_ is None
+
+
+def test_no_pretraining_keeps_the_random_initial_encoders(split):
+    X_train, _, y_train, _ = split
+    clf = small(pretrain_max_iter=0, fine_tune=False, max_iter=5).fit(X_train, y_train)
+    assert clf.pretrain_loss_curves_ == []
+    again = small(pretrain_max_iter=0, fine_tune=False, max_iter=1).fit(X_train, y_train)
+    np.testing.assert_array_equal(clf.coefs_[0], again.coefs_[0])
+
+
+# -- stopping and continuing ----------------------------------------------------
+
+
+def test_early_stopping_monitors_validation_cross_entropy(split):
+    X_train, _, y_train, _ = split
+    clf = small(early_stopping=True, max_iter=500, n_iter_no_change=3).fit(X_train, y_train)
+    assert clf.n_iter_ < 500
+    assert len(clf.validation_loss_curve_) == clf.n_iter_
+    assert clf.best_loss_ == min(clf.validation_loss_curve_)
+
+
+def test_warm_start_continues_fine_tuning(split):
+    X_train, _, y_train, _ = split
+    clf = small(max_iter=5, warm_start=True).fit(X_train, y_train)
+    first = list(clf.loss_curve_)
+    curves = clf.pretrain_loss_curves_
+    clf.fit(X_train, y_train)
+    assert clf.n_iter_ == 10
+    assert clf.loss_curve_[:5] == first
+    assert clf.loss_curve_[5] < 1.05 * first[-1]
+    assert clf.pretrain_loss_curves_ is curves  # no new pre-training
+
+
+def test_partial_fit_needs_the_classes_first_and_continues(split):
+    X_train, X_test, y_train, y_test = split
+    clf = small()
+    with pytest.raises(ValueError, match="classes"):
+        clf.partial_fit(X_train, y_train)
+    for epoch in range(1, 21):
+        clf.partial_fit(X_train, y_train, classes=np.arange(10))
+        assert clf.n_iter_ == epoch
+    assert clf.loss_curve_[-1] < clf.loss_curve_[0]
+    assert clf.score(X_test, y_test) > 0.8
+    with pytest.raises(ValueError, match="labels not seen"):
+        clf.partial_fit(X_train[:5], np.full(5, 11))
+
+
+# -- input, errors, determinism, pickling ----------------------------------------
+
+
+def test_one_class_is_refused(digits):
+    X, _ = digits
+    with pytest.raises(ValueError, match="2 classes"):
+        small().fit(X[:20], np.zeros(20))
+
+
+@pytest.mark.parametrize("sizes", [(), (0,), (10, -1)])
+def test_bad_hidden_layer_sizes_raise(digits, sizes):
+    X, y = digits
+    with pytest.raises(ValueError, match="hidden_layer_sizes"):
+        small(hidden_layer_sizes=sizes).fit(X[:50], y[:50])
+
+
+def test_a_failed_fit_leaves_the_fitted_model_as_it_was(split, monkeypatch):
+    X_train, X_test, y_train, _ = split
+    clf = small(max_iter=3, warm_start=True).fit(X_train, y_train)
+    before, state = clf.predict_proba(X_test), dict(vars(clf))
+
+    def interrupted(*args, **kwargs):
+        raise RuntimeError("interrupted")
+
+    monkeypatch.setattr(_training, "run_single_epoch", interrupted)
+    with pytest.raises(RuntimeError, match="interrupted"):
+        clf.fit(X_train, y_train)
+    assert all(vars(clf)[key] is value for key, value in state.items())
+    np.testing.assert_array_equal(clf.predict_proba(X_test), before)
+
+
+def test_same_random_state_gives_identical_predictions(split):
+    X_train, X_test, y_train, _ = split
+    a = small(max_iter=5).fit(X_train, y_train).predict_proba(X_test)
+    state = torch.random.get_rng_state()
+    b = small(max_iter=5).fit(X_train, y_train).predict_proba(X_test)
+    np.testing.assert_array_equal(a, b)
+    assert torch.equal(torch.random.get_rng_state(), state)
+
+
+def test_float32_is_kept(split):
+    X_train, X_test, y_train, _ = split
+    clf = small(max_iter=5).fit(X_train.astype(np.float32), y_train)
+    assert clf.coefs_[0].dtype == np.float32
+    assert clf.predict_proba(X_test.astype(np.float32)).dtype == np.float32
+
+
+@pytest.mark.parametrize("dump", ["pickle", "joblib"])
+def test_pickle_round_trip_gives_identical_predictions(fitted, split, dump, tmp_path):
+    _, X_test, _, _ = split
+    if dump == "pickle":
+        loaded = pickle.loads(pickle.dumps(fitted))
+    else:
+        joblib.dump(fitted, tmp_path / "clf.joblib")
+        loaded = joblib.load(tmp_path / "clf.joblib")
+    assert "_module" not in vars(loaded)
+    np.testing.assert_array_equal(loaded.predict_proba(X_test), fitted.predict_proba(X_test))
+
+
+def test_a_model_fitted_on_cuda_loads_on_a_cpu_only_machine(fitted, split, monkeypatch):
+    _, X_test, _, _ = split
+    expected = fitted.predict(X_test)
+    on_gpu = pickle.loads(pickle.dumps(fitted))
+    on_gpu.device_ = "cuda:0"  # as if fitted on a GPU
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    loaded = pickle.loads(pickle.dumps(on_gpu))
+    with pytest.warns(UserWarning, match="runs on the CPU"):
+        np.testing.assert_array_equal(loaded.predict(X_test), expected)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_cuda_fit_predicts_like_its_cpu_copy(split):
+    X_train, X_test, y_train, _ = split
+    clf = small(device="cuda").fit(X_train, y_train)
+    loaded = pickle.loads(pickle.dumps(clf))
+    loaded._module = loaded._module_from_arrays()  # rebuilt on the CPU
+    np.testing.assert_allclose(
+        loaded.predict_proba(X_test), clf.predict_proba(X_test), rtol=1e-4, atol=1e-5
+    )
+
+
+# -- integration ------------------------------------------------------------------
+
+
+def test_grid_search_over_layers_and_sparsity(split):
+    X_train, _, y_train, _ = split
+    search = GridSearchCV(
+        small(max_iter=100),
+        {"hidden_layer_sizes": [(16,), (32, 16)], "sparsity_weight": [0.3, 3.0]},
+        cv=2,
+    ).fit(X_train[:600], y_train[:600])
+    assert search.best_score_ > 0.8
+    assert not hasattr(clone(search.best_estimator_), "classes_")
