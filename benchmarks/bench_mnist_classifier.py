@@ -35,7 +35,7 @@ def main(argv=None):
     parser.add_argument("--n-train", type=int, default=None, help="first N training images")
     parser.add_argument("--hidden", type=int, nargs="+", default=[512, 512])
     parser.add_argument("--pretrain-epochs", type=int, default=20)
-    parser.add_argument("--epochs", type=int, default=30, help="fine-tuning epochs")
+    parser.add_argument("--epochs", type=int, default=60, help="fine-tuning epochs")
     parser.add_argument("--skip-pipeline", action="store_true")
     parser.add_argument("--device", default="cpu")
     args = parser.parse_args(argv)
