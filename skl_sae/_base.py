@@ -239,6 +239,7 @@ class BaseSparseAutoencoder(BaseEstimator):
         early_stopping=None,
         parameters=None,
         validation_loss_fn=None,
+        validation=None,
         check_convergence=True,
         callbacks=(),
         name="",
@@ -249,7 +250,8 @@ class BaseSparseAutoencoder(BaseEstimator):
         checks (``partial_fit``). ``max_iter`` and ``early_stopping`` default
         to the estimator's parameters; ``parameters`` (default: all of
         ``module``'s) are what the optimizer updates; ``validation_loss_fn``
-        is what early stopping monitors (default: ``loss_fn``). A continued
+        is what early stopping monitors (default: ``loss_fn``), on the
+        ``validation`` arrays if given, else on a split of ``arrays``. A continued
         ``history`` keeps its curves but starts a new search for the best
         epoch. Returns ``(optimizer, history)``.
         """
@@ -257,7 +259,8 @@ class BaseSparseAutoencoder(BaseEstimator):
         early_stopping = self.early_stopping if early_stopping is None else early_stopping
         validation_batches = None
         if early_stopping and not incremental:
-            arrays, validation = self._split_validation(arrays, rng, stratify)
+            if validation is None:
+                arrays, validation = self._split_validation(arrays, rng, stratify)
             validation_batches = Batches(
                 validation, batch_size=INFERENCE_BATCH_SIZE, device=device
             )

@@ -66,8 +66,9 @@ class StackedSparseAutoencoderClassifier(
         classic value; see :class:`~skl_sae.SparseAutoencoderTransformer`).
 
     alpha : float, default=1e-5
-        L2 weight decay on the weight matrices (not the biases), in every
-        stage.
+        L2 weight decay ``alpha / 2 * ||W||^2`` on the weight matrices (not
+        the biases), in every stage. Unlike in MLPClassifier it is not divided
+        by the batch size, so equal values are stronger here.
 
     activation : {"sigmoid", "relu"}, default="sigmoid"
         Activation of the hidden units. ``sparsity="kl"`` needs sigmoid.
@@ -168,8 +169,8 @@ class StackedSparseAutoencoderClassifier(
         Lowest supervised (validation, with ``early_stopping``) loss.
 
     pretrain_loss_curves_ : list of list of float
-        Loss of each pre-training stage, one curve per autoencoder layer, then
-        the softmax layer's when ``fine_tune=True``.
+        Pre-training loss of each autoencoder layer, bottom to top (empty
+        with ``pretrain_max_iter=0``).
 
     n_iter_ : int
         Number of epochs of supervised training.
@@ -310,8 +311,8 @@ class StackedSparseAutoencoderClassifier(
         y : array-like of shape (n_samples,)
             Its labels.
         classes : array-like of shape (n_classes,), default=None
-            All labels of the stream; required at the first call, ignored
-            after.
+            All labels of the stream; required at the first call, and equal
+            to ``classes_`` if given later.
 
         Returns
         -------
@@ -364,6 +365,10 @@ class StackedSparseAutoencoderClassifier(
         rng, generator = self._seeds(offset=0 if history is None else history.n_iter)
         dtype = next(module.parameters()).dtype if continuing else torch_dtype(X.dtype)
         X = X.astype(numpy_dtype(dtype), copy=False)
+        validation = None
+        if self.early_stopping and not incremental:
+            # Held out before pre-training, so that no stage sees these rows.
+            (X, targets), validation = self._split_validation([X, targets], rng, targets)
         with torch_threads():
             if not continuing:
                 self._architecture = {"hidden_layer_sizes": sizes, "activation": self.activation}
@@ -380,7 +385,7 @@ class StackedSparseAutoencoderClassifier(
                 optimizer=optimizer,
                 history=history,
                 incremental=incremental,
-                stratify=targets,
+                validation=validation,
                 parameters=self._trainable_parameters(module),
                 validation_loss_fn=self._classifier_loss(alpha=0.0),
                 name="Fine-tuning: " if self.fine_tune else "Softmax: ",
@@ -415,7 +420,7 @@ class StackedSparseAutoencoderClassifier(
         Returns the assembled network and the pre-training loss curves.
         """
         dtype = torch_dtype(X.dtype)
-        epochs = 1 if incremental else self.pretrain_max_iter
+        epochs = min(1, self.pretrain_max_iter) if incremental else self.pretrain_max_iter
         layers, curves, codes = [], [], X
         for depth, size in enumerate(sizes, start=1):
             autoencoder = self._new_autoencoder(
@@ -465,7 +470,6 @@ class StackedSparseAutoencoderClassifier(
                 parameters=output.parameters(),
                 name="Softmax: ",
             )
-            curves.append(list(history.loss_curve))
         return network, curves
 
     def _trainable_parameters(self, module):

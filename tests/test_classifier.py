@@ -5,6 +5,7 @@ import pickle
 import joblib
 import numpy as np
 import pytest
+import scipy.sparse as sp
 import torch
 from sklearn.base import clone
 from sklearn.model_selection import GridSearchCV, train_test_split
@@ -43,22 +44,25 @@ def test_digits_are_classified_accurately(split):
     assert clf.score(X_test, y_test) > 0.95
 
 
-def test_pretraining_lowers_each_layers_reconstruction_loss(fitted):
-    # two autoencoder layers, then the softmax layer before fine-tuning
-    assert len(fitted.pretrain_loss_curves_) == 3
+def test_pretraining_lowers_each_layers_autoencoder_loss(fitted):
+    assert len(fitted.pretrain_loss_curves_) == 2  # one per hidden layer
     for curve in fitted.pretrain_loss_curves_:
         assert len(curve) == 10
-        assert curve[-1] < curve[0]
+        assert curve[-1] < 0.5 * curve[0]
 
 
 def test_fine_tuning_moves_the_encoders_and_frozen_features_stay_pretrained(split):
     X_train, X_test, y_train, y_test = split
     frozen = small(fine_tune=False).fit(X_train, y_train)
     tuned = small(fine_tune=True).fit(X_train, y_train)
-    # same seed, same pre-training: the first layer starts from the same weights
+    # one epoch of softmax training on top of the same pre-training: the
+    # encoders of ``frozen`` did not move during its 30 epochs
     pretrained_only = small(fine_tune=False, max_iter=1).fit(X_train, y_train)
-    np.testing.assert_array_equal(frozen.coefs_[0], pretrained_only.coefs_[0])
-    np.testing.assert_array_equal(frozen.coefs_[1], pretrained_only.coefs_[1])
+    for a, b in zip(frozen.coefs_[:-1], pretrained_only.coefs_[:-1], strict=True):
+        np.testing.assert_array_equal(a, b)
+    for a, b in zip(frozen.intercepts_[:-1], pretrained_only.intercepts_[:-1], strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(frozen.coefs_[-1], pretrained_only.coefs_[-1])
     assert not np.allclose(tuned.coefs_[0], frozen.coefs_[0])
     assert tuned.score(X_test, y_test) >= frozen.score(X_test, y_test)
 
@@ -70,7 +74,9 @@ def test_predict_proba_is_a_distribution_whose_argmax_is_predict(fitted, split):
     np.testing.assert_allclose(proba.sum(axis=1), 1.0, rtol=1e-6)
     np.testing.assert_array_equal(fitted.classes_[proba.argmax(axis=1)], fitted.predict(X_test))
     np.testing.assert_allclose(fitted.predict_log_proba(X_test), np.log(proba), atol=1e-6)
-    assert fitted.decision_function(X_test).shape == (len(X_test), 10)
+    logits = fitted.decision_function(X_test)
+    assert logits.shape == (len(X_test), 10)
+    np.testing.assert_array_equal(logits.argmax(axis=1), proba.argmax(axis=1))
 
 
 @pytest.mark.parametrize("labels", [["zero", "one", "two"], [-5, 7, 100]])
@@ -90,16 +96,27 @@ def test_a_two_class_problem(digits):
     keep = (y == 3) | (y == 8)
     clf = small().fit(X[keep], y[keep] == 3)
     assert clf.classes_.tolist() == [False, True]
-    assert clf.decision_function(X[keep]).shape == (keep.sum(),)
-    assert clf.predict_proba(X[keep]).shape == (keep.sum(), 2)
+    scores, proba = clf.decision_function(X[keep]), clf.predict_proba(X[keep])
+    assert scores.shape == (keep.sum(),) and proba.shape == (keep.sum(), 2)
+    # a positive score means classes_[1]
+    np.testing.assert_array_equal(clf.predict(X[keep]), clf.classes_[(scores > 0).astype(int)])
+    np.testing.assert_array_equal(scores > 0, proba[:, 1] > 0.5)
     assert clf.score(X[keep], y[keep] == 3) > 0.9
+
+
+def _sigmoid(z):
+    return 1 / (1 + np.exp(-z))
 
 
 def test_transform_gives_the_top_hidden_codes(fitted, split):
     _, X_test, _, _ = split
     codes = fitted.transform(X_test)
-    assert codes.shape == (len(X_test), 16)
-    assert np.all((codes > 0) & (codes < 1))
+    expected = X_test
+    for coef, intercept in zip(fitted.coefs_[:-1], fitted.intercepts_[:-1], strict=True):
+        expected = _sigmoid(expected @ coef + intercept)
+    np.testing.assert_allclose(codes, expected, rtol=1e-6, atol=1e-9)
+    logits = expected @ fitted.coefs_[-1] + fitted.intercepts_[-1]
+    np.testing.assert_allclose(fitted.decision_function(X_test), logits, rtol=1e-6, atol=1e-9)
 
 
 def test_fitted_attributes_describe_the_network(fitted):
@@ -128,6 +145,15 @@ def test_early_stopping_monitors_validation_cross_entropy(split):
     assert clf.n_iter_ < 500
     assert len(clf.validation_loss_curve_) == clf.n_iter_
     assert clf.best_loss_ == min(clf.validation_loss_curve_)
+    # training went on past the best epoch, whose weights fit_loop restores
+    best = int(np.argmin(clf.validation_loss_curve_))
+    assert best < clf.n_iter_ - 1
+
+
+def test_no_pretraining_holds_for_partial_fit_too(split):
+    X_train, _, y_train, _ = split
+    clf = small(pretrain_max_iter=0).partial_fit(X_train, y_train, classes=np.arange(10))
+    assert clf.pretrain_loss_curves_ == []
 
 
 def test_warm_start_continues_fine_tuning(split):
@@ -235,6 +261,34 @@ def test_cuda_fit_predicts_like_its_cpu_copy(split):
     np.testing.assert_allclose(
         loaded.predict_proba(X_test), clf.predict_proba(X_test), rtol=1e-4, atol=1e-5
     )
+
+
+def test_sparse_and_pandas_input(split):
+    pd = pytest.importorskip("pandas")
+    X_train, X_test, y_train, _ = split
+    dense = small(max_iter=3).fit(X_train, y_train)
+    sparse = small(max_iter=3).fit(sp.csr_matrix(X_train), y_train)
+    np.testing.assert_allclose(
+        sparse.predict_proba(sp.csr_matrix(X_test)), dense.predict_proba(X_test), atol=1e-10
+    )
+    columns = [f"pixel{i}" for i in range(X_train.shape[1])]
+    named = small(max_iter=3).fit(pd.DataFrame(X_train, columns=columns), y_train)
+    assert list(named.feature_names_in_) == columns
+    codes = named.set_output(transform="pandas").transform(pd.DataFrame(X_test, columns=columns))
+    assert list(codes.columns) == [f"stackedsparseautoencoderclassifier{i}" for i in range(16)]
+
+
+@pytest.mark.parametrize(
+    "X, message",
+    [
+        (np.array([[0.0, np.nan]]), "NaN"),
+        (np.zeros((2, 5)), "5 features"),
+    ],
+)
+def test_bad_input_at_predict_raises(fitted, X, message):
+    for method in (fitted.predict, fitted.predict_proba, fitted.transform):
+        with pytest.raises(ValueError, match=message):
+            method(X)
 
 
 # -- integration ------------------------------------------------------------------
