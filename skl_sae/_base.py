@@ -16,7 +16,13 @@ from sklearn.utils._openmp_helpers import _openmp_effective_n_threads
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.sparsefuncs import mean_variance_axis
 
-from ._losses import SPARSITY_PENALTIES, reconstruction_loss, weight_decay
+from ._losses import (
+    SPARSITY_PENALTIES,
+    contractive_penalty,
+    corrupt,
+    reconstruction_loss,
+    weight_decay,
+)
 from ._modules import SparseAutoencoder
 from ._training import Batches, fit_loop, make_optimizer
 
@@ -120,6 +126,9 @@ class BaseSparseAutoencoder(BaseEstimator):
         "sparsity_target": [Interval(Real, 0, 1, closed="neither")],
         "sparsity_weight": [Interval(Real, 0, None, closed="left")],
         "alpha": [Interval(Real, 0, None, closed="left")],
+        "corruption": [StrOptions({"mask", "gaussian"}), None],
+        "corruption_level": [Interval(Real, 0, None, closed="left")],
+        "contractive_weight": [Interval(Real, 0, None, closed="left")],
         "activation": [StrOptions({"sigmoid", "relu"})],
         "tied_weights": ["boolean"],
         "solver": [StrOptions({"adam", "sgd", "lbfgs"})],
@@ -182,21 +191,51 @@ class BaseSparseAutoencoder(BaseEstimator):
 
     # -- training -----------------------------------------------------------
 
-    def _autoencoder_loss(self, scale):
-        """``loss_fn(module, x)`` for an autoencoder layer with this model's penalties."""
+    def _autoencoder_loss(self, scale, generator=None):
+        """``loss_fn(module, x)`` for an autoencoder layer with this model's penalties.
+
+        In training mode the input is corrupted (``corruption``, drawn from
+        ``generator``) and the clean ``x`` is the target; evaluation sees
+        clean inputs.
+        """
         penalty = SPARSITY_PENALTIES.get(self.sparsity)
         beta, rho, alpha = self.sparsity_weight, self.sparsity_target, self.alpha
+        corruption, level = self.corruption, self.corruption_level
+        contractive, activation = self.contractive_weight, self.activation
 
         def loss_fn(module, x):
-            out = module(x)
+            noisy = x
+            if corruption is not None and level > 0 and module.training:
+                noisy = corrupt(x, corruption, level, generator)
+            out = module(noisy)
             loss = reconstruction_loss(out.reconstruction, x, scale)
             if penalty is not None and beta > 0:
                 loss = loss + beta * penalty(out.codes, rho)
+            if contractive > 0:
+                jacobian = contractive_penalty(
+                    out.pre_activations, out.codes, module.encoder_weight, activation
+                )
+                loss = loss + contractive * jacobian
             if alpha > 0:
                 loss = loss + alpha * weight_decay(module.weights())
             return loss
 
         return loss_fn
+
+    def _check_corruption(self):
+        if self.corruption == "mask" and self.corruption_level >= 1:
+            raise ValueError(
+                "corruption='mask' zeroes a fraction corruption_level of the inputs, which "
+                f"must be below 1; got corruption_level={self.corruption_level}."
+            )
+
+    def _corruption_generator(self, generator, device):
+        """A generator on ``device`` for the corruption noise, seeded from
+        ``generator``; None (and nothing drawn) without corruption."""
+        if self.corruption is None:
+            return None
+        seed = int(torch.randint(2**62, (1,), generator=generator))
+        return torch.Generator(device=device).manual_seed(seed)
 
     @staticmethod
     def _reconstruction_loss(scale):

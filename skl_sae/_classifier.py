@@ -70,6 +70,23 @@ class StackedSparseAutoencoderClassifier(
         the biases), in every stage. Unlike in MLPClassifier it is not divided
         by the batch size, so equal values are stronger here.
 
+    corruption : {"mask", "gaussian"} or None, default=None
+        Denoising: during training the autoencoder sees a corrupted input and
+        reconstructs the clean one. ``"mask"`` zeroes a random fraction
+        ``corruption_level`` of the entries, ``"gaussian"`` adds noise of
+        standard deviation ``corruption_level`` (in the data's units).
+        Evaluation, early stopping and ``transform`` see clean inputs.
+
+    corruption_level : float, default=0.1
+        Fraction of entries zeroed (``"mask"``, below 1) or standard deviation
+        of the added noise (``"gaussian"``).
+
+    contractive_weight : float, default=0.0
+        Weight of the contractive penalty: the squared Frobenius norm of the
+        encoder's Jacobian ``dh/dx`` (closed form for sigmoid and relu
+        units), averaged over samples and divided by the number of units.
+        0 turns it off.
+
     activation : {"sigmoid", "relu"}, default="sigmoid"
         Activation of the hidden units. ``sparsity="kl"`` needs sigmoid.
 
@@ -228,6 +245,9 @@ class StackedSparseAutoencoderClassifier(
         sparsity_target=0.05,
         sparsity_weight=3.0,
         alpha=1e-5,
+        corruption=None,
+        corruption_level=0.1,
+        contractive_weight=0.0,
         activation="sigmoid",
         tied_weights=False,
         solver="adam",
@@ -251,6 +271,9 @@ class StackedSparseAutoencoderClassifier(
         self.sparsity_target = sparsity_target
         self.sparsity_weight = sparsity_weight
         self.alpha = alpha
+        self.corruption = corruption
+        self.corruption_level = corruption_level
+        self.contractive_weight = contractive_weight
         self.activation = activation
         self.tied_weights = tied_weights
         self.solver = solver
@@ -347,6 +370,7 @@ class StackedSparseAutoencoderClassifier(
 
     def _fit(self, X, y, *, continuing, incremental):
         self._check_sparsity_activation()
+        self._check_corruption()
         sizes = self._hidden_layer_sizes()
         targets = self._encode_labels(y)
         device = resolve_device(self.device)
@@ -434,7 +458,10 @@ class StackedSparseAutoencoderClassifier(
             if epochs:
                 _, history = self._train(
                     autoencoder,
-                    self._autoencoder_loss(mean_feature_variance(codes)),
+                    self._autoencoder_loss(
+                        mean_feature_variance(codes),
+                        self._corruption_generator(generator, device),
+                    ),
                     [codes],
                     device=device,
                     rng=rng,

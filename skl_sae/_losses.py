@@ -2,7 +2,7 @@
 
 Every term is dimensionless so that default weights carry over between data
 sets: the reconstruction error is divided by the variance of the training data
-and the sparsity penalties are averaged over hidden units.
+and the sparsity and contractive penalties are averaged over hidden units.
 """
 
 import torch
@@ -40,6 +40,35 @@ def kl_sparsity(codes, target):
 def l1_sparsity(codes, target=None):
     """Mean absolute activation: the L1 norm of the codes per sample and unit."""
     return codes.abs().mean()
+
+
+def contractive_penalty(pre_activations, codes, encoder_weight, activation):
+    """Squared Frobenius norm of the encoder's Jacobian ``dh/dx``, in closed form.
+
+    Row ``j`` of the Jacobian is ``f'(pre_j) W_j``, so the norm is
+    ``sum_j f'(pre_j)^2 ||W_j||^2``; it is averaged over samples and divided
+    by the number of units, like the other penalties.
+    """
+    if activation == "sigmoid":
+        slope = codes * (1 - codes)
+    elif activation == "relu":
+        slope = (pre_activations > 0).to(codes.dtype)
+    else:
+        raise ValueError(f"No closed-form Jacobian for activation={activation!r}.")
+    row_norms = encoder_weight.pow(2).sum(dim=1)
+    return (slope.pow(2) @ row_norms).mean() / codes.shape[1]
+
+
+def corrupt(x, corruption, level, generator):
+    """``x`` with a fraction ``level`` of its entries zeroed (``"mask"``) or
+    with Gaussian noise of standard deviation ``level`` added (``"gaussian"``)."""
+    if corruption == "mask":
+        keep = torch.rand(x.shape, generator=generator, device=x.device, dtype=x.dtype) >= level
+        return x * keep
+    if corruption == "gaussian":
+        noise = torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype)
+        return x + level * noise
+    raise ValueError(f"Unknown corruption {corruption!r}.")
 
 
 def weight_decay(weights):

@@ -74,6 +74,23 @@ class SparseAutoencoderTransformer(
         L2 weight decay on the weight matrices (not the biases). Small, so
         that it only keeps weights from growing without bound.
 
+    corruption : {"mask", "gaussian"} or None, default=None
+        Denoising: during training the autoencoder sees a corrupted input and
+        reconstructs the clean one. ``"mask"`` zeroes a random fraction
+        ``corruption_level`` of the entries, ``"gaussian"`` adds noise of
+        standard deviation ``corruption_level`` (in the data's units).
+        Evaluation, early stopping and ``transform`` see clean inputs.
+
+    corruption_level : float, default=0.1
+        Fraction of entries zeroed (``"mask"``, below 1) or standard deviation
+        of the added noise (``"gaussian"``).
+
+    contractive_weight : float, default=0.0
+        Weight of the contractive penalty: the squared Frobenius norm of the
+        encoder's Jacobian ``dh/dx`` (closed form for sigmoid and relu
+        units), averaged over samples and divided by the number of units.
+        0 turns it off.
+
     activation : {"sigmoid", "relu"}, default="sigmoid"
         Hidden activation ``f``. Sigmoid codes lie in (0, 1), which the KL
         penalty needs; use ``"relu"`` with ``sparsity="l1"`` or None.
@@ -233,6 +250,9 @@ class SparseAutoencoderTransformer(
         sparsity_target=0.05,
         sparsity_weight=3.0,
         alpha=1e-5,
+        corruption=None,
+        corruption_level=0.1,
+        contractive_weight=0.0,
         activation="sigmoid",
         output_activation="auto",
         tied_weights=False,
@@ -255,6 +275,9 @@ class SparseAutoencoderTransformer(
         self.sparsity_target = sparsity_target
         self.sparsity_weight = sparsity_weight
         self.alpha = alpha
+        self.corruption = corruption
+        self.corruption_level = corruption_level
+        self.contractive_weight = contractive_weight
         self.activation = activation
         self.output_activation = output_activation
         self.tied_weights = tied_weights
@@ -337,6 +360,7 @@ class SparseAutoencoderTransformer(
 
     def _fit(self, X, *, continuing, incremental):
         self._check_sparsity_activation()
+        self._check_corruption()
         device = resolve_device(self.device)
         if continuing:
             self._check_architecture_unchanged()
@@ -367,7 +391,7 @@ class SparseAutoencoderTransformer(
         with torch_threads():
             optimizer, history = self._train(
                 module,
-                self._autoencoder_loss(scale),
+                self._autoencoder_loss(scale, self._corruption_generator(generator, device)),
                 [X],
                 device=device,
                 rng=rng,

@@ -21,9 +21,17 @@ ESTIMATORS = [
     SparseAutoencoderTransformer(
         n_components=8, output_activation="sigmoid", early_stopping=True, max_iter=30
     ),
+    SparseAutoencoderTransformer(
+        n_components=8, corruption="gaussian", contractive_weight=0.1, max_iter=30
+    ),
     StackedSparseAutoencoderClassifier(),
     StackedSparseAutoencoderClassifier(
-        hidden_layer_sizes=(8,), sparsity="l1", activation="relu", pretrain_max_iter=5
+        hidden_layer_sizes=(8,),
+        sparsity="l1",
+        activation="relu",
+        corruption="mask",
+        contractive_weight=0.1,
+        pretrain_max_iter=5,
     ),
     StackedSparseAutoencoderClassifier(
         hidden_layer_sizes=(8, 4), tied_weights=True, fine_tune=False, solver="sgd"

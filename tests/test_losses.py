@@ -7,6 +7,8 @@ import torch
 
 from skl_sae._losses import (
     SPARSITY_PENALTIES,
+    contractive_penalty,
+    corrupt,
     kl_divergence,
     kl_sparsity,
     l1_sparsity,
@@ -14,6 +16,7 @@ from skl_sae._losses import (
     squared_error,
     weight_decay,
 )
+from skl_sae._modules import SparseAutoencoder
 
 
 def test_kl_divergence_matches_its_closed_form():
@@ -56,3 +59,28 @@ def test_weight_decay_is_half_the_squared_norm():
 
 def test_every_sparsity_option_has_a_penalty():
     assert set(SPARSITY_PENALTIES) == {"kl", "l1"}
+
+
+@pytest.mark.parametrize("activation", ["sigmoid", "relu"])
+def test_contractive_penalty_is_the_jacobian_norm(activation):
+    torch.manual_seed(0)
+    module = SparseAutoencoder(5, 3, activation=activation, dtype=torch.float64)
+    x = torch.randn(4, 5, dtype=torch.float64)
+    out = module(x)
+    penalty = contractive_penalty(
+        out.pre_activations, out.codes, module.encoder_weight, activation
+    )
+    norms = [
+        torch.autograd.functional.jacobian(lambda row: module.encode(row)[1], row).pow(2).sum()
+        for row in x
+    ]
+    assert penalty.item() == pytest.approx(torch.stack(norms).mean().item() / 3)
+
+
+def test_corruption_masks_a_fraction_or_adds_noise():
+    x = torch.ones(1000, 10, dtype=torch.float64)
+    masked = corrupt(x, "mask", 0.3, torch.Generator().manual_seed(0))
+    assert set(masked.unique().tolist()) == {0.0, 1.0}
+    assert (masked == 0).double().mean().item() == pytest.approx(0.3, abs=0.02)
+    noisy = corrupt(x, "gaussian", 0.5, torch.Generator().manual_seed(0))
+    assert (noisy - x).std().item() == pytest.approx(0.5, abs=0.02)

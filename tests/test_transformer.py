@@ -114,6 +114,48 @@ def test_standardized_data_is_reconstructed_better_than_the_mean(digits):
     assert error < 0.5 * np.mean(X.var(axis=0))
 
 
+def _mask(X, fraction, seed=0):
+    return X * (np.random.default_rng(seed).random(X.shape) >= fraction)
+
+
+def test_denoising_reconstructs_clean_inputs_from_corrupted_ones(digits):
+    X, _ = digits
+    X_train, X_test = X[:1200], X[1200:]
+    corrupted = _mask(X_test, 0.3)
+    params = dict(n_components=64, max_iter=200)
+    plain = small(**params).fit(X_train)
+    denoising = small(corruption="mask", corruption_level=0.3, **params).fit(X_train)
+
+    def error(sae):
+        return np.mean((sae.inverse_transform(sae.transform(corrupted)) - X_test) ** 2)
+
+    assert error(denoising) < 0.7 * error(plain)
+    assert error(denoising) < np.mean((corrupted - X_test) ** 2)
+
+
+def test_gaussian_corruption_trains_and_transform_stays_clean(digits):
+    X, _ = digits
+    sae = small(corruption="gaussian", corruption_level=0.2, max_iter=5).fit(X)
+    np.testing.assert_array_equal(sae.transform(X), sae.transform(X))
+
+
+def test_mask_corruption_must_leave_something(digits):
+    with pytest.raises(ValueError, match="below 1"):
+        small(corruption="mask", corruption_level=1.0).fit(digits[0])
+
+
+def _jacobian_norm(sae, X):
+    codes = sae.transform(X)
+    return np.mean((codes * (1 - codes)) ** 2 @ (sae.encoder_weights_**2).sum(axis=1))
+
+
+def test_contractive_penalty_lowers_the_encoder_jacobian_norm(digits):
+    X, _ = digits
+    plain = small(max_iter=40).fit(X)
+    contractive = small(max_iter=40, contractive_weight=1.0).fit(X)
+    assert _jacobian_norm(contractive, X) < 0.5 * _jacobian_norm(plain, X)
+
+
 def test_tied_weights_decode_with_the_transposed_encoder(digits):
     X, _ = digits
     sae = small(tied_weights=True).fit(X)
