@@ -1,11 +1,13 @@
 """Sparse autoencoders as scikit-learn estimators, with a PyTorch engine."""
 
 from ._classifier import StackedSparseAutoencoderClassifier
+from ._outlier import SparseAutoencoderOutlierDetector
 from ._transformer import SparseAutoencoderTransformer
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "SparseAutoencoderOutlierDetector",
     "SparseAutoencoderTransformer",
     "StackedSparseAutoencoderClassifier",
     "__version__",

@@ -3,7 +3,11 @@
 import pytest
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from skl_sae import SparseAutoencoderTransformer, StackedSparseAutoencoderClassifier
+from skl_sae import (
+    SparseAutoencoderOutlierDetector,
+    SparseAutoencoderTransformer,
+    StackedSparseAutoencoderClassifier,
+)
 
 # Small, fast instances covering each sparsity, tied weights, each solver,
 # early stopping and frozen features; the default-constructed estimators are
@@ -39,6 +43,8 @@ ESTIMATORS = [
     StackedSparseAutoencoderClassifier(
         hidden_layer_sizes=(8,), solver="lbfgs", early_stopping=True, max_iter=50
     ),
+    SparseAutoencoderOutlierDetector(),
+    SparseAutoencoderOutlierDetector(8, contamination=0.1, sparsity=None, max_iter=30),
 ]
 
 # The checks fit with few epochs on purpose; stopping at max_iter is expected.

@@ -1,0 +1,236 @@
+"""SparseAutoencoderOutlierDetector: anomalies by reconstruction error."""
+
+from numbers import Real
+
+import numpy as np
+from sklearn.base import BaseEstimator, OutlierMixin, _fit_context
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from ._transformer import SparseAutoencoderTransformer
+
+_AUTOENCODER_PARAMS = tuple(SparseAutoencoderTransformer().get_params())
+
+
+class SparseAutoencoderOutlierDetector(OutlierMixin, BaseEstimator):
+    """Outlier detection by the reconstruction error of a sparse autoencoder.
+
+    A :class:`~skl_sae.SparseAutoencoderTransformer` learns to reconstruct
+    the training data; samples it reconstructs badly are anomalies. The
+    conventions are scikit-learn's (as in
+    :class:`~sklearn.ensemble.IsolationForest`): ``score_samples`` is higher
+    for normal samples, ``decision_function`` is negative for outliers and
+    ``predict`` returns +1 for inliers and -1 for outliers.
+
+    The score is the negative reconstruction error divided by the training
+    data's mean feature variance, so it reads the same whatever the data's
+    scale: -1 is as bad as predicting the mean.
+
+    Parameters
+    ----------
+    n_components : int, default=64
+        Number of hidden units. Fewer than for feature extraction: a tighter
+        code reconstructs unusual samples worse.
+
+    contamination : "auto" or float, default="auto"
+        Expected fraction of outliers in the training data; it sets
+        ``offset_`` to that quantile of the training scores. ``"auto"`` uses
+        Tukey's rule on the training scores: outliers lie more than 1.5
+        inter-quartile ranges below the first quartile.
+
+    sparsity, sparsity_target, sparsity_weight, alpha, corruption, \
+corruption_level, contractive_weight, activation, output_activation, \
+tied_weights, solver, batch_size, learning_rate_init, max_iter, tol, \
+n_iter_no_change, early_stopping, validation_fraction, shuffle, \
+random_state, verbose, warm_start, device
+        As in :class:`~skl_sae.SparseAutoencoderTransformer`, with the same
+        defaults.
+
+    Attributes
+    ----------
+    autoencoder_ : SparseAutoencoderTransformer
+        The fitted autoencoder.
+
+    offset_ : float
+        Threshold on ``score_samples``: ``decision_function`` is
+        ``score_samples - offset_``.
+
+    n_iter_ : int
+        Number of epochs the autoencoder trained.
+
+    loss_curve_ : list of float
+        The autoencoder's training loss at each epoch.
+
+    n_features_in_ : int
+        Number of features seen during ``fit``.
+
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
+        Names of features seen during ``fit``, when ``X`` has string column
+        names.
+
+    See Also
+    --------
+    sklearn.ensemble.IsolationForest : Isolation-based outlier detection.
+    sklearn.neighbors.LocalOutlierFactor : Density-based outlier detection.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skl_sae import SparseAutoencoderOutlierDetector
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.normal(size=(300, 2)) @ [[1.0, 1.0, 1.0, 1.0], [1.0, -1.0, 1.0, -1.0]]
+    >>> detector = SparseAutoencoderOutlierDetector(8, max_iter=100, random_state=0).fit(X)
+    >>> detector.predict([[1.0, 1.0, 1.0, 1.0], [4.0, -4.0, -4.0, 4.0]])
+    array([ 1, -1])
+    """
+
+    _parameter_constraints: dict = {
+        **SparseAutoencoderTransformer._parameter_constraints,
+        "contamination": [StrOptions({"auto"}), Interval(Real, 0, 0.5, closed="right")],
+    }
+
+    def __init__(
+        self,
+        n_components=64,
+        *,
+        contamination="auto",
+        sparsity="kl",
+        sparsity_target=0.05,
+        sparsity_weight=3.0,
+        alpha=1e-5,
+        corruption=None,
+        corruption_level=0.1,
+        contractive_weight=0.0,
+        activation="sigmoid",
+        output_activation="auto",
+        tied_weights=False,
+        solver="adam",
+        batch_size="auto",
+        learning_rate_init=1e-3,
+        max_iter=200,
+        tol=1e-4,
+        n_iter_no_change=10,
+        early_stopping=False,
+        validation_fraction=0.1,
+        shuffle=True,
+        random_state=None,
+        verbose=False,
+        warm_start=False,
+        device="cpu",
+    ):
+        self.n_components = n_components
+        self.contamination = contamination
+        self.sparsity = sparsity
+        self.sparsity_target = sparsity_target
+        self.sparsity_weight = sparsity_weight
+        self.alpha = alpha
+        self.corruption = corruption
+        self.corruption_level = corruption_level
+        self.contractive_weight = contractive_weight
+        self.activation = activation
+        self.output_activation = output_activation
+        self.tied_weights = tied_weights
+        self.solver = solver
+        self.batch_size = batch_size
+        self.learning_rate_init = learning_rate_init
+        self.max_iter = max_iter
+        self.tol = tol
+        self.n_iter_no_change = n_iter_no_change
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.shuffle = shuffle
+        self.random_state = random_state
+        self.verbose = verbose
+        self.warm_start = warm_start
+        self.device = device
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y=None):
+        """Train the autoencoder on ``X`` and set the threshold ``offset_``.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Training data, mostly normal samples.
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        self : SparseAutoencoderOutlierDetector
+            The fitted detector.
+        """
+        X = validate_data(self, X, accept_sparse="csr", dtype=(np.float64, np.float32))
+        params = {name: getattr(self, name) for name in _AUTOENCODER_PARAMS}
+        if self.warm_start and hasattr(self, "autoencoder_"):
+            autoencoder = self.autoencoder_.set_params(**params)
+        else:
+            autoencoder = SparseAutoencoderTransformer(**params)
+        autoencoder.fit(X)
+        scores = _normalized_scores(autoencoder, X)
+        if self.contamination == "auto":
+            q1, q3 = np.percentile(scores, [25, 75])
+            offset = q1 - 1.5 * (q3 - q1)
+        else:
+            offset = np.percentile(scores, 100 * self.contamination)
+        self.autoencoder_, self.offset_ = autoencoder, float(offset)
+        self.n_iter_, self.loss_curve_ = autoencoder.n_iter_, autoencoder.loss_curve_
+        return self
+
+    def score_samples(self, X):
+        """Negative reconstruction error, relative to the data's variance.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Samples to score.
+
+        Returns
+        -------
+        scores : ndarray of shape (n_samples,)
+            Higher is more normal; -1 is the error of predicting the mean.
+        """
+        check_is_fitted(self)
+        X = validate_data(
+            self, X, accept_sparse="csr", dtype=(np.float64, np.float32), reset=False
+        )
+        return _normalized_scores(self.autoencoder_, X)
+
+    def decision_function(self, X):
+        """``score_samples(X) - offset_``: negative for outliers.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Samples to score.
+
+        Returns
+        -------
+        scores : ndarray of shape (n_samples,)
+            Shifted scores; outliers are below 0.
+        """
+        return self.score_samples(X) - self.offset_
+
+    def predict(self, X):
+        """+1 for inliers and -1 for outliers.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Samples to classify.
+
+        Returns
+        -------
+        labels : ndarray of shape (n_samples,)
+            +1 where ``decision_function(X) >= 0``, else -1.
+        """
+        return np.where(self.decision_function(X) >= 0, 1, -1)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True
+        return tags
+
+
+def _normalized_scores(autoencoder, X):
+    return autoencoder.score_samples(X) / autoencoder._loss_scale

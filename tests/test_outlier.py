@@ -1,0 +1,69 @@
+"""SparseAutoencoderOutlierDetector, stated as a specification."""
+
+import pickle
+
+import numpy as np
+import pytest
+from sklearn.metrics import roc_auc_score
+
+from skl_sae import SparseAutoencoderOutlierDetector
+
+pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+
+
+def small(**params):
+    defaults = dict(n_components=16, max_iter=60, random_state=0)
+    return SparseAutoencoderOutlierDetector(**{**defaults, **params})
+
+
+@pytest.fixture(scope="module")
+def zeros_and_others(digits):
+    """Train on the digit 0; test on held-out zeros (inliers) and other digits."""
+    X, y = digits
+    zeros, others = X[y == 0], X[y != 0]
+    return zeros[:120], np.vstack([zeros[120:], others[:300]]), len(zeros) - 120
+
+
+def test_other_digits_score_below_the_digit_it_was_trained_on(zeros_and_others):
+    train, test, n_inliers = zeros_and_others
+    detector = small().fit(train)
+    is_inlier = np.arange(len(test)) < n_inliers
+    assert roc_auc_score(is_inlier, detector.score_samples(test)) > 0.95
+    assert np.mean(detector.predict(test[n_inliers:]) == -1) > 0.8
+
+
+def test_scikit_learn_outlier_conventions(zeros_and_others):
+    train, test, _ = zeros_and_others
+    detector = small().fit(train)
+    scores = detector.score_samples(test)
+    np.testing.assert_allclose(detector.decision_function(test), scores - detector.offset_)
+    np.testing.assert_array_equal(
+        detector.predict(test), np.where(scores >= detector.offset_, 1, -1)
+    )
+    assert set(np.unique(detector.fit_predict(train))) <= {-1, 1}
+
+
+@pytest.mark.parametrize("contamination", [0.05, 0.2])
+def test_contamination_sets_the_share_of_training_outliers(digits, contamination):
+    X, _ = digits
+    detector = small(contamination=contamination, max_iter=10).fit(X)
+    assert np.mean(detector.predict(X) == -1) == pytest.approx(contamination, abs=0.01)
+
+
+def test_the_score_is_the_error_relative_to_the_training_variance(zeros_and_others):
+    train, test, _ = zeros_and_others
+    for scale in (1.0, 1000.0):
+        detector = small(max_iter=5).fit(scale * train)
+        sae = detector.autoencoder_
+        error = np.mean(
+            (sae.inverse_transform(sae.transform(scale * test)) - scale * test) ** 2, 1
+        )
+        expected = -error / np.mean((scale * train).var(axis=0))
+        np.testing.assert_allclose(detector.score_samples(scale * test), expected, rtol=1e-6)
+
+
+def test_pickle_round_trip(zeros_and_others):
+    train, test, _ = zeros_and_others
+    detector = small(max_iter=5).fit(train)
+    loaded = pickle.loads(pickle.dumps(detector))
+    np.testing.assert_array_equal(loaded.score_samples(test), detector.score_samples(test))
