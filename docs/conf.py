@@ -13,3 +13,6 @@ autosummary_generate = True
 numpydoc_show_class_members = False
 exclude_patterns = ["_build"]
 html_theme = "alabaster"
+# Docstrings inherited from scikit-learn (e.g. ClassifierMixin.score) refer to
+# labels of scikit-learn's own documentation, which this offline build lacks.
+suppress_warnings = ["ref.ref"]
