@@ -67,8 +67,8 @@ class SparseAutoencoderTransformer(
         averages (over features and over units), so ``beta`` does not depend
         on the data's scale or on ``n_components``; this differs from the
         UFLDL notes, which sum both. On MNIST, 3 gave the most useful codes
-        for a linear classifier among 0.3 to 300, with mean activations near
-        ``sparsity_target`` (see ``benchmarks/``).
+        for a linear classifier among the values from 0.3 to 30 we tried,
+        with mean activations near ``sparsity_target`` (see ``benchmarks/``).
 
     alpha : float, default=1e-5
         L2 weight decay on the weight matrices (not the biases). Small, so
