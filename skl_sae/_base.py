@@ -90,6 +90,20 @@ def numpy_dtype(dtype):
     return np.float32 if dtype == torch.float32 else np.float64
 
 
+@torch.no_grad()
+def apply_in_batches(function, X, like):
+    """``function`` applied to the rows of ``X`` (dense or sparse) in batches.
+
+    The rows are computed in the dtype and on the device of the tensor
+    ``like`` (a parameter of the model); the result is numpy in ``X``'s dtype.
+    """
+    computed = X.astype(numpy_dtype(like.dtype), copy=False)
+    batches = Batches([computed], batch_size=INFERENCE_BATCH_SIZE, device=like.device)
+    with torch_threads():
+        parts = [function(x).cpu().numpy() for (x,) in batches]
+    return np.concatenate(parts).astype(X.dtype, copy=False)
+
+
 def mean_feature_variance(X):
     """Average per-feature variance of ``X`` (dense or sparse); 1 if it is 0."""
     if sp.issparse(X):

@@ -16,8 +16,8 @@ from sklearn.utils.multiclass import _check_partial_fit_first_call, check_classi
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._base import (
-    INFERENCE_BATCH_SIZE,
     BaseSparseAutoencoder,
+    apply_in_batches,
     mean_feature_variance,
     numpy_dtype,
     resolve_device,
@@ -27,7 +27,6 @@ from ._base import (
 )
 from ._losses import weight_decay
 from ._modules import DenseLayer, StackedNetwork
-from ._training import Batches
 
 
 class StackedSparseAutoencoderClassifier(
@@ -474,7 +473,7 @@ class StackedSparseAutoencoderClassifier(
                 curves.append(list(history.loss_curve))
             layers.append(autoencoder.encoder)
             if depth < len(sizes):
-                codes = _apply(autoencoder.encoder, codes, autoencoder.encoder.weight)
+                codes = apply_in_batches(autoencoder.encoder, codes, autoencoder.encoder.weight)
         output = DenseLayer(
             sizes[-1],
             len(self.classes_),
@@ -567,7 +566,7 @@ class StackedSparseAutoencoderClassifier(
             self, X, accept_sparse="csr", dtype=(np.float64, np.float32), reset=False
         )
         module = self._get_module()
-        return _apply(function(module), X, next(module.parameters()))
+        return apply_in_batches(function(module), X, next(module.parameters()))
 
     def decision_function(self, X):
         """Logits of the softmax layer.
@@ -669,16 +668,3 @@ class _Then:
 
     def __call__(self, x):
         return self.function(self.module(x), dim=1)
-
-
-@torch.no_grad()
-def _apply(function, X, like):
-    """``function`` applied to the rows of ``X`` in batches, computed in the
-    dtype and on the device of the tensor ``like``; numpy in X's dtype."""
-    computed = X.astype(numpy_dtype(like.dtype), copy=False)
-    batches = Batches([computed], batch_size=INFERENCE_BATCH_SIZE, device=like.device)
-    parts = []
-    with torch_threads():
-        for (x,) in batches:
-            parts.append(function(x).cpu().numpy())
-    return np.concatenate(parts).astype(X.dtype, copy=False)

@@ -10,8 +10,8 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
 from ._base import (
-    INFERENCE_BATCH_SIZE,
     BaseSparseAutoencoder,
+    apply_in_batches,
     mean_feature_variance,
     numpy_dtype,
     resolve_device,
@@ -21,7 +21,6 @@ from ._base import (
 )
 from ._losses import squared_error
 from ._modules import SparseAutoencoder
-from ._training import Batches
 
 
 class SparseAutoencoderTransformer(
@@ -469,17 +468,8 @@ class SparseAutoencoderTransformer(
 
         ``X`` is computed in the model's dtype; the result has ``X``'s dtype.
         """
-        module = self._get_module()
-        dtype = next(module.parameters()).dtype
-        batches = Batches(
-            [X.astype(numpy_dtype(dtype), copy=False)],
-            batch_size=INFERENCE_BATCH_SIZE,
-            device=next(module.parameters()).device,
-        )
-        module.eval()
-        with torch_threads(), torch.no_grad():
-            parts = [function(module, x).cpu().numpy() for (x,) in batches]
-        return np.concatenate(parts).astype(X.dtype, copy=False)
+        module = self._get_module().eval()
+        return apply_in_batches(lambda x: function(module, x), X, next(module.parameters()))
 
     def _validate_X(self, X):
         check_is_fitted(self)
