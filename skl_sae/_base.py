@@ -16,8 +16,17 @@ from sklearn.utils._openmp_helpers import _openmp_effective_n_threads
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.sparsefuncs import mean_variance_axis
 
+from ._codes import (
+    SPARSE_CODES,
+    BatchTopK,
+    DeadLatents,
+    JumpReLU,
+    auxiliary_codes,
+    make_code,
+)
 from ._losses import (
     SPARSITY_PENALTIES,
+    auxk_loss,
     contractive_penalty,
     corrupt,
     reconstruction_loss,
@@ -104,6 +113,26 @@ def apply_in_batches(function, X, like):
     return np.concatenate(parts).astype(X.dtype, copy=False)
 
 
+@torch.no_grad()
+def code_thresholds(code, n_units):
+    """The inference thresholds of a code module as numpy, shape (n_units,):
+    JumpReLU's per unit, BatchTopK's shared one repeated; None for others."""
+    if isinstance(code, JumpReLU):
+        return code.threshold.cpu().numpy().copy()
+    if isinstance(code, BatchTopK):
+        return np.full(n_units, code.threshold.item(), dtype=numpy_dtype(code.threshold.dtype))
+    return None
+
+
+@torch.no_grad()
+def load_code_thresholds(code, thresholds):
+    """Set the thresholds that :func:`code_thresholds` exported."""
+    if isinstance(code, JumpReLU):
+        code.log_threshold.copy_(torch.from_numpy(np.log(thresholds)))
+    elif isinstance(code, BatchTopK):
+        code.threshold.fill_(float(thresholds[0]))
+
+
 def mean_feature_variance(X):
     """Average per-feature variance of ``X`` (dense or sparse); 1 if it is 0."""
     if sp.issparse(X):
@@ -112,6 +141,34 @@ def mean_feature_variance(X):
         variance = X.var(axis=0).mean()
     variance = float(variance)
     return variance if variance > 0 else 1.0
+
+
+def geometric_median(X, max_rows=10_000, max_iter=100, tol=1e-7):
+    """The point minimising the summed Euclidean distances to the rows of ``X``.
+
+    Weiszfeld's iterations from the mean, on at most ``max_rows`` evenly
+    spaced rows. Robust to outliers, unlike the mean; the decoder bias of the
+    sparse codes starts from it (Gao et al., 2024).
+    """
+    step = max(1, X.shape[0] // max_rows)
+    rows = X[::step]
+    rows = np.asarray(rows.toarray() if sp.issparse(rows) else rows, dtype=np.float64)
+    median = rows.mean(axis=0)
+    for _ in range(max_iter):
+        distances = np.linalg.norm(rows - median, axis=1)
+        weights = 1.0 / np.maximum(distances, 1e-12)
+        updated = weights @ rows / weights.sum()
+        moved = np.linalg.norm(updated - median)
+        median = updated
+        if moved <= tol * max(1.0, np.linalg.norm(median)):
+            break
+    return median
+
+
+def code_scale(X):
+    """Typical size of a pre-activation along a unit-norm direction of ``X``:
+    its mean per-feature standard deviation."""
+    return mean_feature_variance(X) ** 0.5
 
 
 def in_unit_interval(X):
@@ -136,14 +193,16 @@ class BaseSparseAutoencoder(BaseEstimator):
     """
 
     _parameter_constraints: dict = {
-        "sparsity": [StrOptions(set(SPARSITY_PENALTIES)), None],
+        "sparsity": [StrOptions(set(SPARSITY_PENALTIES) | set(SPARSE_CODES)), None],
+        "k": [Interval(Integral, 1, None, closed="left")],
+        "auxk_weight": [Interval(Real, 0, None, closed="left")],
         "sparsity_target": [Interval(Real, 0, 1, closed="neither")],
         "sparsity_weight": [Interval(Real, 0, None, closed="left")],
         "alpha": [Interval(Real, 0, None, closed="left")],
         "corruption": [StrOptions({"mask", "gaussian"}), None],
         "corruption_level": [Interval(Real, 0, None, closed="left")],
         "contractive_weight": [Interval(Real, 0, None, closed="left")],
-        "activation": [StrOptions({"sigmoid", "relu"})],
+        "activation": [StrOptions({"auto", "sigmoid", "relu"})],
         "tied_weights": ["boolean"],
         "solver": [StrOptions({"adam", "sgd", "lbfgs"})],
         "batch_size": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
@@ -162,13 +221,25 @@ class BaseSparseAutoencoder(BaseEstimator):
 
     # -- checks and small resolutions ---------------------------------------
 
+    def _activation(self):
+        """``activation`` with ``"auto"`` resolved: sigmoid units for the KL
+        penalty and the plain autoencoder, relu for L1 and the sparse codes."""
+        if self.activation != "auto":
+            return self.activation
+        return "sigmoid" if self.sparsity in ("kl", None) else "relu"
+
     def _check_sparsity_activation(self):
-        if self.sparsity == "kl" and self.activation != "sigmoid":
+        if self.sparsity == "kl" and self._activation() != "sigmoid":
             raise ValueError(
                 "sparsity='kl' compares mean activations with sparsity_target and "
                 f"needs activation='sigmoid', got activation={self.activation!r}; "
                 "use sparsity='l1' with 'relu'."
             )
+
+    @property
+    def _sparse_code(self):
+        """Whether ``sparsity`` is one of the sparse codes (TopK and kin)."""
+        return self.sparsity in SPARSE_CODES
 
     def _batch_size(self, n_samples):
         if self.batch_size == "auto":
@@ -205,26 +276,37 @@ class BaseSparseAutoencoder(BaseEstimator):
 
     # -- training -----------------------------------------------------------
 
-    def _autoencoder_loss(self, scale, generator=None):
+    def _autoencoder_loss(self, scale, generator=None, dead_after=None):
         """``loss_fn(module, x)`` for an autoencoder layer with this model's penalties.
 
         In training mode the input is corrupted (``corruption``, drawn from
         ``generator``) and the clean ``x`` is the target; evaluation sees
-        clean inputs.
+        clean inputs. With a sparse code, units that have not fired for
+        ``dead_after`` training samples are trained by the AuxK loss.
         """
         penalty = SPARSITY_PENALTIES.get(self.sparsity)
         beta, rho, alpha = self.sparsity_weight, self.sparsity_target, self.alpha
         corruption, level = self.corruption, self.corruption_level
-        contractive, activation = self.contractive_weight, self.activation
+        contractive, activation = self.contractive_weight, self._activation()
+        auxk = self._sparse_code and self.auxk_weight > 0 and dead_after is not None
+        tracker = None
 
         def loss_fn(module, x):
+            nonlocal tracker
             noisy = x
             if corruption is not None and level > 0 and module.training:
                 noisy = corrupt(x, corruption, level, generator)
             out = module(noisy)
             loss = reconstruction_loss(out.reconstruction, x, scale)
+            if auxk and module.training:
+                if tracker is None:
+                    tracker = DeadLatents(module.n_components, dead_after, x.device)
+                auxiliary = self.auxk_weight * self._auxk_term(module, out, x, tracker)
+                # Its gradient only: the reported loss, which convergence and
+                # early stopping watch, stays the model's own.
+                loss = loss + (auxiliary - auxiliary.detach())
             if penalty is not None and beta > 0:
-                loss = loss + beta * penalty(out.codes, rho)
+                loss = loss + beta * penalty(out, rho)
             if contractive > 0:
                 jacobian = contractive_penalty(
                     out.pre_activations, out.codes, module.encoder_weight, activation
@@ -235,6 +317,21 @@ class BaseSparseAutoencoder(BaseEstimator):
             return loss
 
         return loss_fn
+
+    @staticmethod
+    def _auxk_term(module, out, x, tracker):
+        """The AuxK loss of Gao et al. (2024): the dead units' ``k_aux``
+        largest codes (``k_aux`` = half the input width) reconstruct what the
+        live codes missed; weighted by the share of ``k_aux`` that is dead."""
+        tracker.update(module.encoder.code.firing(out.codes))
+        dead = tracker.mask()
+        n_dead = int(dead.sum())
+        if n_dead == 0:
+            return out.reconstruction.new_zeros(())
+        k_aux = max(1, module.n_features // 2)
+        aux = auxiliary_codes(out.pre_activations, dead, k_aux, module.encoder.activation)
+        reconstruction = module.auxiliary_reconstruction(out.codes, aux)
+        return min(n_dead / k_aux, 1.0) * auxk_loss(reconstruction, out.reconstruction, x)
 
     def _check_corruption(self):
         if self.corruption == "mask" and self.corruption_level >= 1:
@@ -261,19 +358,43 @@ class BaseSparseAutoencoder(BaseEstimator):
 
         return loss_fn
 
-    def _new_autoencoder(
-        self, n_features, n_components, dtype, device, generator, output_activation="identity"
-    ):
+    def _new_code(self, n_units, scale=1.0, dtype=None):
+        """The code module of a hidden layer (see :func:`make_code`)."""
+        return make_code(
+            self.sparsity, self._activation(), n_units, k=self.k, scale=scale, dtype=dtype
+        )
+
+    def _new_autoencoder(self, X, n_components, dtype, device, generator, output_activation):
+        """A fresh autoencoder for data ``X``.
+
+        With a sparse code it follows the practice of Gao et al. (2024): unit
+        norm decoder columns, the encoder as the decoder's transpose, and a
+        start from the geometric median of ``X``.
+        """
         module = SparseAutoencoder(
-            n_features,
+            X.shape[1],
             n_components,
-            activation=self.activation,
+            activation=self._activation(),
             output_activation=output_activation,
             tied_weights=self.tied_weights,
+            code=self._new_code(n_components, code_scale(X), dtype),
+            unit_norm_decoder=self._sparse_code,
             generator=generator,
             dtype=dtype,
         )
+        if self._sparse_code:
+            module.center_(torch.as_tensor(geometric_median(X), dtype=dtype))
         return module.to(device)
+
+    def _decoder_hooks(self):
+        """``before_step`` and ``after_step`` of :func:`fit_loop` for an
+        autoencoder: the sparse codes keep decoder columns at unit norm."""
+        if not self._sparse_code:
+            return {}
+        return {
+            "before_step": SparseAutoencoder.remove_parallel_gradient_,
+            "after_step": SparseAutoencoder.normalize_decoder_,
+        }
 
     def _train(
         self,
@@ -296,6 +417,7 @@ class BaseSparseAutoencoder(BaseEstimator):
         check_convergence=True,
         callbacks=(),
         name="",
+        hooks=None,
     ):
         """Fit ``module`` on ``arrays`` through :func:`fit_loop`.
 
@@ -306,7 +428,8 @@ class BaseSparseAutoencoder(BaseEstimator):
         is what early stopping monitors (default: ``loss_fn``), on the
         ``validation`` arrays if given, else on a split of ``arrays``. A continued
         ``history`` keeps its curves but starts a new search for the best
-        epoch. Returns ``(optimizer, history)``.
+        epoch. ``hooks`` holds ``before_step``/``after_step`` for the loop.
+        Returns ``(optimizer, history)``.
         """
         max_iter = self.max_iter if max_iter is None else max_iter
         early_stopping = self.early_stopping if early_stopping is None else early_stopping
@@ -340,6 +463,7 @@ class BaseSparseAutoencoder(BaseEstimator):
             callbacks=callbacks,
             check_convergence=check_convergence and not incremental,
             name=name,
+            **(hooks or {}),
         )
         history.best_state = None
         return optimizer, history

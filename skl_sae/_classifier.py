@@ -18,6 +18,9 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from ._base import (
     BaseSparseAutoencoder,
     apply_in_batches,
+    code_scale,
+    code_thresholds,
+    load_code_thresholds,
     mean_feature_variance,
     numpy_dtype,
     resolve_device,
@@ -25,6 +28,7 @@ from ._base import (
     torch_dtype,
     torch_threads,
 )
+from ._codes import make_code
 from ._losses import weight_decay
 from ._modules import DenseLayer, StackedNetwork
 
@@ -52,9 +56,13 @@ class StackedSparseAutoencoderClassifier(
         pre-trained autoencoder). Two layers, as in the classic stacked
         autoencoder; MNIST gains from wider ones, e.g. ``(512, 512)``.
 
-    sparsity : {"kl", "l1"} or None, default="kl"
-        Sparsity penalty of the pre-training autoencoders, as in
-        :class:`~skl_sae.SparseAutoencoderTransformer`.
+    sparsity : {"kl", "l1", "topk", "batchtopk", "jumprelu"} or None, \
+            default="kl"
+        Sparsity of the pre-training autoencoders, as in
+        :class:`~skl_sae.SparseAutoencoderTransformer`. A penalty (``"kl"``,
+        ``"l1"``) acts in pre-training only; a sparse code (``"topk"``,
+        ``"batchtopk"``, ``"jumprelu"``) stays part of each hidden layer
+        through fine-tuning and prediction.
 
     sparsity_target : float, default=0.05
         Target mean activation ``rho`` of each hidden unit with
@@ -63,6 +71,14 @@ class StackedSparseAutoencoderClassifier(
     sparsity_weight : float, default=3.0
         Weight ``beta`` of the sparsity penalty during pre-training (the
         classic value; see :class:`~skl_sae.SparseAutoencoderTransformer`).
+
+    k : int, default=32
+        Active codes per sample of each hidden layer with ``sparsity="topk"``
+        (on average with ``"batchtopk"``).
+
+    auxk_weight : float, default=1/32
+        Weight of the AuxK loss that revives dead units while pre-training
+        with a sparse code; 0 turns it off.
 
     alpha : float, default=1e-5
         L2 weight decay ``alpha / 2 * ||W||^2`` on the weight matrices (not
@@ -86,8 +102,9 @@ class StackedSparseAutoencoderClassifier(
         units), averaged over samples and divided by the number of units.
         0 turns it off.
 
-    activation : {"sigmoid", "relu"}, default="sigmoid"
-        Activation of the hidden units. ``sparsity="kl"`` needs sigmoid.
+    activation : {"auto", "sigmoid", "relu"}, default="auto"
+        Activation of the hidden units. ``sparsity="kl"`` needs sigmoid;
+        ``"auto"`` takes sigmoid for ``"kl"`` and None, relu otherwise.
 
     tied_weights : bool, default=False
         Pre-train autoencoders whose decoder is the encoder transposed.
@@ -243,11 +260,13 @@ class StackedSparseAutoencoderClassifier(
         sparsity="kl",
         sparsity_target=0.05,
         sparsity_weight=3.0,
+        k=32,
+        auxk_weight=1 / 32,
         alpha=1e-5,
         corruption=None,
         corruption_level=0.1,
         contractive_weight=0.0,
-        activation="sigmoid",
+        activation="auto",
         tied_weights=False,
         solver="adam",
         batch_size="auto",
@@ -269,6 +288,8 @@ class StackedSparseAutoencoderClassifier(
         self.sparsity = sparsity
         self.sparsity_target = sparsity_target
         self.sparsity_weight = sparsity_weight
+        self.k = k
+        self.auxk_weight = auxk_weight
         self.alpha = alpha
         self.corruption = corruption
         self.corruption_level = corruption_level
@@ -394,7 +415,7 @@ class StackedSparseAutoencoderClassifier(
             (X, targets), validation = self._split_validation([X, targets], rng, targets)
         with torch_threads():
             if not continuing:
-                self._architecture = {"hidden_layer_sizes": sizes, "activation": self.activation}
+                self._architecture = self._architecture_params(sizes)
                 module, pretrain_curves = self._pretrain(
                     X, targets, sizes, device, rng, generator, incremental
                 )
@@ -445,9 +466,11 @@ class StackedSparseAutoencoderClassifier(
         dtype = torch_dtype(X.dtype)
         epochs = min(1, self.pretrain_max_iter) if incremental else self.pretrain_max_iter
         layers, curves, codes = [], [], X
+        self._architecture["code_scales"] = []
         for depth, size in enumerate(sizes, start=1):
+            self._architecture["code_scales"].append(code_scale(codes))
             autoencoder = self._new_autoencoder(
-                codes.shape[1],
+                codes,
                 size,
                 dtype,
                 device,
@@ -460,6 +483,7 @@ class StackedSparseAutoencoderClassifier(
                     self._autoencoder_loss(
                         mean_feature_variance(codes),
                         self._corruption_generator(generator, device),
+                        dead_after=codes.shape[0],
                     ),
                     [codes],
                     device=device,
@@ -469,11 +493,13 @@ class StackedSparseAutoencoderClassifier(
                     early_stopping=False,
                     check_convergence=False,
                     name=f"Layer {depth}: ",
+                    hooks=self._decoder_hooks(),
                 )
                 curves.append(list(history.loss_curve))
-            layers.append(autoencoder.encoder)
+            encoder = autoencoder.encoder.eval()
+            layers.append(encoder)
             if depth < len(sizes):
-                codes = apply_in_batches(autoencoder.encoder, codes, autoencoder.encoder.weight)
+                codes = apply_in_batches(encoder, codes, encoder.weight)
         output = DenseLayer(
             sizes[-1],
             len(self.classes_),
@@ -503,12 +529,24 @@ class StackedSparseAutoencoderClassifier(
             return list(module.parameters())
         return list(module.layers[-1].parameters())
 
+    def _architecture_params(self, sizes):
+        """What the network's shape depends on, as fitted."""
+        return {
+            "hidden_layer_sizes": sizes,
+            "activation": self.activation,
+            "sparsity": self.sparsity,
+            "k": self.k if self.sparsity in ("topk", "batchtopk") else None,
+            "hidden_activation": self._activation(),
+        }
+
     def _check_architecture_unchanged(self, sizes):
-        fitted = self._architecture
-        if sizes != fitted["hidden_layer_sizes"] or self.activation != fitted["activation"]:
+        current = self._architecture_params(sizes)
+        fitted = {name: self._architecture[name] for name in current}
+        changed = {name: value for name, value in fitted.items() if current[name] != value}
+        if changed:
             raise ValueError(
                 "warm_start and partial_fit continue the fitted network, whose "
-                f"hidden_layer_sizes and activation cannot change (fitted with {fitted}); "
+                f"{', '.join(changed)} cannot change (fitted with {changed}); "
                 "set warm_start=False or refit a clone."
             )
 
@@ -541,16 +579,33 @@ class StackedSparseAutoencoderClassifier(
     def _export_weights(self, module):
         self.coefs_ = [layer.weight.detach().cpu().numpy().T.copy() for layer in module.layers]
         self.intercepts_ = [layer.bias.detach().cpu().numpy().copy() for layer in module.layers]
+        self._code_thresholds = [
+            code_thresholds(layer.code, layer.weight.shape[0]) for layer in module.layers[:-1]
+        ]
 
     def _module_from_arrays(self):
+        architecture = self._architecture
         n_hidden = len(self.coefs_) - 1
         layers = []
         for i, (coef, intercept) in enumerate(zip(self.coefs_, self.intercepts_, strict=True)):
+            dtype = torch_dtype(coef.dtype)
+            code = None
+            if i < n_hidden:
+                code = make_code(
+                    architecture["sparsity"],
+                    architecture["hidden_activation"],
+                    coef.shape[1],
+                    k=architecture["k"],
+                    scale=architecture["code_scales"][i],
+                    dtype=dtype,
+                )
+                load_code_thresholds(code, self._code_thresholds[i])
             layer = DenseLayer(
                 *coef.shape,
-                activation=self._architecture["activation"] if i < n_hidden else "identity",
+                activation=architecture["hidden_activation"] if i < n_hidden else "identity",
+                code=code,
                 generator=torch.Generator(),
-                dtype=torch_dtype(coef.dtype),
+                dtype=dtype,
             )
             with torch.no_grad():
                 layer.weight.copy_(torch.from_numpy(coef.T))

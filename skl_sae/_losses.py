@@ -42,6 +42,24 @@ def l1_sparsity(codes, target=None):
     return codes.abs().mean()
 
 
+def l0_sparsity(gates):
+    """Fraction of active codes: the L0 norm per sample, divided by the
+    number of units. Its gradient reaches JumpReLU's thresholds through the
+    gates' straight-through estimator."""
+    return gates.mean(dim=0).sum() / gates.shape[1]
+
+
+def auxk_loss(auxiliary_reconstruction, reconstruction, x):
+    """Error of the AuxK reconstruction relative to the main one's.
+
+    Divided by the main reconstruction's (detached) error, as Gao et al.
+    normalise by the residual, so that the term stays of order one however
+    small the residual becomes.
+    """
+    residual = squared_error(reconstruction.detach(), x).mean()
+    return squared_error(auxiliary_reconstruction, x).mean() / residual.clamp_min(_EPS**2)
+
+
 def contractive_penalty(pre_activations, codes, encoder_weight, activation):
     """Squared Frobenius norm of the encoder's Jacobian ``dh/dx``, in closed form.
 
@@ -77,7 +95,9 @@ def weight_decay(weights):
 
 
 SPARSITY_PENALTIES = {
-    "kl": kl_sparsity,
-    "l1": l1_sparsity,
+    "kl": lambda output, target: kl_sparsity(output.codes, target),
+    "l1": lambda output, target: l1_sparsity(output.codes),
+    "jumprelu": lambda output, target: l0_sparsity(output.gates),
 }
-"""Maps the ``sparsity`` parameter to its penalty ``f(codes, target)``."""
+"""Maps the ``sparsity`` parameter to its penalty ``f(output, target)`` of an
+``AutoencoderOutput``; TopK and BatchTopK codes are sparse without one."""

@@ -3,8 +3,10 @@
 A :class:`DenseLayer` ``h = f(W x + b)`` is the one building block: the
 encoder of a :class:`SparseAutoencoder`, and each layer of a
 :class:`StackedNetwork` (pre-trained encoders plus a linear output layer).
-This module knows nothing of scikit-learn: it is built from plain ints and
-strings, and never draws from torch's global random generator.
+How its pre-activations become codes (a plain activation or a sparse code
+such as TopK) is a module of :mod:`._codes`. This module knows nothing of
+scikit-learn: it is built from plain ints and strings, and never draws from
+torch's global random generator.
 """
 
 from typing import NamedTuple
@@ -12,12 +14,7 @@ from typing import NamedTuple
 import torch
 from torch import nn
 
-ACTIVATIONS = {
-    "sigmoid": torch.sigmoid,
-    "relu": torch.relu,
-    "tanh": torch.tanh,
-    "identity": lambda z: z,
-}
+from ._codes import ACTIVATIONS, Activation
 
 
 def _uniform_(parameter, bound, generator):
@@ -40,6 +37,9 @@ class AutoencoderOutput(NamedTuple):
     """``W x + b`` before the hidden activation; penalties such as the
     contractive one need it."""
 
+    gates: torch.Tensor | None = None
+    """JumpReLU's 0/1 gates, whose mean is the L0 penalty; None otherwise."""
+
 
 def glorot_bound(fan_in, fan_out, activation):
     """Glorot-uniform bound, times 4 for sigmoid units (Glorot & Bengio, 2010)."""
@@ -56,18 +56,23 @@ class DenseLayer(nn.Module):
         Input and output widths; ``weight`` has shape (n_out, n_in).
     activation : {"sigmoid", "relu", "tanh", "identity"}
         The function ``f``.
+    code : torch.nn.Module, default=None
+        What turns pre-activations into ``(codes, gates)``: a sparse code of
+        :mod:`._codes` (e.g. ``TopK``); the plain ``activation`` if None.
     generator : torch.Generator, default=None
         Source of the Glorot-uniform initial weights (biases start at 0).
     dtype : torch.dtype, default=None
         Dtype of the parameters; torch's default if None.
     """
 
-    def __init__(self, n_in, n_out, *, activation="sigmoid", generator=None, dtype=None):
+    def __init__(
+        self, n_in, n_out, *, activation="sigmoid", code=None, generator=None, dtype=None
+    ):
         super().__init__()
         self.activation = activation
         self.weight = nn.Parameter(torch.empty(n_out, n_in, dtype=dtype))
         self.bias = nn.Parameter(torch.empty(n_out, dtype=dtype))
-        self._f = ACTIVATIONS[activation]
+        self.code = Activation(activation) if code is None else code
         self.reset_parameters_(generator)
 
     @torch.no_grad()
@@ -83,7 +88,7 @@ class DenseLayer(nn.Module):
         return nn.functional.linear(x, self.weight, self.bias)
 
     def forward(self, x):
-        return self._f(self.pre_activations(x))
+        return self.code(self.pre_activations(x))[0]
 
 
 class SparseAutoencoder(nn.Module):
@@ -101,6 +106,13 @@ class SparseAutoencoder(nn.Module):
         Output activation ``g``.
     tied_weights : bool
         If True the decoder weight is the encoder weight transposed.
+    code : torch.nn.Module, default=None
+        Sparse code of the hidden layer (see :class:`DenseLayer`).
+    unit_norm_decoder : bool, default=False
+        Start with decoder columns (dictionary atoms) of unit norm and the
+        encoder equal to the decoder's transpose; training then keeps the
+        columns at unit norm with :meth:`remove_parallel_gradient_` and
+        :meth:`normalize_decoder_`.
     generator : torch.Generator, default=None
         Source of the initial weights; torch's global generator is never used.
     dtype : torch.dtype, default=None
@@ -115,6 +127,8 @@ class SparseAutoencoder(nn.Module):
         activation="sigmoid",
         output_activation="identity",
         tied_weights=False,
+        code=None,
+        unit_norm_decoder=False,
         generator=None,
         dtype=None,
     ):
@@ -123,8 +137,14 @@ class SparseAutoencoder(nn.Module):
         self.n_components = n_components
         self.output_activation = output_activation
         self.tied_weights = tied_weights
+        self.unit_norm_decoder = unit_norm_decoder
         self.encoder = DenseLayer(
-            n_features, n_components, activation=activation, generator=generator, dtype=dtype
+            n_features,
+            n_components,
+            activation=activation,
+            code=code,
+            generator=generator,
+            dtype=dtype,
         )
         self.decoder_bias = nn.Parameter(torch.zeros(n_features, dtype=dtype))
         if tied_weights:
@@ -135,6 +155,11 @@ class SparseAutoencoder(nn.Module):
                 # The plain bound keeps the first reconstructions at the data's scale.
                 bound = glorot_bound(n_components, n_features, "identity")
                 _uniform_(self.decoder_weight, bound, generator)
+        if unit_norm_decoder:
+            with torch.no_grad():
+                self.normalize_decoder_()
+                if not tied_weights:
+                    self.encoder.weight.copy_(self.decoder_weight.T)
         self._g = ACTIVATIONS[output_activation]
 
     @property
@@ -160,18 +185,64 @@ class SparseAutoencoder(nn.Module):
             return [self.encoder.weight]
         return [self.encoder.weight, self.decoder_weight]
 
+    def _atoms(self):
+        """The parameter holding the decoder's columns, and the dimension
+        along which each column runs."""
+        if self.tied_weights:
+            return self.encoder.weight, 1
+        return self.decoder_weight, 0
+
+    @torch.no_grad()
+    def normalize_decoder_(self):
+        """Rescale every decoder column to unit norm."""
+        weight, dim = self._atoms()
+        weight.div_(weight.norm(dim=dim, keepdim=True).clamp_min(1e-12))
+
+    @torch.no_grad()
+    def remove_parallel_gradient_(self):
+        """Remove from the decoder's gradient its part along each (unit)
+        column, which could only change the column's norm."""
+        weight, dim = self._atoms()
+        if weight.grad is not None:
+            parallel = (weight.grad * weight).sum(dim=dim, keepdim=True)
+            weight.grad.sub_(parallel * weight)
+
+    @torch.no_grad()
+    def center_(self, center):
+        """Start from reconstructing ``center`` (a point of the data, e.g. its
+        geometric median): the decoder bias decodes to it and the encoder
+        bias makes the pre-activations of ``center`` zero."""
+        if self.output_activation == "sigmoid":
+            # Clipped so that no output starts saturated (sigmoid' >= 0.01).
+            self.decoder_bias.copy_(torch.logit(center, eps=0.01))
+        else:
+            self.decoder_bias.copy_(center)
+        self.encoder.bias.copy_(-self.encoder.weight @ center)
+
     def encode(self, x):
         """Return ``(pre_activations, codes)`` for a batch ``x``."""
         pre = self.encoder.pre_activations(x)
-        return pre, self.encoder._f(pre)
+        return pre, self.encoder.code(pre)[0]
 
     def decode(self, codes):
         """Reconstruct inputs from ``codes``."""
         return self._g(nn.functional.linear(codes, self.decoder_weights, self.decoder_bias))
 
+    def auxiliary_reconstruction(self, codes, auxiliary_codes):
+        """The reconstruction from ``codes`` (held fixed) plus what the
+        decoder makes of ``auxiliary_codes``: what AuxK trains dead units on.
+
+        With an identity output this is Gao et al.'s residual fit: the
+        auxiliary part alone is fitted to the residual ``x - decode(codes)``.
+        """
+        with torch.no_grad():
+            base = nn.functional.linear(codes, self.decoder_weights, self.decoder_bias)
+        return self._g(base + nn.functional.linear(auxiliary_codes, self.decoder_weights))
+
     def forward(self, x):
-        pre, codes = self.encode(x)
-        return AutoencoderOutput(codes, self.decode(codes), pre)
+        pre = self.encoder.pre_activations(x)
+        codes, gates = self.encoder.code(pre)
+        return AutoencoderOutput(codes, self.decode(codes), pre, gates)
 
 
 class StackedNetwork(nn.Module):

@@ -38,8 +38,8 @@ class SparseAutoencoderOutlierDetector(OutlierMixin, BaseEstimator):
         Tukey's rule on the training scores: outliers lie more than 1.5
         inter-quartile ranges below the first quartile.
 
-    sparsity, sparsity_target, sparsity_weight, alpha, corruption, \
-corruption_level, contractive_weight, activation, output_activation, \
+    sparsity, sparsity_target, sparsity_weight, k, auxk_weight, alpha, \
+corruption, corruption_level, contractive_weight, activation, output_activation, \
 tied_weights, solver, batch_size, learning_rate_init, max_iter, tol, \
 n_iter_no_change, early_stopping, validation_fraction, shuffle, \
 random_state, verbose, warm_start, device
@@ -97,11 +97,13 @@ random_state, verbose, warm_start, device
         sparsity="kl",
         sparsity_target=0.05,
         sparsity_weight=3.0,
+        k=32,
+        auxk_weight=1 / 32,
         alpha=1e-5,
         corruption=None,
         corruption_level=0.1,
         contractive_weight=0.0,
-        activation="sigmoid",
+        activation="auto",
         output_activation="auto",
         tied_weights=False,
         solver="adam",
@@ -123,6 +125,8 @@ random_state, verbose, warm_start, device
         self.sparsity = sparsity
         self.sparsity_target = sparsity_target
         self.sparsity_weight = sparsity_weight
+        self.k = k
+        self.auxk_weight = auxk_weight
         self.alpha = alpha
         self.corruption = corruption
         self.corruption_level = corruption_level

@@ -128,11 +128,29 @@ def _check_finite(loss):
         )
 
 
-def run_single_epoch(module, loss_fn, batches, optimizer, *, shuffle=True, generator=None):
+def _call(hook, module):
+    if hook is not None:
+        hook(module)
+
+
+def run_single_epoch(
+    module,
+    loss_fn,
+    batches,
+    optimizer,
+    *,
+    shuffle=True,
+    generator=None,
+    before_step=None,
+    after_step=None,
+):
     """One pass over ``batches``; return the mean training loss.
 
     Minibatch solvers take one step per batch. L-BFGS takes one step on the
     full-batch loss: the size-weighted mean of the batch losses.
+    ``before_step(module)`` runs between the backward pass and the step (to
+    adjust gradients), ``after_step(module)`` after the step (to project the
+    parameters back onto a constraint).
     """
     module.train()
     if isinstance(optimizer, torch.optim.LBFGS):
@@ -144,9 +162,11 @@ def run_single_epoch(module, loss_fn, batches, optimizer, *, shuffle=True, gener
                 loss = loss_fn(module, *batch) * (batch[0].shape[0] / batches.n_samples)
                 loss.backward()
                 total += loss.detach()
+            _call(before_step, module)
             return total
 
         optimizer.step(closure)
+        _call(after_step, module)
         return evaluate(module, loss_fn, batches)
 
     order = torch.randperm(batches.n_samples, generator=generator) if shuffle else None
@@ -155,7 +175,9 @@ def run_single_epoch(module, loss_fn, batches, optimizer, *, shuffle=True, gener
         optimizer.zero_grad(set_to_none=True)
         loss = loss_fn(module, *batch)
         loss.backward()
+        _call(before_step, module)
         optimizer.step()
+        _call(after_step, module)
         total += loss.detach() * batch[0].shape[0]
     return total.item() / batches.n_samples
 
@@ -188,6 +210,8 @@ def fit_loop(
     callbacks=(),
     check_convergence=True,
     name="",
+    before_step=None,
+    after_step=None,
 ):
     """Train ``module`` for at most ``max_iter`` epochs.
 
@@ -230,6 +254,9 @@ def fit_loop(
         If False (``partial_fit``), neither stop early nor warn.
     name : str
         Prefix of the progress lines.
+    before_step, after_step : callable, default=None
+        ``hook(module)`` around every optimizer step; see
+        :func:`run_single_epoch`.
 
     Returns
     -------
@@ -241,7 +268,14 @@ def fit_loop(
     start = time.perf_counter()
     for _ in range(max_iter):
         loss = run_single_epoch(
-            module, loss_fn, batches, optimizer, shuffle=shuffle, generator=generator
+            module,
+            loss_fn,
+            batches,
+            optimizer,
+            shuffle=shuffle,
+            generator=generator,
+            before_step=before_step,
+            after_step=after_step,
         )
         _check_finite(loss)
         history.loss_curve.append(loss)

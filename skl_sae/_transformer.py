@@ -10,8 +10,12 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
 from ._base import (
+    INFERENCE_BATCH_SIZE,
     BaseSparseAutoencoder,
     apply_in_batches,
+    code_scale,
+    code_thresholds,
+    load_code_thresholds,
     mean_feature_variance,
     numpy_dtype,
     resolve_device,
@@ -19,8 +23,10 @@ from ._base import (
     torch_dtype,
     torch_threads,
 )
+from ._codes import make_code
 from ._losses import squared_error
 from ._modules import SparseAutoencoder
+from ._training import Batches
 
 
 class SparseAutoencoderTransformer(
@@ -51,11 +57,21 @@ class SparseAutoencoderTransformer(
         for small images such as digits (64 pixels) and a fair size for
         tabular data, while MNIST-sized images gain from 1024.
 
-    sparsity : {"kl", "l1"} or None, default="kl"
-        Sparsity penalty on the codes. ``"kl"`` pulls each unit's mean
-        activation towards ``sparsity_target`` (the classic sparse
-        autoencoder; needs ``activation="sigmoid"``), ``"l1"`` penalises the
-        mean absolute activation, None trains a plain autoencoder.
+    sparsity : {"kl", "l1", "topk", "batchtopk", "jumprelu"} or None, \
+            default="kl"
+        How the codes are made sparse. Penalties: ``"kl"`` pulls each unit's
+        mean activation towards ``sparsity_target`` (the classic sparse
+        autoencoder; needs sigmoid units), ``"l1"`` penalises the mean
+        absolute activation. Sparse codes (Gao et al., 2024): ``"topk"``
+        keeps the ``k`` largest codes of each sample; ``"batchtopk"`` keeps
+        the ``k * batch_size`` largest of a training batch and, at inference,
+        the codes above a threshold learned in training (``thresholds_``);
+        ``"jumprelu"`` keeps the codes above learned per-unit thresholds,
+        with ``sparsity_weight`` weighting the fraction of active codes (an
+        L0 penalty). The sparse codes come with unit-norm decoder columns,
+        an encoder initialised as the decoder's transpose, a start from the
+        data's geometric median, and the AuxK loss for dead units. None
+        trains a plain autoencoder.
 
     sparsity_target : float, default=0.05
         Target mean activation ``rho`` of each hidden unit with
@@ -68,6 +84,18 @@ class SparseAutoencoderTransformer(
         UFLDL notes, which sum both. On MNIST, 3 gave the most useful codes
         for a linear classifier among the values from 0.3 to 30 we tried,
         with mean activations near ``sparsity_target`` (see ``benchmarks/``).
+        With ``"jumprelu"`` it prices the fraction of units active per
+        sample.
+
+    k : int, default=32
+        Active codes per sample with ``sparsity="topk"`` (at most
+        ``n_components``) and on average with ``"batchtopk"``.
+
+    auxk_weight : float, default=1/32
+        Weight of the AuxK loss with the sparse codes: units that have not
+        fired for a whole epoch (``n_samples`` training samples) are trained
+        to reconstruct what the live codes miss, which revives them. 1/32 as
+        in Gao et al. (2024); 0 turns it off.
 
     alpha : float, default=1e-5
         L2 weight decay on the weight matrices (not the biases). Small, so
@@ -90,9 +118,10 @@ class SparseAutoencoderTransformer(
         units), averaged over samples and divided by the number of units.
         0 turns it off.
 
-    activation : {"sigmoid", "relu"}, default="sigmoid"
+    activation : {"auto", "sigmoid", "relu"}, default="auto"
         Hidden activation ``f``. Sigmoid codes lie in (0, 1), which the KL
-        penalty needs; use ``"relu"`` with ``sparsity="l1"`` or None.
+        penalty needs; relu codes are exactly 0 when a unit is off. ``"auto"``
+        takes sigmoid for ``sparsity="kl"`` and None, relu otherwise.
 
     output_activation : {"auto", "sigmoid", "identity"}, default="auto"
         Output activation ``g``. ``"sigmoid"`` confines reconstructions to
@@ -186,6 +215,26 @@ class SparseAutoencoderTransformer(
     decoder_bias_ : ndarray of shape (n_features,)
         Decoder bias ``c``.
 
+    thresholds_ : ndarray of shape (n_components,) or None
+        Inference thresholds of the codes: JumpReLU's per unit, or
+        BatchTopK's single learned threshold repeated; None for the other
+        sparsities.
+
+    l0_ : float
+        Mean number of active codes per sample on the training data (a
+        sigmoid unit counts as active when its code exceeds 1/2, any other
+        when its code is positive).
+
+    feature_density_ : ndarray of shape (n_components,)
+        Fraction of the training samples on which each unit is active.
+
+    dead_latents_ : float
+        Fraction of units active on no training sample.
+
+    explained_variance_ : float
+        ``1 - FVU``: the share of the training data's variance that the
+        reconstructions explain.
+
     loss_curve_ : list of float
         Mean training loss at each epoch.
 
@@ -222,6 +271,13 @@ class SparseAutoencoderTransformer(
     ----------
     A. Ng, "Sparse autoencoder", CS294A Lecture notes (UFLDL), 2011.
 
+    L. Gao et al., "Scaling and evaluating sparse autoencoders", 2024.
+
+    B. Bussmann, P. Leask and N. Nanda, "BatchTopK Sparse Autoencoders", 2024.
+
+    S. Rajamanoharan et al., "Jumping Ahead: Improving Reconstruction
+    Fidelity with JumpReLU Sparse Autoencoders", 2024.
+
     Examples
     --------
     >>> from sklearn.datasets import load_digits
@@ -248,11 +304,13 @@ class SparseAutoencoderTransformer(
         sparsity="kl",
         sparsity_target=0.05,
         sparsity_weight=3.0,
+        k=32,
+        auxk_weight=1 / 32,
         alpha=1e-5,
         corruption=None,
         corruption_level=0.1,
         contractive_weight=0.0,
-        activation="sigmoid",
+        activation="auto",
         output_activation="auto",
         tied_weights=False,
         solver="adam",
@@ -273,6 +331,8 @@ class SparseAutoencoderTransformer(
         self.sparsity = sparsity
         self.sparsity_target = sparsity_target
         self.sparsity_weight = sparsity_weight
+        self.k = k
+        self.auxk_weight = auxk_weight
         self.alpha = alpha
         self.corruption = corruption
         self.corruption_level = corruption_level
@@ -376,21 +436,20 @@ class SparseAutoencoderTransformer(
             dtype = torch_dtype(X.dtype)
             self.output_activation_ = resolve_output_activation(self.output_activation, X)
             self._architecture = self._architecture_params()
+            self._architecture["code_scale"] = code_scale(X)
         rng, generator = self._seeds(offset=0 if history is None else history.n_iter)
+        X = X.astype(numpy_dtype(dtype), copy=False)
         if not continuing:
             module = self._new_autoencoder(
-                X.shape[1],
-                self.n_components,
-                dtype,
-                device,
-                generator,
-                output_activation=self.output_activation_,
+                X, self.n_components, dtype, device, generator, self.output_activation_
             )
-        X = X.astype(numpy_dtype(dtype), copy=False)
+        loss_fn = self._autoencoder_loss(
+            scale, self._corruption_generator(generator, device), dead_after=X.shape[0]
+        )
         with torch_threads():
             optimizer, history = self._train(
                 module,
-                self._autoencoder_loss(scale, self._corruption_generator(generator, device)),
+                loss_fn,
                 [X],
                 device=device,
                 rng=rng,
@@ -399,7 +458,9 @@ class SparseAutoencoderTransformer(
                 history=history,
                 incremental=incremental,
                 validation_loss_fn=self._reconstruction_loss(scale),
+                hooks=self._decoder_hooks(),
             )
+            self._set_diagnostics(module, X)
         self._module, self._optimizer, self._history = module, optimizer, history
         self._loss_scale = scale
         self.device_ = str(device)
@@ -412,19 +473,22 @@ class SparseAutoencoderTransformer(
         self.n_iter_ = history.n_iter
 
     def _architecture_params(self):
+        """What the network's shape depends on: the parameters that
+        ``warm_start`` cannot change, and the resolved activations."""
         return {
             "n_components": self.n_components,
             "activation": self.activation,
             "tied_weights": self.tied_weights,
+            "sparsity": self.sparsity,
+            "k": self.k if self.sparsity in ("topk", "batchtopk") else None,
+            "hidden_activation": self._activation(),
             "output_activation": self.output_activation_,
         }
 
     def _check_architecture_unchanged(self):
-        changed = {
-            name: value
-            for name, value in self._architecture.items()
-            if name != "output_activation" and getattr(self, name) != value
-        }
+        current = self._architecture_params()
+        fitted = {k: v for k, v in self._architecture.items() if k in self.get_params()}
+        changed = {name: value for name, value in fitted.items() if current[name] != value}
         if changed:
             raise ValueError(
                 f"warm_start and partial_fit continue the fitted network, whose "
@@ -441,18 +505,48 @@ class SparseAutoencoderTransformer(
         self.encoder_bias_ = numpy(module.encoder_bias)
         self.components_ = numpy(module.decoder_weights.T)
         self.decoder_bias_ = numpy(module.decoder_bias)
+        self.thresholds_ = code_thresholds(module.encoder.code, module.n_components)
+
+    @torch.no_grad()
+    def _set_diagnostics(self, module, X):
+        """Sparsity and fit of the codes of ``X`` at inference."""
+        module.eval()
+        parameter = next(module.parameters())
+        fired = torch.zeros(module.n_components, dtype=torch.float64, device=parameter.device)
+        squared_error = 0.0
+        batches = Batches([X], batch_size=INFERENCE_BATCH_SIZE, device=parameter.device)
+        for (x,) in batches:
+            out = module(x)
+            fired += module.encoder.code.firing(out.codes).sum(dim=0)
+            squared_error += float((out.reconstruction - x).pow(2).sum())
+        self.feature_density_ = (fired / X.shape[0]).cpu().numpy()
+        self.l0_ = float(self.feature_density_.sum())
+        self.dead_latents_ = float(np.mean(self.feature_density_ == 0))
+        total_variance = mean_feature_variance(X) * X.shape[1] * X.shape[0]
+        self.explained_variance_ = 1.0 - squared_error / total_variance
 
     def _module_from_arrays(self):
         n_components, n_features = self.encoder_weights_.shape
+        architecture = self._architecture
+        dtype = torch_dtype(self.encoder_weights_.dtype)
         module = SparseAutoencoder(
             n_features,
             n_components,
-            activation=self._architecture["activation"],
-            output_activation=self._architecture["output_activation"],
-            tied_weights=self._architecture["tied_weights"],
+            activation=architecture["hidden_activation"],
+            output_activation=architecture["output_activation"],
+            tied_weights=architecture["tied_weights"],
+            code=make_code(
+                architecture["sparsity"],
+                architecture["hidden_activation"],
+                n_components,
+                k=architecture["k"],
+                scale=architecture["code_scale"],
+                dtype=dtype,
+            ),
             generator=torch.Generator(),
-            dtype=torch_dtype(self.encoder_weights_.dtype),
+            dtype=dtype,
         )
+        load_code_thresholds(module.encoder.code, self.thresholds_)
         with torch.no_grad():
             module.encoder_weight.copy_(torch.from_numpy(self.encoder_weights_))
             module.encoder_bias.copy_(torch.from_numpy(self.encoder_bias_))

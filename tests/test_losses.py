@@ -7,16 +7,18 @@ import torch
 
 from skl_sae._losses import (
     SPARSITY_PENALTIES,
+    auxk_loss,
     contractive_penalty,
     corrupt,
     kl_divergence,
     kl_sparsity,
+    l0_sparsity,
     l1_sparsity,
     reconstruction_loss,
     squared_error,
     weight_decay,
 )
-from skl_sae._modules import SparseAutoencoder
+from skl_sae._modules import AutoencoderOutput, SparseAutoencoder
 
 
 def test_kl_divergence_matches_its_closed_form():
@@ -57,8 +59,21 @@ def test_weight_decay_is_half_the_squared_norm():
     assert weight_decay(weights).item() == pytest.approx(0.5 * (6 + 16))
 
 
-def test_every_sparsity_option_has_a_penalty():
-    assert set(SPARSITY_PENALTIES) == {"kl", "l1"}
+def test_penalties_cover_kl_l1_and_jumprelus_l0():
+    assert set(SPARSITY_PENALTIES) == {"kl", "l1", "jumprelu"}
+    gates = torch.tensor([[1.0, 0.0, 0.0, 0.0], [1.0, 1.0, 0.0, 0.0]])
+    output = AutoencoderOutput(gates, gates, gates, gates)
+    assert SPARSITY_PENALTIES["jumprelu"](output, None).item() == pytest.approx(3 / 8)
+    assert l0_sparsity(gates).item() == pytest.approx(3 / 8)
+
+
+def test_auxk_loss_is_relative_to_the_main_reconstruction_error():
+    x = torch.zeros(4, 3)
+    main = torch.full((4, 3), 2.0, requires_grad=True)
+    assert auxk_loss(torch.full((4, 3), 1.0), main, x).item() == pytest.approx(0.25)
+    auxiliary = torch.ones(4, 3, requires_grad=True)
+    auxk_loss(auxiliary, main, x).backward()
+    assert main.grad is None  # the main reconstruction only scales the term
 
 
 @pytest.mark.parametrize("activation", ["sigmoid", "relu"])

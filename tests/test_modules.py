@@ -1,5 +1,6 @@
 """The torch autoencoder module."""
 
+import pytest
 import torch
 
 from skl_sae._modules import AutoencoderOutput, SparseAutoencoder
@@ -35,3 +36,46 @@ def test_initialisation_is_reproducible_from_a_generator_and_has_zero_biases():
         assert torch.equal(pa, pb)
     assert torch.count_nonzero(a.encoder_bias) == 0
     assert torch.count_nonzero(a.decoder_bias) == 0
+
+
+def _column_norms(module):
+    return module.decoder_weights.norm(dim=0)
+
+
+def test_a_unit_norm_decoder_starts_as_the_encoders_transpose():
+    module = SparseAutoencoder(6, 4, unit_norm_decoder=True, dtype=torch.float64)
+    assert torch.allclose(_column_norms(module), torch.ones(4, dtype=torch.float64))
+    assert torch.equal(module.encoder_weight, module.decoder_weights.T)
+
+
+@pytest.mark.parametrize("tied", [False, True])
+def test_the_parallel_gradient_is_removed_and_columns_renormalised(tied):
+    module = SparseAutoencoder(6, 4, unit_norm_decoder=True, tied_weights=tied)
+    module(torch.rand(8, 6)).reconstruction.pow(2).sum().backward()
+    module.remove_parallel_gradient_()
+    weight, dim = module._atoms()
+    assert torch.allclose((weight.grad * weight).sum(dim=dim), torch.zeros(4), atol=1e-6)
+    with torch.no_grad():
+        weight.mul_(3.0)
+    module.normalize_decoder_()
+    assert torch.allclose(_column_norms(module), torch.ones(4))
+
+
+@pytest.mark.parametrize("output_activation", ["identity", "sigmoid"])
+def test_centering_reconstructs_the_center_from_zero_codes(output_activation):
+    module = SparseAutoencoder(
+        6, 4, activation="relu", output_activation=output_activation, unit_norm_decoder=True
+    )
+    center = torch.tensor([0.1, 0.2, 0.5, 0.5, 0.8, 0.9])
+    module.center_(center)
+    assert torch.allclose(module.encode(center[None])[0], torch.zeros(1, 4), atol=1e-6)
+    assert torch.allclose(module.decode(torch.zeros(1, 4))[0], center, atol=1e-6)
+
+
+def test_auxiliary_reconstruction_adds_the_auxiliary_codes_to_fixed_codes():
+    module = SparseAutoencoder(6, 4, activation="relu")
+    codes, extra = torch.rand(3, 4), torch.rand(3, 4)
+    combined = module.auxiliary_reconstruction(codes, extra)
+    assert torch.allclose(combined, module.decode(codes + extra))
+    combined.sum().backward()
+    assert module.decoder_bias.grad is None  # only the auxiliary part trains

@@ -1,0 +1,248 @@
+"""How pre-activations become codes: plain activations and the sparse codes.
+
+A code module maps the pre-activations ``W x + b`` of a layer to
+``(codes, gates)``. ``gates`` is None except for :class:`JumpReLU`, whose
+gates (0 or 1, with a straight-through gradient for the thresholds) give the
+L0 penalty. The sparse codes (Gao et al., 2024; Bussmann et al., 2024;
+Rajamanoharan et al., 2024):
+
+- :class:`TopK` keeps the ``k`` largest codes of each sample;
+- :class:`BatchTopK` keeps the ``k * batch_size`` largest codes of a training
+  batch and, for inference, every code above a threshold learned meanwhile,
+  so that the code of a sample does not depend on the rest of its batch;
+- :class:`JumpReLU` keeps each unit's code above its own learned threshold.
+
+:class:`DeadLatents` tracks which units have not fired for a while, and
+:func:`auxiliary_codes` gives the codes that the AuxK loss trains on them.
+Torch only; nothing here draws random numbers.
+"""
+
+import math
+
+import torch
+from torch import nn
+
+ACTIVATIONS = {
+    "sigmoid": torch.sigmoid,
+    "relu": torch.relu,
+    "tanh": torch.tanh,
+    "identity": lambda z: z,
+}
+
+#: Values of ``sparsity`` whose codes are sparse by construction; they come
+#: with a unit-norm decoder, a data-initialised decoder bias and AuxK.
+SPARSE_CODES = ("topk", "batchtopk", "jumprelu")
+
+
+class Activation(nn.Module):
+    """A plain activation ``f`` applied element-wise; no gates.
+
+    A sigmoid unit counts as firing when its code exceeds 1/2 (its
+    pre-activation is positive), since none is ever exactly 0; other units
+    fire when their code is positive.
+    """
+
+    def __init__(self, activation):
+        super().__init__()
+        self.activation = activation
+        self._f = ACTIVATIONS[activation]
+
+    def forward(self, pre):
+        return self._f(pre), None
+
+    def firing(self, codes):
+        """Boolean mask of the codes that count as active."""
+        return codes > (0.5 if self.activation == "sigmoid" else 0.0)
+
+
+class _SparseCode(Activation):
+    """Codes that are exactly 0 where a unit is off."""
+
+    def firing(self, codes):
+        return codes > 0
+
+
+class TopK(_SparseCode):
+    """``f`` of the ``k`` largest pre-activations of each sample, 0 elsewhere.
+
+    Parameters
+    ----------
+    k : int
+        Codes kept per sample (at most the number of units).
+    activation : str
+        ``f``, applied to the kept pre-activations (``"relu"`` also drops
+        negative ones).
+    """
+
+    def __init__(self, k, activation="relu"):
+        super().__init__(activation)
+        self.k = int(k)
+
+    def forward(self, pre):
+        values, indices = pre.topk(min(self.k, pre.shape[1]), dim=1)
+        return torch.zeros_like(pre).scatter(1, indices, self._f(values)), None
+
+
+class BatchTopK(_SparseCode):
+    """The ``k * batch_size`` largest codes of a batch in training; codes above
+    ``threshold`` in evaluation.
+
+    In training, each batch also updates ``threshold``, an exponential moving
+    average of the smallest code kept, which inference uses instead of the
+    batch so that a sample's code depends on that sample alone.
+
+    Parameters
+    ----------
+    k : int
+        Mean number of codes kept per sample.
+    activation : str
+        ``f``, applied before ranking the codes.
+    momentum : float, default=0.01
+        Weight of each batch in the moving average.
+    dtype : torch.dtype, default=None
+        Dtype of the ``threshold`` buffer.
+    """
+
+    def __init__(self, k, activation="relu", momentum=0.01, dtype=None):
+        super().__init__(activation)
+        self.k = int(k)
+        self.momentum = momentum
+        self.register_buffer("threshold", torch.tensor(math.nan, dtype=dtype))
+
+    def forward(self, pre):
+        codes = self._f(pre)
+        if not self.training:
+            threshold = torch.nan_to_num(self.threshold, nan=0.0)
+            return codes * (codes > threshold), None
+        flat = codes.flatten()
+        values, indices = flat.topk(min(self.k * pre.shape[0], flat.numel()))
+        self._update_threshold(values.detach())
+        return torch.zeros_like(flat).scatter(0, indices, values).view_as(codes), None
+
+    @torch.no_grad()
+    def _update_threshold(self, kept):
+        positive = kept[kept > 0]
+        if positive.numel() == 0:
+            return
+        smallest = positive.min()
+        if torch.isnan(self.threshold):
+            self.threshold.copy_(smallest)
+        else:
+            self.threshold.lerp_(smallest, self.momentum)
+
+
+class _Step(torch.autograd.Function):
+    """Heaviside step ``H(pre - threshold)`` with a straight-through gradient.
+
+    On samples within ``bandwidth / 2`` of the threshold, the step passes the
+    rectangle-kernel estimate of its derivative: ``-1/bandwidth`` to the
+    threshold, as in Rajamanoharan et al. (2024), and ``+1/bandwidth`` to the
+    pre-activation, which the paper does not. Without the latter the L0
+    penalty reaches the thresholds alone, and on data sets of thousands of
+    samples they trail the growing pre-activations for hundreds of epochs.
+    """
+
+    @staticmethod
+    def forward(ctx, pre, threshold, bandwidth):
+        ctx.save_for_backward(pre, threshold)
+        ctx.bandwidth = bandwidth
+        return (pre > threshold).to(pre.dtype)
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        pre, threshold = ctx.saved_tensors
+        near = ((pre - threshold).abs() < ctx.bandwidth / 2).to(pre.dtype)
+        grad_pre = grad_output * near / ctx.bandwidth
+        return grad_pre, -grad_pre.sum(dim=0), None
+
+
+class JumpReLU(_SparseCode):
+    """``f(pre) * H(pre - threshold)``, with one learned threshold per unit.
+
+    The thresholds are trained through the straight-through estimator of
+    :class:`_Step`, both by the reconstruction error and by the L0 penalty on
+    the gates. They are stored as logarithms so that they stay positive.
+
+    Parameters
+    ----------
+    n_units : int
+        Number of units (thresholds).
+    activation : str
+        ``f`` (``"relu"`` gives the JumpReLU of the paper).
+    threshold : float, default=1.0
+        Initial threshold of every unit.
+    bandwidth : float, default=0.5
+        Width of the window around the threshold where the straight-through
+        gradient is non-zero; in the pre-activations' units.
+    dtype : torch.dtype, default=None
+        Dtype of the thresholds.
+    """
+
+    def __init__(self, n_units, activation="relu", threshold=1.0, bandwidth=0.5, dtype=None):
+        super().__init__(activation)
+        self.bandwidth = float(bandwidth)
+        self.log_threshold = nn.Parameter(torch.full((n_units,), math.log(threshold), dtype=dtype))
+
+    @property
+    def threshold(self):
+        """Per-unit thresholds, shape (n_units,)."""
+        return self.log_threshold.exp()
+
+    def forward(self, pre):
+        gates = _Step.apply(pre, self.threshold, self.bandwidth)
+        return self._f(pre) * gates, gates
+
+
+def make_code(sparsity, activation, n_units, *, k=None, scale=1.0, dtype=None):
+    """The code module for ``sparsity``: a sparse code or a plain activation.
+
+    ``scale`` is the typical size of a pre-activation. JumpReLU's thresholds
+    start at it (about a sixth of the units fire at first) and its bandwidth
+    is half of it: the paper's 1e-3 of it needs far more training steps than
+    data sets of thousands of samples give.
+    """
+    if sparsity == "topk":
+        return TopK(k, activation)
+    if sparsity == "batchtopk":
+        return BatchTopK(k, activation, dtype=dtype)
+    if sparsity == "jumprelu":
+        return JumpReLU(n_units, activation, threshold=scale, bandwidth=0.5 * scale, dtype=dtype)
+    return Activation(activation)
+
+
+class DeadLatents:
+    """Counts, per unit, the training samples seen since it last fired.
+
+    A unit is dead once ``dead_after`` samples have passed without it firing.
+
+    Parameters
+    ----------
+    n_units : int
+        Number of units tracked.
+    dead_after : int
+        Samples without firing after which a unit counts as dead.
+    device : torch.device
+        Where the counts live (the model's device).
+    """
+
+    def __init__(self, n_units, dead_after, device):
+        self.dead_after = int(dead_after)
+        self.samples_since_fired = torch.zeros(n_units, dtype=torch.int64, device=device)
+
+    @torch.no_grad()
+    def update(self, fired):
+        """Record a batch; ``fired`` is its (n_samples, n_units) boolean mask."""
+        self.samples_since_fired += fired.shape[0]
+        self.samples_since_fired[fired.any(dim=0)] = 0
+
+    def mask(self):
+        """Boolean mask of the dead units."""
+        return self.samples_since_fired >= self.dead_after
+
+
+def auxiliary_codes(pre, dead, k_aux, activation="relu"):
+    """Codes of the AuxK loss: the ``k_aux`` largest pre-activations of the
+    dead units in each sample, through ``f``; 0 for every live unit."""
+    masked = pre.masked_fill(~dead, -math.inf)
+    values, indices = masked.topk(min(k_aux, int(dead.sum())), dim=1)
+    return torch.zeros_like(pre).scatter(1, indices, ACTIVATIONS[activation](values))

@@ -1,0 +1,105 @@
+"""Plain activations and the sparse codes (TopK, BatchTopK, JumpReLU)."""
+
+import math
+
+import pytest
+import torch
+
+from skl_sae._codes import (
+    Activation,
+    BatchTopK,
+    DeadLatents,
+    JumpReLU,
+    TopK,
+    auxiliary_codes,
+    make_code,
+)
+
+
+def test_topk_keeps_the_k_largest_of_each_row_through_the_activation():
+    pre = torch.tensor([[0.5, -1.0, 2.0, 1.0], [3.0, 2.0, 1.0, 0.0]])
+    codes, gates = TopK(2, "relu")(pre)
+    assert gates is None
+    assert torch.equal(codes, torch.tensor([[0.0, 0.0, 2.0, 1.0], [3.0, 2.0, 0.0, 0.0]]))
+    assert torch.equal(TopK(10, "relu")(pre)[0], torch.relu(pre))  # k above the width
+
+
+def test_batchtopk_keeps_k_per_row_on_average_in_training():
+    torch.manual_seed(0)
+    code = BatchTopK(3).train()
+    pre = torch.randn(50, 20).abs() + 0.01
+    codes, _ = code(pre)
+    assert torch.count_nonzero(codes) == 3 * 50
+    per_row = (codes > 0).sum(dim=1)
+    assert per_row.min() < 3 < per_row.max()  # the batch, not each row, has k each
+
+
+def test_batchtopk_learns_the_smallest_kept_code_as_its_inference_threshold():
+    code = BatchTopK(1, momentum=0.5).train()
+    assert math.isnan(code.threshold)
+    code(torch.tensor([[4.0, 1.0], [3.0, 2.0]]))  # keeps 4 and 3
+    assert code.threshold.item() == 3.0
+    code(torch.tensor([[5.0, 0.5], [1.0, 0.0]]))  # keeps 5 and 1: average towards 1
+    assert code.threshold.item() == 2.0
+    code.eval()
+    codes, _ = code(torch.tensor([[2.5, 1.5, 2.0]]))
+    assert torch.equal(codes, torch.tensor([[2.5, 0.0, 0.0]]))
+
+
+def test_jumprelu_zeroes_codes_below_the_threshold_and_returns_its_gates():
+    code = JumpReLU(3, threshold=1.0, bandwidth=0.5)
+    pre = torch.tensor([[0.5, 1.5, -2.0]])
+    codes, gates = code(pre)
+    assert torch.equal(codes, torch.tensor([[0.0, 1.5, 0.0]]))
+    assert torch.equal(gates, torch.tensor([[0.0, 1.0, 0.0]]))
+
+
+def test_jumprelu_gates_pass_a_straight_through_gradient_near_the_threshold():
+    code = JumpReLU(2, threshold=1.0, bandwidth=0.5, dtype=torch.float64)
+    pre = torch.tensor([[0.9, 3.0], [1.2, 0.0]], dtype=torch.float64, requires_grad=True)
+    _, gates = code(pre)
+    gates.sum().backward()
+    # Within bandwidth / 2 of the threshold: +1/bandwidth to the
+    # pre-activation, -1/bandwidth to the threshold (times d threshold /
+    # d log threshold = threshold = 1).
+    assert torch.equal(pre.grad, torch.tensor([[2.0, 0.0], [2.0, 0.0]], dtype=torch.float64))
+    assert torch.allclose(code.log_threshold.grad, torch.tensor([-4.0, 0.0], dtype=torch.float64))
+
+
+def test_make_code_scales_jumprelu_to_the_pre_activations():
+    code = make_code("jumprelu", "relu", 4, scale=2.0)
+    assert torch.allclose(code.threshold, torch.full((4,), 2.0))
+    assert code.bandwidth == 1.0
+    assert isinstance(make_code("kl", "sigmoid", 4), Activation)
+    assert make_code("topk", "relu", 4, k=3).k == 3
+
+
+def test_a_sigmoid_unit_fires_above_one_half_and_a_sparse_code_above_zero():
+    codes = torch.tensor([[0.4, 0.6, 0.0]])
+    assert Activation("sigmoid").firing(codes).tolist() == [[False, True, False]]
+    assert Activation("relu").firing(codes).tolist() == [[True, True, False]]
+    assert TopK(2, "sigmoid").firing(codes).tolist() == [[True, True, False]]
+
+
+def test_a_unit_is_dead_after_dead_after_samples_without_firing():
+    tracker = DeadLatents(3, dead_after=4, device="cpu")
+    tracker.update(torch.tensor([[True, False, False], [False, False, False]]))
+    assert not tracker.mask().any()
+    tracker.update(torch.tensor([[False, True, False], [False, False, False]]))
+    assert tracker.mask().tolist() == [False, False, True]
+    assert tracker.samples_since_fired.tolist() == [2, 0, 4]
+
+
+def test_auxiliary_codes_are_the_largest_codes_of_dead_units_only():
+    pre = torch.tensor([[5.0, 1.0, 2.0, 3.0], [5.0, -1.0, -2.0, 0.5]])
+    dead = torch.tensor([False, True, True, True])
+    codes = auxiliary_codes(pre, dead, k_aux=2)
+    assert torch.equal(codes, torch.tensor([[0.0, 0.0, 2.0, 3.0], [0.0, 0.0, 0.0, 0.5]]))
+    assert torch.count_nonzero(auxiliary_codes(pre, dead, k_aux=10)[0]) == 3
+
+
+@pytest.mark.parametrize("code", [TopK(2), BatchTopK(2), JumpReLU(4, threshold=0.1)])
+def test_sparse_codes_keep_the_dtype_and_shape(code):
+    pre = torch.randn(5, 4, dtype=torch.float64)
+    codes, _ = code.to(torch.float64)(pre)
+    assert codes.shape == pre.shape and codes.dtype == torch.float64
