@@ -620,7 +620,7 @@ class StackedSparseAutoencoderClassifier(
         X = validate_data(
             self, X, accept_sparse="csr", dtype=(np.float64, np.float32), reset=False
         )
-        module = self._get_module()
+        module = self._get_module().eval()
         return apply_in_batches(function(module), X, next(module.parameters()))
 
     def decision_function(self, X):

@@ -119,6 +119,23 @@ def test_transform_gives_the_top_hidden_codes(fitted, split):
     np.testing.assert_allclose(fitted.decision_function(X_test), logits, rtol=1e-6, atol=1e-9)
 
 
+@pytest.mark.parametrize("sparsity", ["topk", "batchtopk", "jumprelu"])
+def test_sparse_codes_stay_in_the_stack_through_prediction(split, sparsity):
+    X_train, X_test, y_train, y_test = split
+    clf = small(sparsity=sparsity, k=6).fit(X_train, y_train)
+    assert clf.score(X_test, y_test) > 0.85
+    codes = clf.transform(X_test)
+    if sparsity == "topk":
+        assert np.all(np.count_nonzero(codes, axis=1) <= 6)
+    else:
+        assert np.mean(codes == 0) > 0.3
+    # Inference of one row does not depend on the rest of the batch.
+    one_by_one = np.vstack([clf.predict_proba(X_test[i : i + 1]) for i in range(10)])
+    np.testing.assert_allclose(one_by_one, clf.predict_proba(X_test[:10]), rtol=1e-10)
+    restored = pickle.loads(pickle.dumps(clf))
+    np.testing.assert_array_equal(restored.predict_proba(X_test), clf.predict_proba(X_test))
+
+
 def test_fitted_attributes_describe_the_network(fitted):
     assert fitted.n_layers_ == 4
     assert fitted.n_outputs_ == 10

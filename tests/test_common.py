@@ -9,7 +9,7 @@ from skl_sae import (
     StackedSparseAutoencoderClassifier,
 )
 
-# Small, fast instances covering each sparsity, tied weights, each solver,
+# Small, fast instances covering each sparsity and sparse code, tied weights, each solver,
 # early stopping and frozen features; the default-constructed estimators are
 # checked as they are.
 ESTIMATORS = [
@@ -28,6 +28,11 @@ ESTIMATORS = [
     SparseAutoencoderTransformer(
         n_components=8, corruption="gaussian", contractive_weight=0.1, max_iter=30
     ),
+    SparseAutoencoderTransformer(n_components=8, sparsity="topk", k=3, max_iter=30),
+    SparseAutoencoderTransformer(
+        n_components=8, sparsity="batchtopk", k=3, tied_weights=True, max_iter=30
+    ),
+    SparseAutoencoderTransformer(n_components=8, sparsity="jumprelu", solver="lbfgs", max_iter=15),
     StackedSparseAutoencoderClassifier(),
     StackedSparseAutoencoderClassifier(
         hidden_layer_sizes=(8,),
@@ -42,6 +47,9 @@ ESTIMATORS = [
     ),
     StackedSparseAutoencoderClassifier(
         hidden_layer_sizes=(8,), solver="lbfgs", early_stopping=True, max_iter=50
+    ),
+    StackedSparseAutoencoderClassifier(
+        hidden_layer_sizes=(8,), sparsity="batchtopk", k=3, pretrain_max_iter=5
     ),
     SparseAutoencoderOutlierDetector(),
     SparseAutoencoderOutlierDetector(8, contamination=0.1, sparsity=None, max_iter=30),

@@ -1,0 +1,148 @@
+"""SparseAutoencoderTransformer with the sparse codes, and its diagnostics."""
+
+import pickle
+import warnings
+
+import numpy as np
+import pytest
+from sklearn.exceptions import ConvergenceWarning
+
+from skl_sae import SparseAutoencoderTransformer
+
+SPARSE_CODES = ["topk", "batchtopk", "jumprelu"]
+
+
+def small(**params):
+    """A fast sparse-code transformer for digits; ``params`` override."""
+    defaults = dict(n_components=48, k=6, max_iter=30, random_state=0)
+    return SparseAutoencoderTransformer(**{**defaults, **params})
+
+
+@pytest.fixture(autouse=True)
+def _quiet_convergence():
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        yield
+
+
+def test_topk_codes_have_exactly_k_nonzeros_per_row(digits):
+    X, _ = digits
+    sae = small(sparsity="topk").fit(X)
+    assert np.all(np.count_nonzero(sae.transform(X), axis=1) == 6)
+    assert sae.l0_ == pytest.approx(6)
+
+
+def test_batchtopk_inference_of_one_row_equals_its_row_in_a_batch(digits):
+    X, _ = digits
+    sae = small(sparsity="batchtopk").fit(X)
+    batch = sae.transform(X[:200])
+    rows = np.vstack([sae.transform(X[i : i + 1]) for i in range(20)])
+    np.testing.assert_array_equal(rows != 0, batch[:20] != 0)  # the same codes fire
+    np.testing.assert_allclose(rows, batch[:20], rtol=1e-12)  # up to BLAS rounding
+    assert sae.thresholds_.shape == (48,) and np.all(sae.thresholds_ == sae.thresholds_[0])
+    assert np.all(batch[batch != 0] > sae.thresholds_[0])
+    assert 3 < sae.l0_ < 12  # about k per row on average, from the threshold alone
+
+
+def test_jumprelu_codes_are_sparse_and_trained_thresholds_move(digits):
+    X, _ = digits
+    sae = small(sparsity="jumprelu", max_iter=60).fit(X)
+    initial = X.var(axis=0).mean() ** 0.5  # the thresholds start at this scale
+    moved = np.abs(sae.thresholds_ / initial - 1)
+    assert moved.max() > 0.01 and np.unique(sae.thresholds_).size == 48  # each its own
+    codes = sae.transform(X)
+    assert sae.l0_ < 0.5 * sae.n_components
+    assert np.all((codes == 0) | (codes > sae.thresholds_))
+
+
+def test_a_heavier_l0_weight_gives_sparser_jumprelu_codes(digits):
+    X, _ = digits
+    light = small(sparsity="jumprelu", sparsity_weight=0.3).fit(X)
+    heavy = small(sparsity="jumprelu", sparsity_weight=10.0).fit(X)
+    assert heavy.l0_ < 0.7 * light.l0_
+
+
+@pytest.mark.parametrize("sparsity", SPARSE_CODES)
+@pytest.mark.parametrize("tied_weights", [False, True])
+def test_decoder_columns_have_unit_norm_after_fit(digits, sparsity, tied_weights):
+    X, _ = digits
+    sae = small(sparsity=sparsity, tied_weights=tied_weights, max_iter=5).fit(X)
+    np.testing.assert_allclose(np.linalg.norm(sae.components_, axis=1), 1.0, rtol=1e-6)
+
+
+def test_penalties_keep_a_free_decoder(digits):
+    X, _ = digits
+    sae = small(sparsity="l1", max_iter=5).fit(X)
+    assert not np.allclose(np.linalg.norm(sae.components_, axis=1), 1.0)
+
+
+def test_auxk_lowers_the_dead_latent_fraction(digits):
+    X, _ = digits
+    params = dict(sparsity="topk", n_components=128, k=8, max_iter=100)
+    without = small(auxk_weight=0.0, **params).fit(X)
+    with_auxk = small(**params).fit(X)
+    assert with_auxk.dead_latents_ < 0.9 * without.dead_latents_
+
+
+def test_auxk_does_not_change_the_reported_loss(digits):
+    X, _ = digits
+    # Before any unit is dead (one epoch), AuxK adds nothing at all.
+    a = small(sparsity="topk", max_iter=1).fit(X)
+    b = small(sparsity="topk", max_iter=1, auxk_weight=0.0).fit(X)
+    assert a.loss_curve_ == b.loss_curve_
+
+
+@pytest.mark.parametrize("sparsity", ["kl", "l1", *SPARSE_CODES])
+def test_activation_auto_is_sigmoid_for_kl_and_relu_for_the_rest(digits, sparsity):
+    X, _ = digits
+    codes = small(sparsity=sparsity, max_iter=2).fit(X).transform(X)
+    if sparsity == "kl":
+        assert np.all((codes > 0) & (codes < 1))
+    else:
+        assert np.all(codes >= 0) and np.any(codes == 0)
+
+
+@pytest.mark.parametrize("sparsity", SPARSE_CODES)
+def test_sparse_codes_pickle_with_their_thresholds(digits, sparsity):
+    X, _ = digits
+    sae = small(sparsity=sparsity, max_iter=5).fit(X)
+    restored = pickle.loads(pickle.dumps(sae))
+    np.testing.assert_array_equal(restored.transform(X), sae.transform(X))
+
+
+@pytest.mark.parametrize("sparsity", SPARSE_CODES)
+def test_warm_start_continues_a_sparse_code(digits, sparsity):
+    X, _ = digits
+    sae = small(sparsity=sparsity, max_iter=3, warm_start=True).fit(X)
+    sae.fit(X)
+    assert sae.n_iter_ == 6
+    with pytest.raises(ValueError, match="sparsity"):
+        sae.set_params(sparsity="kl").fit(X)
+
+
+def test_geometric_median_start_reconstructs_better_than_zero_at_first(digits):
+    X, _ = digits
+    first = small(sparsity="topk", max_iter=1).fit(X).loss_curve_[0]
+    assert first < 1.0  # already better than predicting the mean
+
+
+# -- diagnostics ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("sparsity", ["l1", "topk"])
+def test_diagnostics_describe_the_codes_of_the_training_data(digits, sparsity):
+    X, _ = digits
+    sae = small(sparsity=sparsity).fit(X)
+    active = sae.transform(X) > 0
+    np.testing.assert_allclose(sae.feature_density_, active.mean(axis=0))
+    assert sae.l0_ == pytest.approx(active.sum(axis=1).mean())
+    assert sae.dead_latents_ == pytest.approx(np.mean(~active.any(axis=0)))
+    error = np.mean((sae.inverse_transform(sae.transform(X)) - X) ** 2)
+    assert sae.explained_variance_ == pytest.approx(1 - error / X.var(axis=0).mean())
+
+
+def test_sigmoid_units_count_as_active_above_one_half(digits):
+    X, _ = digits
+    sae = small(sparsity="kl").fit(X)
+    np.testing.assert_allclose(sae.feature_density_, (sae.transform(X) > 0.5).mean(axis=0))
+    assert sae.thresholds_ is None
