@@ -133,6 +133,26 @@ def load_code_thresholds(code, thresholds):
         code.threshold.fill_(float(thresholds[0]))
 
 
+@torch.no_grad()
+def calibrate_thresholds_(layers, X, batch_size):
+    """Calibrate the BatchTopK codes of ``layers`` (applied in turn to ``X``)
+    on the training batches, bottom layer first; leaves them in eval mode."""
+    for layer in layers:
+        layer.eval()
+    parameter = layers[0].weight
+    batches = Batches([X], batch_size=batch_size, device=parameter.device)
+    for depth, layer in enumerate(layers):
+        if not isinstance(layer.code, BatchTopK):
+            continue
+
+        def pre_activations(x, below=layers[:depth], layer=layer):
+            for lower in below:
+                x = lower(x)
+            return layer.pre_activations(x)
+
+        layer.code.calibrate_(pre_activations(x.to(parameter.dtype)) for (x,) in batches)
+
+
 def mean_feature_variance(X):
     """Average per-feature variance of ``X`` (dense or sparse); 1 if it is 0."""
     if sp.issparse(X):
@@ -177,11 +197,16 @@ def in_unit_interval(X):
     return values.size == 0 or (values.min() >= 0 and values.max() <= 1)
 
 
-def resolve_output_activation(output_activation, X):
-    """``"auto"`` becomes ``"sigmoid"`` for data in [0, 1], else ``"identity"``."""
+def resolve_output_activation(output_activation, X, sparse_code=False):
+    """``"auto"`` becomes ``"sigmoid"`` for data in [0, 1], else ``"identity"``.
+
+    The sparse codes always get ``"identity"``: a linear decoder of unit-norm
+    atoms, as they were designed for. Behind a sigmoid output AuxK cannot
+    revive dead units, whose residuals the saturated outputs hide.
+    """
     if output_activation != "auto":
         return output_activation
-    return "sigmoid" if in_unit_interval(X) else "identity"
+    return "sigmoid" if in_unit_interval(X) and not sparse_code else "identity"
 
 
 class BaseSparseAutoencoder(BaseEstimator):

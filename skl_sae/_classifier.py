@@ -1,6 +1,7 @@
 """StackedSparseAutoencoderClassifier: layer-wise pre-training, softmax, fine-tuning."""
 
 import copy
+from contextlib import contextmanager
 from numbers import Integral
 
 import numpy as np
@@ -18,6 +19,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from ._base import (
     BaseSparseAutoencoder,
     apply_in_batches,
+    calibrate_thresholds_,
     code_scale,
     code_thresholds,
     load_code_thresholds,
@@ -434,6 +436,8 @@ class StackedSparseAutoencoderClassifier(
                 validation_loss_fn=self._classifier_loss(alpha=0.0),
                 name="Fine-tuning: " if self.fine_tune else "Softmax: ",
             )
+            if self.sparsity == "batchtopk" and self.fine_tune:
+                calibrate_thresholds_(module.layers[:-1], X, self._batch_size(X.shape[0]))
         self._module, self._optimizer, self._history = module, optimizer, history
         self.device_ = str(device)
         self.n_layers_ = len(sizes) + 2
@@ -475,7 +479,7 @@ class StackedSparseAutoencoderClassifier(
                 dtype,
                 device,
                 generator,
-                output_activation=resolve_output_activation("auto", codes),
+                output_activation=resolve_output_activation("auto", codes, self._sparse_code),
             )
             if epochs:
                 _, history = self._train(
@@ -496,6 +500,10 @@ class StackedSparseAutoencoderClassifier(
                     hooks=self._decoder_hooks(),
                 )
                 curves.append(list(history.loss_curve))
+                if self.sparsity == "batchtopk":
+                    calibrate_thresholds_(
+                        [autoencoder.encoder], codes, self._batch_size(len(codes))
+                    )
             encoder = autoencoder.encoder.eval()
             layers.append(encoder)
             if depth < len(sizes):
@@ -561,7 +569,8 @@ class StackedSparseAutoencoderClassifier(
 
         def loss_fn(module, x, y):
             if frozen:
-                with torch.no_grad():
+                # The features as inference computes them (BatchTopK's threshold).
+                with torch.no_grad(), _evaluating(module.layers[:-1]):
                     codes = module.encode(x)
                 logits = module.layers[-1](codes)
                 weights = [module.layers[-1].weight]
@@ -723,3 +732,16 @@ class _Then:
 
     def __call__(self, x):
         return self.function(self.module(x), dim=1)
+
+
+@contextmanager
+def _evaluating(modules):
+    """Run ``modules`` in evaluation mode, then restore their modes."""
+    modes = [module.training for module in modules]
+    for module in modules:
+        module.eval()
+    try:
+        yield
+    finally:
+        for module, mode in zip(modules, modes, strict=True):
+            module.train(mode)

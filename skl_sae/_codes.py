@@ -109,26 +109,49 @@ class BatchTopK(_SparseCode):
         self.momentum = momentum
         self.register_buffer("threshold", torch.tensor(math.nan, dtype=dtype))
 
+    def _kept(self, codes):
+        """Values and flat indices of the ``k * batch_size`` largest codes."""
+        flat = codes.flatten()
+        return flat.topk(min(self.k * codes.shape[0], flat.numel()))
+
     def forward(self, pre):
         codes = self._f(pre)
         if not self.training:
             threshold = torch.nan_to_num(self.threshold, nan=0.0)
             return codes * (codes > threshold), None
-        flat = codes.flatten()
-        values, indices = flat.topk(min(self.k * pre.shape[0], flat.numel()))
-        self._update_threshold(values.detach())
-        return torch.zeros_like(flat).scatter(0, indices, values).view_as(codes), None
+        values, indices = self._kept(codes)
+        self._update_threshold(_smallest_positive(values.detach()))
+        kept = torch.zeros_like(codes.flatten()).scatter(0, indices, values)
+        return kept.view_as(codes), None
 
     @torch.no_grad()
-    def _update_threshold(self, kept):
-        positive = kept[kept > 0]
-        if positive.numel() == 0:
+    def _update_threshold(self, smallest):
+        if smallest is None:
             return
-        smallest = positive.min()
         if torch.isnan(self.threshold):
             self.threshold.copy_(smallest)
         else:
             self.threshold.lerp_(smallest, self.momentum)
+
+    @torch.no_grad()
+    def calibrate_(self, pre_activation_batches):
+        """Set ``threshold`` to the mean over training batches of the
+        smallest code kept, with the weights as they are now.
+
+        The moving average trails the codes while the weights move; this
+        pass, after training, removes that lag.
+        """
+        smallest = [
+            _smallest_positive(self._kept(self._f(pre))[0]) for pre in pre_activation_batches
+        ]
+        smallest = [value for value in smallest if value is not None]
+        if smallest:
+            self.threshold.copy_(torch.stack(smallest).mean())
+
+
+def _smallest_positive(values):
+    positive = values[values > 0]
+    return positive.min() if positive.numel() else None
 
 
 class _Step(torch.autograd.Function):

@@ -13,6 +13,7 @@ from ._base import (
     INFERENCE_BATCH_SIZE,
     BaseSparseAutoencoder,
     apply_in_batches,
+    calibrate_thresholds_,
     code_scale,
     code_thresholds,
     load_code_thresholds,
@@ -130,8 +131,11 @@ class SparseAutoencoderTransformer(
         them, which gives markedly better codes on images. ``"identity"``
         reconstructs any real values, for standardized or other unbounded
         data. ``"auto"`` picks ``"sigmoid"`` when all training data lie in
-        [0, 1] and ``"identity"`` otherwise; ``output_activation_`` records
-        the choice.
+        [0, 1] and ``"identity"`` otherwise, and always ``"identity"`` for
+        the sparse codes (their unit-norm atoms are meant for a linear
+        decoder, and behind a sigmoid AuxK revived no dead units on MNIST:
+        77% dead against 9% with identity, TopK k=32, 5 epochs on 10k
+        images); ``output_activation_`` records the choice.
 
     tied_weights : bool, default=False
         If True the decoder is the encoder transposed (``W' = W.T``), halving
@@ -434,7 +438,9 @@ class SparseAutoencoderTransformer(
         else:
             history, optimizer, scale = None, None, mean_feature_variance(X)
             dtype = torch_dtype(X.dtype)
-            self.output_activation_ = resolve_output_activation(self.output_activation, X)
+            self.output_activation_ = resolve_output_activation(
+                self.output_activation, X, self._sparse_code
+            )
             self._architecture = self._architecture_params()
             self._architecture["code_scale"] = code_scale(X)
         rng, generator = self._seeds(offset=0 if history is None else history.n_iter)
@@ -460,6 +466,8 @@ class SparseAutoencoderTransformer(
                 validation_loss_fn=self._reconstruction_loss(scale),
                 hooks=self._decoder_hooks(),
             )
+            if self.sparsity == "batchtopk":
+                calibrate_thresholds_([module.encoder], X, self._batch_size(X.shape[0]))
             self._set_diagnostics(module, X)
         self._module, self._optimizer, self._history = module, optimizer, history
         self._loss_scale = scale

@@ -103,3 +103,10 @@ def test_sparse_codes_keep_the_dtype_and_shape(code):
     pre = torch.randn(5, 4, dtype=torch.float64)
     codes, _ = code.to(torch.float64)(pre)
     assert codes.shape == pre.shape and codes.dtype == torch.float64
+
+
+def test_batchtopk_calibrates_its_threshold_on_batches_with_fixed_weights():
+    code = BatchTopK(1)
+    batches = [torch.tensor([[4.0, 1.0], [3.0, 2.0]]), torch.tensor([[5.0, 0.5], [1.0, 0.0]])]
+    code.calibrate_(batches)  # smallest kept: 3, then 1
+    assert code.threshold.item() == 2.0
