@@ -19,6 +19,7 @@ from sklearn.ensemble import IsolationForest
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import roc_auc_score
 from sklearn.neighbors import LocalOutlierFactor
+from sklearn.svm import OneClassSVM
 
 from skl_sae import SparseAutoencoderOutlierDetector
 
@@ -46,6 +47,7 @@ def detectors():
         "IsolationForest": IsolationForest(random_state=0),
         "PCA(32) reconstruction error": PCAReconstruction(32),
         "LocalOutlierFactor(novelty=True)": LocalOutlierFactor(novelty=True),
+        "OneClassSVM()": OneClassSVM(),
     }
 
 

@@ -313,7 +313,7 @@ class BaseSparseAutoencoder(BaseEstimator):
         beta, rho, alpha = self.sparsity_weight, self.sparsity_target, self.alpha
         corruption, level = self.corruption, self.corruption_level
         contractive, activation = self.contractive_weight, self._activation()
-        auxk = self._sparse_code and self.auxk_weight > 0 and dead_after is not None
+        auxk_weight = self.auxk_weight if self._sparse_code and dead_after is not None else 0.0
         tracker = None
 
         def loss_fn(module, x):
@@ -323,19 +323,17 @@ class BaseSparseAutoencoder(BaseEstimator):
                 noisy = corrupt(x, corruption, level, generator)
             out = module(noisy)
             loss = reconstruction_loss(out.reconstruction, x, scale)
-            if auxk and module.training:
+            if auxk_weight > 0 and module.training:
                 if tracker is None:
                     tracker = DeadLatents(module.n_components, dead_after, x.device)
-                auxiliary = self.auxk_weight * self._auxk_term(module, out, x, tracker)
+                auxiliary = auxk_weight * self._auxk_term(module, out, x, tracker)
                 # Its gradient only: the reported loss, which convergence and
                 # early stopping watch, stays the model's own.
                 loss = loss + (auxiliary - auxiliary.detach())
             if penalty is not None and beta > 0:
                 loss = loss + beta * penalty(out, rho)
             if contractive > 0:
-                jacobian = contractive_penalty(
-                    out.pre_activations, out.codes, module.encoder_weight, activation
-                )
+                jacobian = contractive_penalty(out.codes, module.encoder_weight, activation)
                 loss = loss + contractive * jacobian
             if alpha > 0:
                 loss = loss + alpha * weight_decay(module.weights())
@@ -355,7 +353,7 @@ class BaseSparseAutoencoder(BaseEstimator):
             return out.reconstruction.new_zeros(())
         k_aux = max(1, module.n_features // 2)
         aux = auxiliary_codes(out.pre_activations, dead, k_aux, module.encoder.activation)
-        reconstruction = module.auxiliary_reconstruction(out.codes, aux)
+        reconstruction = module.auxiliary_reconstruction(out, aux)
         return min(n_dead / k_aux, 1.0) * auxk_loss(reconstruction, out.reconstruction, x)
 
     def _check_corruption(self):

@@ -60,7 +60,7 @@ def auxk_loss(auxiliary_reconstruction, reconstruction, x):
     return squared_error(auxiliary_reconstruction, x).mean() / residual.clamp_min(_EPS**2)
 
 
-def contractive_penalty(pre_activations, codes, encoder_weight, activation):
+def contractive_penalty(codes, encoder_weight, activation):
     """Squared Frobenius norm of the encoder's Jacobian ``dh/dx``, in closed form.
 
     Row ``j`` of the Jacobian is ``f'(pre_j) W_j``, so the norm is
@@ -70,7 +70,7 @@ def contractive_penalty(pre_activations, codes, encoder_weight, activation):
     if activation == "sigmoid":
         slope = codes * (1 - codes)
     elif activation == "relu":
-        slope = (pre_activations > 0).to(codes.dtype)
+        slope = (codes > 0).to(codes.dtype)  # also right for TopK and JumpReLU
     else:
         raise ValueError(f"No closed-form Jacobian for activation={activation!r}.")
     row_norms = encoder_weight.pow(2).sum(dim=1)

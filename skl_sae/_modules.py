@@ -228,15 +228,18 @@ class SparseAutoencoder(nn.Module):
         """Reconstruct inputs from ``codes``."""
         return self._g(nn.functional.linear(codes, self.decoder_weights, self.decoder_bias))
 
-    def auxiliary_reconstruction(self, codes, auxiliary_codes):
-        """The reconstruction from ``codes`` (held fixed) plus what the
-        decoder makes of ``auxiliary_codes``: what AuxK trains dead units on.
+    def auxiliary_reconstruction(self, output, auxiliary_codes):
+        """The reconstruction of ``output`` (held fixed) plus what the decoder
+        makes of ``auxiliary_codes``: what AuxK trains dead units on.
 
         With an identity output this is Gao et al.'s residual fit: the
-        auxiliary part alone is fitted to the residual ``x - decode(codes)``.
+        auxiliary part alone is fitted to the residual ``x - reconstruction``.
         """
-        with torch.no_grad():
-            base = nn.functional.linear(codes, self.decoder_weights, self.decoder_bias)
+        if self.output_activation == "identity":
+            base = output.reconstruction.detach()
+        else:
+            with torch.no_grad():
+                base = nn.functional.linear(output.codes, self.decoder_weights, self.decoder_bias)
         return self._g(base + nn.functional.linear(auxiliary_codes, self.decoder_weights))
 
     def forward(self, x):

@@ -5,6 +5,7 @@ import math
 import pytest
 import torch
 
+from skl_sae._codes import TopK
 from skl_sae._losses import (
     SPARSITY_PENALTIES,
     auxk_loss,
@@ -76,17 +77,19 @@ def test_auxk_loss_is_relative_to_the_main_reconstruction_error():
     assert main.grad is None  # the main reconstruction only scales the term
 
 
-@pytest.mark.parametrize("activation", ["sigmoid", "relu"])
-def test_contractive_penalty_is_the_jacobian_norm(activation):
+@pytest.mark.parametrize(
+    "activation, code", [("sigmoid", None), ("relu", None), ("relu", TopK(2))]
+)
+def test_contractive_penalty_is_the_jacobian_norm(activation, code):
     torch.manual_seed(0)
-    module = SparseAutoencoder(5, 3, activation=activation, dtype=torch.float64)
+    module = SparseAutoencoder(5, 3, activation=activation, code=code, dtype=torch.float64)
     x = torch.randn(4, 5, dtype=torch.float64)
     out = module(x)
-    penalty = contractive_penalty(
-        out.pre_activations, out.codes, module.encoder_weight, activation
-    )
+    penalty = contractive_penalty(out.codes, module.encoder_weight, activation)
     norms = [
-        torch.autograd.functional.jacobian(lambda row: module.encode(row)[1], row).pow(2).sum()
+        torch.autograd.functional.jacobian(lambda row: module.encode(row[None])[1][0], row)
+        .pow(2)
+        .sum()
         for row in x
     ]
     assert penalty.item() == pytest.approx(torch.stack(norms).mean().item() / 3)

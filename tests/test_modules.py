@@ -50,15 +50,18 @@ def test_a_unit_norm_decoder_starts_as_the_encoders_transpose():
 
 @pytest.mark.parametrize("tied", [False, True])
 def test_the_parallel_gradient_is_removed_and_columns_renormalised(tied):
-    module = SparseAutoencoder(6, 4, unit_norm_decoder=True, tied_weights=tied)
-    module(torch.rand(8, 6)).reconstruction.pow(2).sum().backward()
+    module = SparseAutoencoder(
+        6, 4, unit_norm_decoder=True, tied_weights=tied, dtype=torch.float64
+    )
+    module(torch.rand(8, 6, dtype=torch.float64)).reconstruction.pow(2).sum().backward()
     module.remove_parallel_gradient_()
     weight, dim = module._atoms()
-    assert torch.allclose((weight.grad * weight).sum(dim=dim), torch.zeros(4), atol=1e-6)
+    parallel = (weight.grad * weight).sum(dim=dim)
+    assert torch.allclose(parallel, torch.zeros(4, dtype=torch.float64), atol=1e-12)
     with torch.no_grad():
         weight.mul_(3.0)
     module.normalize_decoder_()
-    assert torch.allclose(_column_norms(module), torch.ones(4))
+    assert torch.allclose(_column_norms(module), torch.ones(4, dtype=torch.float64))
 
 
 @pytest.mark.parametrize("output_activation", ["identity", "sigmoid"])
@@ -72,10 +75,14 @@ def test_centering_reconstructs_the_center_from_zero_codes(output_activation):
     assert torch.allclose(module.decode(torch.zeros(1, 4))[0], center, atol=1e-6)
 
 
-def test_auxiliary_reconstruction_adds_the_auxiliary_codes_to_fixed_codes():
-    module = SparseAutoencoder(6, 4, activation="relu")
-    codes, extra = torch.rand(3, 4), torch.rand(3, 4)
-    combined = module.auxiliary_reconstruction(codes, extra)
-    assert torch.allclose(combined, module.decode(codes + extra))
+@pytest.mark.parametrize("output_activation", ["identity", "sigmoid"])
+def test_auxiliary_reconstruction_adds_the_auxiliary_codes_to_fixed_codes(output_activation):
+    module = SparseAutoencoder(6, 4, activation="relu", output_activation=output_activation)
+    output = module(torch.rand(3, 6))
+    extra = torch.rand(3, 4)
+    combined = module.auxiliary_reconstruction(output, extra)
+    assert torch.allclose(combined, module.decode(output.codes + extra))
+    module.zero_grad()
     combined.sum().backward()
     assert module.decoder_bias.grad is None  # only the auxiliary part trains
+    assert module.encoder_weight.grad is None
