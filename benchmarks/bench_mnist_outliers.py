@@ -41,8 +41,9 @@ class PCAReconstruction:
 
 def detectors():
     return {
-        "SparseAutoencoderOutlierDetector(max_iter=50)": SparseAutoencoderOutlierDetector(
-            max_iter=50, random_state=0
+        "SparseAutoencoderOutlierDetector()": SparseAutoencoderOutlierDetector(random_state=0),
+        "SparseAutoencoderOutlierDetector(code_weight=0): reconstruction error alone": (
+            SparseAutoencoderOutlierDetector(code_weight=0.0, random_state=0)
         ),
         "IsolationForest": IsolationForest(random_state=0),
         "PCA(32) reconstruction error": PCAReconstruction(32),

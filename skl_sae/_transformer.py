@@ -595,6 +595,15 @@ class SparseAutoencoderTransformer(
         X = self._validate_X(X)
         return self._map(X, lambda module, x: module.encode(x)[1])
 
+    def _firing(self, X):
+        """Boolean matrix of the units active on each row of validated ``X``
+        (the rule of ``feature_density_``)."""
+
+        def firing(module, x):
+            return module.encoder.code.firing(module.encode(x)[1]).to(x.dtype)
+
+        return self._map(X, firing).astype(bool)
+
     def inverse_transform(self, X):
         """Decode codes back to the input space: ``g(W' h + c)``.
 

@@ -50,16 +50,31 @@ def test_contamination_sets_the_share_of_training_outliers(digits, contamination
     assert np.mean(detector.predict(X) == -1) == pytest.approx(contamination, abs=0.01)
 
 
-def test_the_score_is_the_error_relative_to_the_training_variance(zeros_and_others):
+def _standardised(values, train_values):
+    q1, median, q3 = np.percentile(train_values, [25, 50, 75])
+    return (values - median) / (q3 - q1)
+
+
+@pytest.mark.parametrize("scale", [1.0, 1000.0])
+def test_the_score_adds_the_standardised_error_and_code_rarity(zeros_and_others, scale):
     train, test, _ = zeros_and_others
-    for scale in (1.0, 1000.0):
-        detector = small(max_iter=5).fit(scale * train)
-        sae = detector.autoencoder_
-        error = np.mean(
-            (sae.inverse_transform(sae.transform(scale * test)) - scale * test) ** 2, 1
-        )
-        expected = -error / np.mean((scale * train).var(axis=0))
-        np.testing.assert_allclose(detector.score_samples(scale * test), expected, rtol=1e-6)
+    train, test = scale * train, scale * test
+    detector = small(max_iter=5).fit(train)
+    sae = detector.autoencoder_
+
+    def error_and_rarity(X):
+        error = np.mean((sae.inverse_transform(sae.transform(X)) - X) ** 2, axis=1)
+        active = sae.transform(X) > 0
+        unit_rarity = -np.log(np.clip(active_in_training.mean(axis=0), 1 / len(train), 1))
+        rarity = (active * unit_rarity).sum(axis=1) / np.maximum(active.sum(axis=1), 1)
+        return error / train.var(axis=0).mean(), rarity
+
+    active_in_training = sae.transform(train) > 0
+    (train_error, train_rarity), (error, rarity) = error_and_rarity(train), error_and_rarity(test)
+    expected = -(_standardised(error, train_error) + _standardised(rarity, train_rarity))
+    np.testing.assert_allclose(detector.score_samples(test), expected, rtol=1e-6, atol=1e-9)
+    only_error = detector.set_params(code_weight=0.0).score_samples(test)
+    np.testing.assert_allclose(only_error, -_standardised(error, train_error), rtol=1e-6)
 
 
 def test_pickle_round_trip(zeros_and_others):
