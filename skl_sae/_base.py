@@ -191,6 +191,20 @@ def code_scale(X):
     return mean_feature_variance(X) ** 0.5
 
 
+def data_range(X):
+    """``(min, max)`` of the entries of ``X`` (dense or sparse, implicit zeros
+    included)."""
+    if sp.issparse(X):
+        values = X.data
+        if X.nnz < X.shape[0] * X.shape[1]:
+            values = np.append(values, 0.0)
+    else:
+        values = X
+    if values.size == 0:
+        return 0.0, 0.0
+    return float(values.min()), float(values.max())
+
+
 def in_unit_interval(X):
     """Whether every entry of ``X`` (dense or sparse) lies in [0, 1]."""
     values = X.data if sp.issparse(X) else X
@@ -301,11 +315,12 @@ class BaseSparseAutoencoder(BaseEstimator):
 
     # -- training -----------------------------------------------------------
 
-    def _autoencoder_loss(self, scale, generator=None, dead_after=None):
+    def _autoencoder_loss(self, scale, generator=None, dead_after=None, bounds=None):
         """``loss_fn(module, x)`` for an autoencoder layer with this model's penalties.
 
         In training mode the input is corrupted (``corruption``, drawn from
-        ``generator``) and the clean ``x`` is the target; evaluation sees
+        ``generator``; Gaussian noise clipped to ``bounds``, the training
+        data's range) and the clean ``x`` is the target; evaluation sees
         clean inputs. With a sparse code, units that have not fired for
         ``dead_after`` training samples are trained by the AuxK loss.
         """
@@ -320,7 +335,7 @@ class BaseSparseAutoencoder(BaseEstimator):
             nonlocal tracker
             noisy = x
             if corruption is not None and level > 0 and module.training:
-                noisy = corrupt(x, corruption, level, generator)
+                noisy = corrupt(x, corruption, level, generator, bounds)
             out = module(noisy)
             loss = reconstruction_loss(out.reconstruction, x, scale)
             if auxk_weight > 0 and module.training:

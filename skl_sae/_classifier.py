@@ -22,6 +22,7 @@ from ._base import (
     calibrate_thresholds_,
     code_scale,
     code_thresholds,
+    data_range,
     load_code_thresholds,
     mean_feature_variance,
     numpy_dtype,
@@ -91,7 +92,9 @@ class StackedSparseAutoencoderClassifier(
         Denoising: during training the autoencoder sees a corrupted input and
         reconstructs the clean one. ``"mask"`` zeroes a random fraction
         ``corruption_level`` of the entries, ``"gaussian"`` adds noise of
-        standard deviation ``corruption_level`` (in the data's units).
+        standard deviation ``corruption_level`` (in the data's units) and
+        clips the result to the range of the training data, so that noisy
+        pixels stay in [0, 1] as they do in noisy images.
         Evaluation, early stopping and ``transform`` see clean inputs.
 
     corruption_level : float, default=0.1
@@ -488,6 +491,7 @@ class StackedSparseAutoencoderClassifier(
                         mean_feature_variance(codes),
                         self._corruption_generator(generator, device),
                         dead_after=codes.shape[0],
+                        bounds=data_range(codes),
                     ),
                     [codes],
                     device=device,
@@ -502,7 +506,7 @@ class StackedSparseAutoencoderClassifier(
                 curves.append(list(history.loss_curve))
                 if self.sparsity == "batchtopk":
                     calibrate_thresholds_(
-                        [autoencoder.encoder], codes, self._batch_size(len(codes))
+                        [autoencoder.encoder], codes, self._batch_size(codes.shape[0])
                     )
             encoder = autoencoder.encoder.eval()
             layers.append(encoder)

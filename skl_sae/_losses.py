@@ -77,15 +77,17 @@ def contractive_penalty(codes, encoder_weight, activation):
     return (slope.pow(2) @ row_norms).mean() / codes.shape[1]
 
 
-def corrupt(x, corruption, level, generator):
+def corrupt(x, corruption, level, generator, bounds=None):
     """``x`` with a fraction ``level`` of its entries zeroed (``"mask"``) or
-    with Gaussian noise of standard deviation ``level`` added (``"gaussian"``)."""
+    with Gaussian noise of standard deviation ``level`` added (``"gaussian"``),
+    then clipped to ``bounds`` (low, high) if given."""
     if corruption == "mask":
         keep = torch.rand(x.shape, generator=generator, device=x.device, dtype=x.dtype) >= level
         return x * keep
     if corruption == "gaussian":
         noise = torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype)
-        return x + level * noise
+        noisy = x + level * noise
+        return noisy if bounds is None else noisy.clamp(*bounds)
     raise ValueError(f"Unknown corruption {corruption!r}.")
 
 

@@ -16,6 +16,7 @@ from ._base import (
     calibrate_thresholds_,
     code_scale,
     code_thresholds,
+    data_range,
     load_code_thresholds,
     mean_feature_variance,
     numpy_dtype,
@@ -106,7 +107,9 @@ class SparseAutoencoderTransformer(
         Denoising: during training the autoencoder sees a corrupted input and
         reconstructs the clean one. ``"mask"`` zeroes a random fraction
         ``corruption_level`` of the entries, ``"gaussian"`` adds noise of
-        standard deviation ``corruption_level`` (in the data's units).
+        standard deviation ``corruption_level`` (in the data's units) and
+        clips the result to the range of the training data, so that noisy
+        pixels stay in [0, 1] as they do in noisy images.
         Evaluation, early stopping and ``transform`` see clean inputs.
 
     corruption_level : float, default=0.1
@@ -450,7 +453,10 @@ class SparseAutoencoderTransformer(
                 X, self.n_components, dtype, device, generator, self.output_activation_
             )
         loss_fn = self._autoencoder_loss(
-            scale, self._corruption_generator(generator, device), dead_after=X.shape[0]
+            scale,
+            self._corruption_generator(generator, device),
+            dead_after=X.shape[0],
+            bounds=data_range(X),
         )
         with torch_threads():
             optimizer, history = self._train(

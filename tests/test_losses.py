@@ -102,3 +102,5 @@ def test_corruption_masks_a_fraction_or_adds_noise():
     assert (masked == 0).double().mean().item() == pytest.approx(0.3, abs=0.02)
     noisy = corrupt(x, "gaussian", 0.5, torch.Generator().manual_seed(0))
     assert (noisy - x).std().item() == pytest.approx(0.5, abs=0.02)
+    clipped = corrupt(x, "gaussian", 0.5, torch.Generator().manual_seed(0), bounds=(0.0, 1.0))
+    assert torch.equal(clipped, noisy.clamp(0.0, 1.0))
