@@ -39,7 +39,7 @@ from ._training import Batches, fit_loop, make_optimizer
 #: matrix multiplications efficient, small enough to bound memory.
 INFERENCE_BATCH_SIZE = 8192
 
-_TORCH_ATTRIBUTES = ("_module", "_optimizer")
+_TORCH_ATTRIBUTES = ("_module", "_optimizer", "_dead_latents")
 
 
 def resolve_device(device):
@@ -134,13 +134,15 @@ def load_code_thresholds(code, thresholds):
 
 
 @torch.no_grad()
-def calibrate_thresholds_(layers, X, batch_size):
+def calibrate_thresholds_(layers, X, batch_size, generator):
     """Calibrate the BatchTopK codes of ``layers`` (applied in turn to ``X``)
-    on the training batches, bottom layer first; leaves them in eval mode."""
+    on shuffled batches as in training (``generator`` shuffles), bottom
+    layer first; leaves the layers in eval mode."""
     for layer in layers:
         layer.eval()
     parameter = layers[0].weight
     batches = Batches([X], batch_size=batch_size, device=parameter.device)
+    order = torch.randperm(X.shape[0], generator=generator)
     for depth, layer in enumerate(layers):
         if not isinstance(layer.code, BatchTopK):
             continue
@@ -150,7 +152,9 @@ def calibrate_thresholds_(layers, X, batch_size):
                 x = lower(x)
             return layer.pre_activations(x)
 
-        layer.code.calibrate_(pre_activations(x.to(parameter.dtype)) for (x,) in batches)
+        layer.code.calibrate_(
+            pre_activations(x.to(parameter.dtype)) for (x,) in batches.iterate(order)
+        )
 
 
 def mean_feature_variance(X):
@@ -167,17 +171,22 @@ def geometric_median(X, max_rows=10_000, max_iter=100, tol=1e-7):
     """The point minimising the summed Euclidean distances to the rows of ``X``.
 
     Weiszfeld's iterations from the mean, on at most ``max_rows`` evenly
-    spaced rows. Robust to outliers, unlike the mean; the decoder bias of the
-    sparse codes starts from it (Gao et al., 2024).
+    spaced rows (dense or sparse; sparse rows are never densified). Robust
+    to outliers, unlike the mean; the decoder bias of the sparse codes starts
+    from it (Gao et al., 2024).
     """
-    step = max(1, X.shape[0] // max_rows)
-    rows = X[::step]
-    rows = np.asarray(rows.toarray() if sp.issparse(rows) else rows, dtype=np.float64)
-    median = rows.mean(axis=0)
+    rows = X[:: -(-X.shape[0] // max_rows)]
+    if sp.issparse(rows):
+        rows = rows.tocsr().astype(np.float64)
+        squared_norms = np.asarray(rows.multiply(rows).sum(axis=1)).ravel()
+    else:
+        rows = np.asarray(rows, dtype=np.float64)
+        squared_norms = np.einsum("ij,ij->i", rows, rows)
+    median = np.asarray(rows.mean(axis=0)).ravel()
     for _ in range(max_iter):
-        distances = np.linalg.norm(rows - median, axis=1)
-        weights = 1.0 / np.maximum(distances, 1e-12)
-        updated = weights @ rows / weights.sum()
+        squared = squared_norms - 2 * (rows @ median) + median @ median
+        weights = 1.0 / np.maximum(np.sqrt(np.maximum(squared, 0.0)), 1e-12)
+        updated = np.asarray(rows.T @ weights).ravel() / weights.sum()
         moved = np.linalg.norm(updated - median)
         median = updated
         if moved <= tol * max(1.0, np.linalg.norm(median)):
@@ -187,7 +196,7 @@ def geometric_median(X, max_rows=10_000, max_iter=100, tol=1e-7):
 
 def code_scale(X):
     """Typical size of a pre-activation along a unit-norm direction of ``X``:
-    its mean per-feature standard deviation."""
+    the square root of its mean per-feature variance."""
     return mean_feature_variance(X) ** 0.5
 
 
@@ -315,36 +324,34 @@ class BaseSparseAutoencoder(BaseEstimator):
 
     # -- training -----------------------------------------------------------
 
-    def _autoencoder_loss(self, scale, generator=None, dead_after=None, bounds=None):
+    def _autoencoder_loss(self, scale, generator=None, dead_latents=None, bounds=None):
         """``loss_fn(module, x)`` for an autoencoder layer with this model's penalties.
 
         In training mode the input is corrupted (``corruption``, drawn from
         ``generator``; Gaussian noise clipped to ``bounds``, the training
         data's range) and the clean ``x`` is the target; evaluation sees
-        clean inputs. With a sparse code, units that have not fired for
-        ``dead_after`` training samples are trained by the AuxK loss.
+        clean inputs. With a sparse code, the units that ``dead_latents``
+        (a :class:`DeadLatents`, updated in place) finds dead are trained by
+        the AuxK loss.
         """
         penalty = SPARSITY_PENALTIES.get(self.sparsity)
         beta, rho, alpha = self.sparsity_weight, self.sparsity_target, self.alpha
         corruption, level = self.corruption, self.corruption_level
         contractive, activation = self.contractive_weight, self._activation()
-        auxk_weight = self.auxk_weight if self._sparse_code and dead_after is not None else 0.0
-        tracker = None
+        auxk_weight = self.auxk_weight if dead_latents is not None else 0.0
+        # L-BFGS's line search needs the value whose gradient it follows;
+        # minibatch solvers report the model's own loss without AuxK.
+        report_auxk = self.solver == "lbfgs"
 
         def loss_fn(module, x):
-            nonlocal tracker
             noisy = x
             if corruption is not None and level > 0 and module.training:
                 noisy = corrupt(x, corruption, level, generator, bounds)
             out = module(noisy)
             loss = reconstruction_loss(out.reconstruction, x, scale)
             if auxk_weight > 0 and module.training:
-                if tracker is None:
-                    tracker = DeadLatents(module.n_components, dead_after, x.device)
-                auxiliary = auxk_weight * self._auxk_term(module, out, x, tracker)
-                # Its gradient only: the reported loss, which convergence and
-                # early stopping watch, stays the model's own.
-                loss = loss + (auxiliary - auxiliary.detach())
+                auxiliary = auxk_weight * self._auxk_term(module, out, x, dead_latents)
+                loss = loss + (auxiliary if report_auxk else auxiliary - auxiliary.detach())
             if penalty is not None and beta > 0:
                 loss = loss + beta * penalty(out, rho)
             if contractive > 0:
@@ -370,6 +377,13 @@ class BaseSparseAutoencoder(BaseEstimator):
         aux = auxiliary_codes(out.pre_activations, dead, k_aux, module.encoder.activation)
         reconstruction = module.auxiliary_reconstruction(out, aux)
         return min(n_dead / k_aux, 1.0) * auxk_loss(reconstruction, out.reconstruction, x)
+
+    def _new_dead_latents(self, n_units, n_samples, device):
+        """A :class:`DeadLatents` for AuxK (dead after one epoch of
+        ``n_samples``), or None when AuxK is off."""
+        if not self._sparse_code or self.auxk_weight == 0:
+            return None
+        return DeadLatents(n_units, n_samples, device)
 
     def _check_corruption(self):
         if self.corruption == "mask" and self.corruption_level >= 1:

@@ -93,8 +93,9 @@ class StackedSparseAutoencoderClassifier(
         reconstructs the clean one. ``"mask"`` zeroes a random fraction
         ``corruption_level`` of the entries, ``"gaussian"`` adds noise of
         standard deviation ``corruption_level`` (in the data's units) and
-        clips the result to the range of the training data, so that noisy
-        pixels stay in [0, 1] as they do in noisy images.
+        clips the result to the range of the training data (its smallest and
+        largest value), so that noisy pixels stay in [0, 1] as they do in
+        noisy images.
         Evaluation, early stopping and ``transform`` see clean inputs.
 
     corruption_level : float, default=0.1
@@ -440,7 +441,8 @@ class StackedSparseAutoencoderClassifier(
                 name="Fine-tuning: " if self.fine_tune else "Softmax: ",
             )
             if self.sparsity == "batchtopk" and self.fine_tune:
-                calibrate_thresholds_(module.layers[:-1], X, self._batch_size(X.shape[0]))
+                batch_size = self._batch_size(X.shape[0])
+                calibrate_thresholds_(module.layers[:-1], X, batch_size, generator)
         self._module, self._optimizer, self._history = module, optimizer, history
         self.device_ = str(device)
         self.n_layers_ = len(sizes) + 2
@@ -490,7 +492,7 @@ class StackedSparseAutoencoderClassifier(
                     self._autoencoder_loss(
                         mean_feature_variance(codes),
                         self._corruption_generator(generator, device),
-                        dead_after=codes.shape[0],
+                        dead_latents=self._new_dead_latents(size, codes.shape[0], device),
                         bounds=data_range(codes),
                     ),
                     [codes],
@@ -504,10 +506,9 @@ class StackedSparseAutoencoderClassifier(
                     hooks=self._decoder_hooks(),
                 )
                 curves.append(list(history.loss_curve))
-                if self.sparsity == "batchtopk":
-                    calibrate_thresholds_(
-                        [autoencoder.encoder], codes, self._batch_size(codes.shape[0])
-                    )
+            if self.sparsity == "batchtopk":  # also untrained: no threshold is NaN
+                batch_size = self._batch_size(codes.shape[0])
+                calibrate_thresholds_([autoencoder.encoder], codes, batch_size, generator)
             encoder = autoencoder.encoder.eval()
             layers.append(encoder)
             if depth < len(sizes):

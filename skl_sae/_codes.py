@@ -126,12 +126,10 @@ class BatchTopK(_SparseCode):
 
     @torch.no_grad()
     def _update_threshold(self, smallest):
-        if smallest is None:
-            return
-        if torch.isnan(self.threshold):
-            self.threshold.copy_(smallest)
-        else:
-            self.threshold.lerp_(smallest, self.momentum)
+        # Tensor operations only: no synchronisation with a GPU per batch.
+        moved = self.threshold.lerp(smallest, self.momentum)
+        updated = torch.where(torch.isnan(self.threshold), smallest, moved)
+        self.threshold.copy_(torch.where(torch.isfinite(smallest), updated, self.threshold))
 
     @torch.no_grad()
     def calibrate_(self, pre_activation_batches):
@@ -141,17 +139,16 @@ class BatchTopK(_SparseCode):
         The moving average trails the codes while the weights move; this
         pass, after training, removes that lag.
         """
-        smallest = [
-            _smallest_positive(self._kept(self._f(pre))[0]) for pre in pre_activation_batches
-        ]
-        smallest = [value for value in smallest if value is not None]
-        if smallest:
-            self.threshold.copy_(torch.stack(smallest).mean())
+        kept = (self._kept(self._f(pre))[0] for pre in pre_activation_batches)
+        smallest = torch.stack([_smallest_positive(values) for values in kept])
+        smallest = smallest[torch.isfinite(smallest)]
+        if smallest.numel():
+            self.threshold.copy_(smallest.mean())
 
 
 def _smallest_positive(values):
-    positive = values[values > 0]
-    return positive.min() if positive.numel() else None
+    """The smallest positive entry of ``values``; inf if there is none."""
+    return torch.where(values > 0, values, torch.inf).min()
 
 
 class _Step(torch.autograd.Function):
@@ -256,7 +253,12 @@ class DeadLatents:
     def update(self, fired):
         """Record a batch; ``fired`` is its (n_samples, n_units) boolean mask."""
         self.samples_since_fired += fired.shape[0]
-        self.samples_since_fired[fired.any(dim=0)] = 0
+        self.samples_since_fired.masked_fill_(fired.any(dim=0), 0)
+
+    def to_(self, device):
+        """Move the counts to ``device``."""
+        self.samples_since_fired = self.samples_since_fired.to(device)
+        return self
 
     def mask(self):
         """Boolean mask of the dead units."""

@@ -1,5 +1,6 @@
 """SparseAutoencoderOutlierDetector: anomalies by reconstruction error and rare codes."""
 
+import copy
 from numbers import Real
 
 import numpy as np
@@ -54,7 +55,7 @@ class SparseAutoencoderOutlierDetector(OutlierMixin, BaseEstimator):
         each sample a few active units and learns how many it needs.
 
     k : int, default=8
-        Mean number of active units per sample with ``"batchtopk"`` (exactly
+        Mean number of active units per sample with ``"batchtopk"`` (at most
         that many with ``"topk"``).
 
     sparsity_target, sparsity_weight, auxk_weight, alpha, corruption, \
@@ -205,7 +206,8 @@ random_state, verbose, warm_start, device
         X = validate_data(self, X, accept_sparse="csr", dtype=(np.float64, np.float32))
         params = {name: getattr(self, name) for name in _AUTOENCODER_PARAMS}
         if self.warm_start and hasattr(self, "autoencoder_"):
-            autoencoder = self.autoencoder_.set_params(**params)
+            # A copy, so that a failed fit leaves the fitted detector as it was.
+            autoencoder = copy.deepcopy(self.autoencoder_).set_params(**params)
         else:
             autoencoder = SparseAutoencoderTransformer(**params)
         autoencoder.fit(X)

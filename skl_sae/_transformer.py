@@ -41,6 +41,9 @@ class SparseAutoencoderTransformer(
 
     ``MSE(x_hat, x) / s2 + sparsity_weight * penalty(h) + alpha / 2 * ||W||^2``
 
+    (the sparse codes need no penalty, JumpReLU's is the fraction of active
+    codes, and AuxK adds its gradient for dead units)
+
     where ``s2`` is the mean per-feature variance of the training data (so the
     first term is the fraction of variance left unexplained, whatever the
     data's scale), ``penalty`` is the KL divergence between
@@ -108,8 +111,9 @@ class SparseAutoencoderTransformer(
         reconstructs the clean one. ``"mask"`` zeroes a random fraction
         ``corruption_level`` of the entries, ``"gaussian"`` adds noise of
         standard deviation ``corruption_level`` (in the data's units) and
-        clips the result to the range of the training data, so that noisy
-        pixels stay in [0, 1] as they do in noisy images.
+        clips the result to the range of the training data (its smallest and
+        largest value), so that noisy pixels stay in [0, 1] as they do in
+        noisy images.
         Evaluation, early stopping and ``transform`` see clean inputs.
 
     corruption_level : float, default=0.1
@@ -194,8 +198,8 @@ class SparseAutoencoderTransformer(
         Print one line per epoch: loss, validation loss, elapsed seconds.
 
     warm_start : bool, default=False
-        If True, ``fit`` continues from the fitted weights and optimizer state
-        and appends to ``loss_curve_``; the network's shape (``n_components``,
+        If True, ``fit`` continues from the fitted weights (with a fresh
+        optimizer) and appends to ``loss_curve_``; the network's shape (``n_components``,
         ``activation``, ``tied_weights``) cannot change in between.
 
     device : str, default="cpu"
@@ -228,9 +232,10 @@ class SparseAutoencoderTransformer(
         sparsities.
 
     l0_ : float
-        Mean number of active codes per sample on the training data (a
-        sigmoid unit counts as active when its code exceeds 1/2, any other
-        when its code is positive).
+        Mean number of active codes per sample on the training data. A code
+        is active when it is positive, except with the penalties (``"kl"``,
+        ``"l1"``, None) and sigmoid units, which are never exactly 0 and count
+        as active above 1/2.
 
     feature_density_ : ndarray of shape (n_components,)
         Fraction of the training samples on which each unit is active.
@@ -436,6 +441,7 @@ class SparseAutoencoderTransformer(
                 device,
             )
             history = copy.deepcopy(self._history)
+            dead_latents = copy.deepcopy(getattr(self, "_dead_latents", None))
             scale = self._loss_scale
             dtype = next(module.parameters()).dtype
         else:
@@ -452,10 +458,14 @@ class SparseAutoencoderTransformer(
             module = self._new_autoencoder(
                 X, self.n_components, dtype, device, generator, self.output_activation_
             )
+        if not continuing or dead_latents is None:  # counts survive partial_fit calls
+            dead_latents = self._new_dead_latents(self.n_components, X.shape[0], device)
+        else:
+            dead_latents.to_(device)
         loss_fn = self._autoencoder_loss(
             scale,
             self._corruption_generator(generator, device),
-            dead_after=X.shape[0],
+            dead_latents=dead_latents,
             bounds=data_range(X),
         )
         with torch_threads():
@@ -473,10 +483,10 @@ class SparseAutoencoderTransformer(
                 hooks=self._decoder_hooks(),
             )
             if self.sparsity == "batchtopk":
-                calibrate_thresholds_([module.encoder], X, self._batch_size(X.shape[0]))
+                calibrate_thresholds_([module.encoder], X, self._batch_size(X.shape[0]), generator)
             self._set_diagnostics(module, X)
         self._module, self._optimizer, self._history = module, optimizer, history
-        self._loss_scale = scale
+        self._dead_latents, self._loss_scale = dead_latents, scale
         self.device_ = str(device)
         self._export_weights(module)
         self.loss_curve_ = list(history.loss_curve)

@@ -1,12 +1,14 @@
-"""Device resolution and thread control shared by the estimators."""
+"""Device resolution, thread control and data statistics shared by the estimators."""
 
 import os
 
+import numpy as np
 import pytest
+import scipy.sparse as sp
 import torch
 from joblib import Parallel, delayed
 
-from skl_sae._base import resolve_device, torch_threads
+from skl_sae._base import geometric_median, resolve_device, torch_threads
 
 
 def test_resolve_device():
@@ -44,3 +46,14 @@ def test_joblib_workers_share_the_cores_instead_of_oversubscribing():
     n_cores = os.cpu_count()
     inside = Parallel(n_jobs=2)(delayed(_threads_inside)() for _ in range(2))
     assert all(n <= max(1, n_cores // 2) for n in inside)
+
+
+def test_geometric_median_resists_outliers_and_takes_sparse_input():
+    rng = np.random.default_rng(0)
+    X = np.vstack([rng.normal(size=(95, 3)), np.full((5, 3), 1000.0)])
+    median = geometric_median(X)
+    assert np.linalg.norm(median) < 0.5  # the mean is near 50
+    np.testing.assert_allclose(geometric_median(sp.csr_matrix(X)), median)
+    corners = np.array([[0.0, 0.0], [1.0, 0.0], [0.0, 1.0], [1.0, 1.0]])
+    np.testing.assert_allclose(geometric_median(corners), [0.5, 0.5])
+    assert geometric_median(X, max_rows=10).shape == (3,)

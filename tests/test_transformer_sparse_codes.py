@@ -85,6 +85,16 @@ def test_auxk_lowers_the_dead_latent_fraction(digits):
     assert with_auxk.dead_latents_ < 0.9 * without.dead_latents_
 
 
+def test_auxk_keeps_counting_across_partial_fit_calls(digits):
+    X, _ = digits
+    params = dict(sparsity="topk", n_components=128, k=8)
+    without, with_auxk = small(auxk_weight=0.0, **params), small(**params)
+    for _ in range(40):
+        without.partial_fit(X)
+        with_auxk.partial_fit(X)
+    assert with_auxk.dead_latents_ < 0.9 * without.dead_latents_
+
+
 def test_auxk_does_not_change_the_reported_loss(digits):
     X, _ = digits
     # Before any unit is dead (one epoch), AuxK adds nothing at all.
