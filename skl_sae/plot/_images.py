@@ -1,0 +1,231 @@
+"""Images: the learned filters, and inputs above their reconstructions."""
+
+import math
+
+import numpy as np
+from sklearn.utils.validation import check_array, check_is_fitted
+
+from ._base import image_grid, image_shape_of, require_matplotlib
+
+
+class FiltersDisplay:
+    """Learned filters shown as images: one tile per unit.
+
+    Use :meth:`from_estimator` on a fitted
+    :class:`~skl_sae.SparseAutoencoderTransformer` (its decoder dictionary
+    ``components_`` or its encoder weights) or on a
+    :class:`~skl_sae.StackedSparseAutoencoderClassifier` (the first layer's
+    weights); on images such as digits they look like pen strokes.
+
+    Parameters
+    ----------
+    filters : ndarray of shape (n_filters, n_features)
+        One filter per row.
+    image_shape : tuple of int, default=None
+        Shape of one image, e.g. ``(28, 28)``; square if None.
+
+    Attributes
+    ----------
+    figure_ : matplotlib Figure
+    axes_ : ndarray of matplotlib Axes, shape (n_rows, n_cols)
+        One axes per tile, in row-major order; unused ones are hidden.
+    images_ : list of matplotlib AxesImage
+        One image per filter, in order.
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> from sklearn.datasets import load_digits
+    >>> from skl_sae import SparseAutoencoderTransformer
+    >>> from skl_sae.plot import FiltersDisplay
+    >>> X = load_digits().data / 16
+    >>> sae = SparseAutoencoderTransformer(16, max_iter=5, random_state=0).fit(X)
+    >>> display = FiltersDisplay.from_estimator(sae)
+    >>> len(display.images_)
+    16
+    """
+
+    def __init__(self, filters, *, image_shape=None):
+        self.filters = filters
+        self.image_shape = image_shape
+
+    @classmethod
+    def from_estimator(
+        cls,
+        estimator,
+        *,
+        weights="decoder",
+        image_shape=None,
+        max_filters=100,
+        n_cols=None,
+        cmap="gray",
+        figure=None,
+    ):
+        """Show a fitted estimator's filters.
+
+        Parameters
+        ----------
+        estimator : SparseAutoencoderTransformer or StackedSparseAutoencoderClassifier
+            Fitted.
+        weights : {"decoder", "encoder"}, default="decoder"
+            The transformer's ``components_`` (what each unit adds to a
+            reconstruction) or ``encoder_weights_`` (what each unit responds
+            to); the classifier always shows its first layer's encoder.
+        image_shape : tuple of int, default=None
+            Shape of one image; square if None.
+        max_filters : int, default=100
+            Show the first ``max_filters`` units at most.
+        n_cols : int, default=None
+            Tiles per row; about a square grid if None.
+        cmap : str, default="gray"
+            Colour map.
+        figure : matplotlib Figure, default=None
+            Drawn into (cleared) if given, else a new figure.
+
+        Returns
+        -------
+        display : FiltersDisplay
+        """
+        require_matplotlib(f"{cls.__name__}.from_estimator")
+        check_is_fitted(estimator)
+        if hasattr(estimator, "coefs_"):
+            filters = estimator.coefs_[0].T
+        elif weights == "decoder":
+            filters = estimator.components_
+        elif weights == "encoder":
+            filters = estimator.encoder_weights_
+        else:
+            raise ValueError(f"weights must be 'decoder' or 'encoder', got {weights!r}.")
+        display = cls(filters[:max_filters], image_shape=image_shape)
+        return display.plot(n_cols=n_cols, cmap=cmap, figure=figure)
+
+    def plot(self, *, n_cols=None, cmap="gray", figure=None):
+        """Draw the filters, each scaled to its own range.
+
+        Parameters
+        ----------
+        n_cols : int, default=None
+            Tiles per row; about a square grid if None.
+        cmap : str, default="gray"
+            Colour map.
+        figure : matplotlib Figure, default=None
+            Drawn into (cleared) if given, else a new figure.
+
+        Returns
+        -------
+        display : FiltersDisplay
+            ``self``, with the drawn artists.
+        """
+        plt = require_matplotlib(f"{type(self).__name__}.plot")
+        filters = check_array(self.filters, input_name="filters")
+        shape = image_shape_of(filters.shape[1], self.image_shape)
+        n_cols = n_cols or math.ceil(math.sqrt(len(filters)))
+        n_rows = math.ceil(len(filters) / n_cols)
+        self.figure_, self.axes_ = image_grid(plt, n_rows, n_cols, figure)
+        self.images_ = [
+            ax.imshow(f.reshape(shape), cmap=cmap, interpolation="nearest")
+            for ax, f in zip(self.axes_.ravel(), filters, strict=False)
+        ]
+        for ax in self.axes_.ravel()[len(filters) :]:
+            ax.set_visible(False)
+        return self
+
+
+class ReconstructionDisplay:
+    """Inputs above their reconstructions (and, for denoising, the clean
+    images below).
+
+    Parameters
+    ----------
+    inputs : ndarray of shape (n_samples, n_features)
+        What the autoencoder was given (noisy inputs, for denoising).
+    reconstructions : ndarray of shape (n_samples, n_features)
+        What it made of them.
+    clean : ndarray of shape (n_samples, n_features), default=None
+        The clean images, shown in a third row if given.
+    image_shape : tuple of int, default=None
+        Shape of one image; square if None.
+
+    Attributes
+    ----------
+    figure_ : matplotlib Figure
+    axes_ : ndarray of matplotlib Axes, shape (n_rows, n_samples)
+        Row 0 the inputs, row 1 the reconstructions, row 2 the clean images.
+    images_ : ndarray of matplotlib AxesImage, shape (n_rows, n_samples)
+    """
+
+    def __init__(self, inputs, reconstructions, *, clean=None, image_shape=None):
+        self.inputs = inputs
+        self.reconstructions = reconstructions
+        self.clean = clean
+        self.image_shape = image_shape
+
+    @classmethod
+    def from_estimator(
+        cls, estimator, X, *, clean=None, image_shape=None, n_samples=10, cmap="gray", figure=None
+    ):
+        """Reconstruct the first ``n_samples`` rows of ``X`` and show them.
+
+        Parameters
+        ----------
+        estimator : SparseAutoencoderTransformer
+            Fitted.
+        X : array-like of shape (n_samples, n_features)
+            Inputs (e.g. noisy images).
+        clean : array-like of shape (n_samples, n_features), default=None
+            The clean images behind ``X``, for denoising.
+        image_shape : tuple of int, default=None
+            Shape of one image; square if None.
+        n_samples : int, default=10
+            Number of columns.
+        cmap : str, default="gray"
+            Colour map.
+        figure : matplotlib Figure, default=None
+            Drawn into (cleared) if given, else a new figure.
+
+        Returns
+        -------
+        display : ReconstructionDisplay
+        """
+        require_matplotlib(f"{cls.__name__}.from_estimator")
+        X = check_array(X)[:n_samples]
+        reconstructions = estimator.inverse_transform(estimator.transform(X))
+        if clean is not None:
+            clean = check_array(clean)[:n_samples]
+        display = cls(X, reconstructions, clean=clean, image_shape=image_shape)
+        return display.plot(cmap=cmap, figure=figure)
+
+    def plot(self, *, cmap="gray", figure=None):
+        """Draw the rows on one shared grey scale.
+
+        Parameters
+        ----------
+        cmap : str, default="gray"
+            Colour map.
+        figure : matplotlib Figure, default=None
+            Drawn into (cleared) if given, else a new figure.
+
+        Returns
+        -------
+        display : ReconstructionDisplay
+            ``self``, with the drawn artists.
+        """
+        plt = require_matplotlib(f"{type(self).__name__}.plot")
+        rows = [("input", self.inputs), ("reconstruction", self.reconstructions)]
+        if self.clean is not None:
+            rows.append(("clean", self.clean))
+        rows = [(name, check_array(images, input_name=name)) for name, images in rows]
+        shape = image_shape_of(rows[0][1].shape[1], self.image_shape)
+        low = min(images.min() for _, images in rows)
+        high = max(images.max() for _, images in rows)
+        n_samples = rows[0][1].shape[0]
+        self.figure_, self.axes_ = image_grid(plt, len(rows), n_samples, figure)
+        self.images_ = np.empty((len(rows), n_samples), dtype=object)
+        for i, (name, images) in enumerate(rows):
+            self.axes_[i, 0].set_ylabel(name)
+            for j, image in enumerate(images):
+                self.images_[i, j] = self.axes_[i, j].imshow(
+                    image.reshape(shape), cmap=cmap, vmin=low, vmax=high
+                )
+        return self

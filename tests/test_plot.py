@@ -1,0 +1,143 @@
+"""The displays of skl_sae.plot, checked by what they drew (Agg backend)."""
+
+import sys
+import warnings
+
+import numpy as np
+import pytest
+from sklearn.exceptions import ConvergenceWarning
+
+matplotlib = pytest.importorskip("matplotlib")
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+from skl_sae import SparseAutoencoderTransformer, StackedSparseAutoencoderClassifier  # noqa: E402
+from skl_sae.plot import (  # noqa: E402
+    ActivationHistogramDisplay,
+    FiltersDisplay,
+    LossCurveDisplay,
+    ReconstructionDisplay,
+)
+
+
+@pytest.fixture(autouse=True)
+def _close_figures():
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        yield
+    plt.close("all")
+
+
+@pytest.fixture(scope="module")
+def sae(digits):
+    X, _ = digits
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        return SparseAutoencoderTransformer(
+            12, max_iter=5, early_stopping=True, random_state=0
+        ).fit(X)
+
+
+def _visible_image_axes(figure):
+    return [ax for ax in figure.axes if ax.get_visible() and ax.images]
+
+
+@pytest.mark.parametrize("weights", ["decoder", "encoder"])
+def test_filters_are_one_image_per_unit(sae, weights):
+    display = FiltersDisplay.from_estimator(sae, weights=weights)
+    assert len(_visible_image_axes(display.figure_)) == 12
+    assert display.axes_.shape == (3, 4)  # about square: ceil(sqrt(12)) columns
+    expected = sae.components_ if weights == "decoder" else sae.encoder_weights_
+    for image, weight in zip(display.images_, expected, strict=True):
+        np.testing.assert_array_equal(image.get_array(), weight.reshape(8, 8))
+
+
+def test_filters_of_the_classifier_are_its_first_layer(digits):
+    X, y = digits
+    clf = StackedSparseAutoencoderClassifier((9, 4), pretrain_max_iter=1, max_iter=1)
+    clf.fit(X, y)
+    display = FiltersDisplay.from_estimator(clf, n_cols=3)
+    assert display.axes_.shape == (3, 3)
+    fifth_unit = clf.coefs_[0][:, 4].reshape(8, 8)
+    np.testing.assert_array_equal(display.images_[4].get_array(), fifth_unit)
+
+
+def test_filters_need_an_image_shape_that_holds_the_features(sae):
+    with pytest.raises(ValueError, match="square"):
+        FiltersDisplay(np.ones((2, 10))).plot()
+    with pytest.raises(ValueError, match="does not hold"):
+        FiltersDisplay(np.ones((2, 10)), image_shape=(3, 3)).plot()
+    display = FiltersDisplay(np.ones((5, 10)), image_shape=(2, 5)).plot()
+    assert display.images_[0].get_array().shape == (2, 5)
+    assert display.axes_.shape == (2, 3)
+    assert len(_visible_image_axes(display.figure_)) == 5  # the sixth tile is hidden
+
+
+def test_reconstructions_sit_below_their_inputs(sae, digits):
+    X, _ = digits
+    display = ReconstructionDisplay.from_estimator(sae, X, n_samples=6)
+    assert display.axes_.shape == (2, 6)
+    assert len(_visible_image_axes(display.figure_)) == 12
+    reconstructions = sae.inverse_transform(sae.transform(X[:6]))
+    for j in range(6):
+        np.testing.assert_array_equal(display.images_[0, j].get_array(), X[j].reshape(8, 8))
+        np.testing.assert_allclose(
+            display.images_[1, j].get_array(), reconstructions[j].reshape(8, 8)
+        )
+
+
+def test_denoising_shows_noisy_denoised_and_clean_rows(sae, digits):
+    X, _ = digits
+    noisy = np.clip(X + np.random.default_rng(0).normal(scale=0.3, size=X.shape), 0, 1)
+    display = ReconstructionDisplay.from_estimator(sae, noisy, clean=X, n_samples=4)
+    assert display.axes_.shape == (3, 4)
+    assert [ax.get_ylabel() for ax in display.axes_[:, 0]] == ["input", "reconstruction", "clean"]
+    np.testing.assert_array_equal(display.images_[2, 3].get_array(), X[3].reshape(8, 8))
+
+
+def test_loss_curves_draw_the_fitted_curves(sae):
+    fig, ax = plt.subplots()
+    display = LossCurveDisplay.from_estimator(sae, ax=ax)
+    assert display.ax_ is ax
+    assert set(display.lines_) == {"training loss", "validation loss"}
+    np.testing.assert_array_equal(display.lines_["training loss"].get_ydata(), sae.loss_curve_)
+    np.testing.assert_array_equal(
+        display.lines_["validation loss"].get_ydata(), sae.validation_loss_curve_
+    )
+    np.testing.assert_array_equal(
+        display.lines_["training loss"].get_xdata(), np.arange(1, sae.n_iter_ + 1)
+    )
+
+
+def test_loss_curves_of_the_classifier_show_each_pretrained_layer(digits):
+    X, y = digits
+    clf = StackedSparseAutoencoderClassifier((8, 4), pretrain_max_iter=3, max_iter=4).fit(X, y)
+    display = LossCurveDisplay.from_estimator(clf)
+    assert list(display.lines_) == [
+        "pre-training, layer 1",
+        "pre-training, layer 2",
+        "training loss",
+    ]
+    np.testing.assert_array_equal(
+        display.lines_["pre-training, layer 2"].get_ydata(), clf.pretrain_loss_curves_[1]
+    )
+
+
+def test_activation_histogram_counts_every_unit_and_marks_the_target(sae, digits):
+    X, _ = digits
+    display = ActivationHistogramDisplay.from_estimator(sae, X, bins=5)
+    assert display.counts_.sum() == 12 and len(display.bars_) == 5
+    assert display.target_line_.get_xdata()[0] == sae.sparsity_target
+    np.testing.assert_allclose(display.mean_activations, sae.transform(X).mean(axis=0))
+
+
+def test_no_target_line_without_the_kl_penalty(digits):
+    X, _ = digits
+    sae = SparseAutoencoderTransformer(10, sparsity="l1", max_iter=2, random_state=0).fit(X)
+    assert ActivationHistogramDisplay.from_estimator(sae, X).target_line_ is None
+
+
+def test_a_clear_error_names_the_plot_extra_without_matplotlib(sae, monkeypatch):
+    monkeypatch.setitem(sys.modules, "matplotlib.pyplot", None)
+    with pytest.raises(ImportError, match=r"skl_sae\[plot\]"):
+        FiltersDisplay.from_estimator(sae)
