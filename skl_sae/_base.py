@@ -16,6 +16,14 @@ from sklearn.utils._openmp_helpers import _openmp_effective_n_threads
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.sparsefuncs import mean_variance_axis
 
+try:
+    from sklearn.callback import CallbackSupportMixin
+except ImportError:  # scikit-learn < 1.9 has no callbacks
+
+    class CallbackSupportMixin:
+        """Stands in for ``sklearn.callback.CallbackSupportMixin`` before 1.9."""
+
+
 from ._codes import (
     SPARSE_CODES,
     BatchTopK,
@@ -232,7 +240,56 @@ def resolve_output_activation(output_activation, X, sparse_code=False):
     return "sigmoid" if in_unit_interval(X) and not sparse_code else "identity"
 
 
-class BaseSparseAutoencoder(BaseEstimator):
+def begin_fit_task(estimator, max_subtasks, X, y=None):
+    """The root task of ``estimator``'s fit for scikit-learn's callbacks
+    (``sklearn.callback``, 1.9+), begun; None where they do not exist.
+
+    Within a ``Pipeline`` or a search, the root joins the enclosing
+    estimator's task tree, so a ``ProgressBar`` set there shows it.
+    """
+    init = getattr(estimator, "_init_callback_context", None)
+    if init is None:
+        return None
+    task = init(max_subtasks=max_subtasks)
+    return task.call_on_fit_task_begin(estimator=estimator, X=X, y=y)
+
+
+def end_task(task, estimator, X, y=None):
+    """End ``task`` (if any); True if a callback asks to stop."""
+    if task is None:
+        return False
+    return bool(task.call_on_fit_task_end(estimator=estimator, X=X, y=y))
+
+
+@contextmanager
+def stage_task(parent, name, n_epochs, estimator, X, y=None):
+    """A sub-task ``name`` of ``parent`` for one training stage of at most
+    ``n_epochs`` epochs (None without callbacks)."""
+    if parent is None:
+        yield None
+        return
+    task = parent.subcontext(task_name=name, max_subtasks=n_epochs)
+    task.call_on_fit_task_begin(estimator=estimator, X=X, y=y)
+    yield task
+    task.call_on_fit_task_end(estimator=estimator, X=X, y=y)
+
+
+class EpochTasks:
+    """One callback task per epoch under ``parent``, for :func:`fit_loop`."""
+
+    def __init__(self, parent, estimator, X, y=None):
+        self.parent, self.estimator, self.X, self.y = parent, estimator, X, y
+        self._task = None
+
+    def begin(self):
+        self._task = self.parent.subcontext(task_name="epoch")
+        self._task.call_on_fit_task_begin(estimator=self.estimator, X=self.X, y=self.y)
+
+    def end(self):
+        return end_task(self._task, self.estimator, self.X, self.y)
+
+
+class BaseSparseAutoencoder(CallbackSupportMixin, BaseEstimator):
     """Parameters and machinery shared by the sparse autoencoder estimators.
 
     Subclasses state their own ``__init__`` and ``fit``; this base trains
@@ -470,6 +527,7 @@ class BaseSparseAutoencoder(BaseEstimator):
         callbacks=(),
         name="",
         hooks=None,
+        task=None,
     ):
         """Fit ``module`` on ``arrays`` through :func:`fit_loop`.
 
@@ -480,7 +538,8 @@ class BaseSparseAutoencoder(BaseEstimator):
         is what early stopping monitors (default: ``loss_fn``), on the
         ``validation`` arrays if given, else on a split of ``arrays``. A continued
         ``history`` keeps its curves but starts a new search for the best
-        epoch. ``hooks`` holds ``before_step``/``after_step`` for the loop.
+        epoch. ``hooks`` holds ``before_step``/``after_step`` for the loop;
+        each epoch becomes a sub-task of the callback ``task`` if given.
         Returns ``(optimizer, history)``.
         """
         max_iter = self.max_iter if max_iter is None else max_iter
@@ -515,6 +574,7 @@ class BaseSparseAutoencoder(BaseEstimator):
             callbacks=callbacks,
             check_convergence=check_convergence and not incremental,
             name=name,
+            epoch_tasks=None if task is None else EpochTasks(task, self, *arrays[:2]),
             **(hooks or {}),
         )
         history.best_state = None

@@ -19,15 +19,18 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from ._base import (
     BaseSparseAutoencoder,
     apply_in_batches,
+    begin_fit_task,
     calibrate_thresholds_,
     code_scale,
     code_thresholds,
     data_range,
+    end_task,
     load_code_thresholds,
     mean_feature_variance,
     numpy_dtype,
     resolve_device,
     resolve_output_activation,
+    stage_task,
     torch_dtype,
     torch_threads,
 )
@@ -419,27 +422,38 @@ class StackedSparseAutoencoderClassifier(
         if self.early_stopping and not incremental:
             # Held out before pre-training, so that no stage sees these rows.
             (X, targets), validation = self._split_validation([X, targets], rng, targets)
+        pretrain_epochs = min(1, self.pretrain_max_iter) if incremental else self.pretrain_max_iter
+        n_stages = (
+            1 if continuing else len(sizes) + int(self.fine_tune and pretrain_epochs > 0) + 1
+        )
+        task = begin_fit_task(self, n_stages, X, targets)
+        last_stage = "fine-tune" if self.fine_tune else "softmax"
         with torch_threads():
             if not continuing:
                 self._architecture = self._architecture_params(sizes)
                 module, pretrain_curves = self._pretrain(
-                    X, targets, sizes, device, rng, generator, incremental
+                    X, targets, sizes, device, rng, generator, pretrain_epochs, task
                 )
-            optimizer, history = self._train(
-                module,
-                self._classifier_loss(),
-                [X, targets],
-                device=device,
-                rng=rng,
-                generator=generator,
-                optimizer=optimizer,
-                history=history,
-                incremental=incremental,
-                validation=validation,
-                parameters=self._trainable_parameters(module),
-                validation_loss_fn=self._classifier_loss(alpha=0.0),
-                name="Fine-tuning: " if self.fine_tune else "Softmax: ",
+            stage = stage_task(
+                task, last_stage, 1 if incremental else self.max_iter, self, X, targets
             )
+            with stage as stage_context:
+                optimizer, history = self._train(
+                    module,
+                    self._classifier_loss(),
+                    [X, targets],
+                    device=device,
+                    rng=rng,
+                    generator=generator,
+                    optimizer=optimizer,
+                    history=history,
+                    incremental=incremental,
+                    validation=validation,
+                    parameters=self._trainable_parameters(module),
+                    validation_loss_fn=self._classifier_loss(alpha=0.0),
+                    name="Fine-tuning: " if self.fine_tune else "Softmax: ",
+                    task=stage_context,
+                )
             if self.sparsity == "batchtopk" and self.fine_tune:
                 batch_size = self._batch_size(X.shape[0])
                 calibrate_thresholds_(module.layers[:-1], X, batch_size, generator)
@@ -455,6 +469,7 @@ class StackedSparseAutoencoderClassifier(
         )
         self.best_loss_ = history.best_loss
         self.n_iter_ = history.n_iter
+        end_task(task, self, X, targets)
 
     def _hidden_layer_sizes(self):
         sizes = np.atleast_1d(np.asarray(self.hidden_layer_sizes))
@@ -467,13 +482,13 @@ class StackedSparseAutoencoderClassifier(
             raise ValueError(f"hidden_layer_sizes must be > 0, got {list(sizes.tolist())}.")
         return [int(size) for size in sizes]
 
-    def _pretrain(self, X, targets, sizes, device, rng, generator, incremental):
-        """Stages 1 and 2: the encoders layer by layer, then the softmax layer.
+    def _pretrain(self, X, targets, sizes, device, rng, generator, epochs, task):
+        """Stages 1 and 2: the encoders layer by layer (``epochs`` each), then
+        the softmax layer; each is a sub-task of the callback ``task``.
 
         Returns the assembled network and the pre-training loss curves.
         """
         dtype = torch_dtype(X.dtype)
-        epochs = min(1, self.pretrain_max_iter) if incremental else self.pretrain_max_iter
         layers, curves, codes = [], [], X
         self._architecture["code_scales"] = []
         for depth, size in enumerate(sizes, start=1):
@@ -486,26 +501,29 @@ class StackedSparseAutoencoderClassifier(
                 generator,
                 output_activation=resolve_output_activation("auto", codes, self._sparse_code),
             )
-            if epochs:
-                _, history = self._train(
-                    autoencoder,
-                    self._autoencoder_loss(
-                        mean_feature_variance(codes),
-                        self._corruption_generator(generator, device),
-                        dead_latents=self._new_dead_latents(size, codes.shape[0], device),
-                        bounds=data_range(codes),
-                    ),
-                    [codes],
-                    device=device,
-                    rng=rng,
-                    generator=generator,
-                    max_iter=epochs,
-                    early_stopping=False,
-                    check_convergence=False,
-                    name=f"Layer {depth}: ",
-                    hooks=self._decoder_hooks(),
-                )
-                curves.append(list(history.loss_curve))
+            stage = stage_task(task, f"pretrain-layer-{depth}", epochs, self, codes)
+            with stage as stage_context:
+                if epochs:
+                    _, history = self._train(
+                        autoencoder,
+                        self._autoencoder_loss(
+                            mean_feature_variance(codes),
+                            self._corruption_generator(generator, device),
+                            dead_latents=self._new_dead_latents(size, codes.shape[0], device),
+                            bounds=data_range(codes),
+                        ),
+                        [codes],
+                        device=device,
+                        rng=rng,
+                        generator=generator,
+                        max_iter=epochs,
+                        early_stopping=False,
+                        check_convergence=False,
+                        name=f"Layer {depth}: ",
+                        hooks=self._decoder_hooks(),
+                        task=stage_context,
+                    )
+                    curves.append(list(history.loss_curve))
             if self.sparsity == "batchtopk":  # also untrained: no threshold is NaN
                 batch_size = self._batch_size(codes.shape[0])
                 calibrate_thresholds_([autoencoder.encoder], codes, batch_size, generator)
@@ -522,19 +540,21 @@ class StackedSparseAutoencoderClassifier(
         ).to(device)
         network = StackedNetwork([*layers, output])
         if self.fine_tune and epochs:
-            _, history = self._train(
-                network,
-                self._classifier_loss(frozen=True),
-                [X, targets],
-                device=device,
-                rng=rng,
-                generator=generator,
-                max_iter=epochs,
-                early_stopping=False,
-                check_convergence=False,
-                parameters=output.parameters(),
-                name="Softmax: ",
-            )
+            with stage_task(task, "softmax", epochs, self, X, targets) as stage_context:
+                _, history = self._train(
+                    network,
+                    self._classifier_loss(frozen=True),
+                    [X, targets],
+                    device=device,
+                    rng=rng,
+                    generator=generator,
+                    max_iter=epochs,
+                    early_stopping=False,
+                    check_convergence=False,
+                    parameters=output.parameters(),
+                    name="Softmax: ",
+                    task=stage_context,
+                )
         return network, curves
 
     def _trainable_parameters(self, module):

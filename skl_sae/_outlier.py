@@ -8,12 +8,13 @@ from sklearn.base import BaseEstimator, OutlierMixin, _fit_context
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from ._base import CallbackSupportMixin, begin_fit_task, end_task
 from ._transformer import SparseAutoencoderTransformer
 
 _AUTOENCODER_PARAMS = tuple(SparseAutoencoderTransformer().get_params())
 
 
-class SparseAutoencoderOutlierDetector(OutlierMixin, BaseEstimator):
+class SparseAutoencoderOutlierDetector(CallbackSupportMixin, OutlierMixin, BaseEstimator):
     """Outlier detection with a sparse autoencoder: bad reconstructions, rare codes.
 
     A :class:`~skl_sae.SparseAutoencoderTransformer` learns to reconstruct
@@ -210,7 +211,15 @@ random_state, verbose, warm_start, device
             autoencoder = copy.deepcopy(self.autoencoder_).set_params(**params)
         else:
             autoencoder = SparseAutoencoderTransformer(**params)
-        autoencoder.fit(X)
+        task = begin_fit_task(self, 1, X)
+        if task is None:
+            autoencoder.fit(X)
+        else:  # the autoencoder's epochs become sub-tasks of this fit
+            fit_task = task.subcontext(task_name="fit-autoencoder")
+            with fit_task.propagate_callback_context(autoencoder):
+                fit_task.call_on_fit_task_begin(estimator=self, X=X)
+                autoencoder.fit(X)
+                fit_task.call_on_fit_task_end(estimator=self, X=X)
         density = np.clip(autoencoder.feature_density_, 1.0 / X.shape[0], 1.0)
         self.unit_rarity_ = -np.log(density)
         error, rarity = _error_and_rarity(autoencoder, X, self.unit_rarity_)
@@ -224,6 +233,7 @@ random_state, verbose, warm_start, device
         else:
             offset = np.percentile(scores, 100 * self.contamination)
         self.offset_ = float(offset)
+        end_task(task, self, X)
         self.n_iter_, self.loss_curve_ = autoencoder.n_iter_, autoencoder.loss_curve_
         return self
 

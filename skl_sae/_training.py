@@ -212,6 +212,7 @@ def fit_loop(
     name="",
     before_step=None,
     after_step=None,
+    epoch_tasks=None,
 ):
     """Train ``module`` for at most ``max_iter`` epochs.
 
@@ -257,6 +258,9 @@ def fit_loop(
     before_step, after_step : callable, default=None
         ``hook(module)`` around every optimizer step; see
         :func:`run_single_epoch`.
+    epoch_tasks : object, default=None
+        Its ``begin()`` and ``end()`` run around every epoch (scikit-learn's
+        callbacks); ``end()`` returning True stops training.
 
     Returns
     -------
@@ -267,6 +271,8 @@ def fit_loop(
     early_stopping = validation_batches is not None
     start = time.perf_counter()
     for _ in range(max_iter):
+        if epoch_tasks is not None:
+            epoch_tasks.begin()
         loss = run_single_epoch(
             module,
             loss_fn,
@@ -291,6 +297,8 @@ def fit_loop(
                 line += f", validation loss = {monitored:.6f}"
             print(f"{line}, {time.perf_counter() - start:.2f}s", flush=True)
         stop = any([bool(callback(module, history)) for callback in callbacks])
+        if epoch_tasks is not None:
+            stop = epoch_tasks.end() or stop
         if check_convergence and history.no_improvement_count > n_iter_no_change:
             history.converged = True
             if verbose:

@@ -13,10 +13,12 @@ from ._base import (
     INFERENCE_BATCH_SIZE,
     BaseSparseAutoencoder,
     apply_in_batches,
+    begin_fit_task,
     calibrate_thresholds_,
     code_scale,
     code_thresholds,
     data_range,
+    end_task,
     load_code_thresholds,
     mean_feature_variance,
     numpy_dtype,
@@ -196,6 +198,9 @@ class SparseAutoencoderTransformer(
 
     verbose : bool, default=False
         Print one line per epoch: loss, validation loss, elapsed seconds.
+        For a live progress bar use scikit-learn's callbacks (1.9+):
+        ``set_callbacks(sklearn.callback.ProgressBar())``; every epoch is a
+        task of the fit.
 
     warm_start : bool, default=False
         If True, ``fit`` continues from the fitted weights (with a fresh
@@ -433,6 +438,7 @@ class SparseAutoencoderTransformer(
         self._check_sparsity_activation()
         self._check_corruption()
         device = resolve_device(self.device)
+        task = begin_fit_task(self, 1 if incremental else self.max_iter, X)
         if continuing:
             self._check_architecture_unchanged()
             module, optimizer = self._copy_state(
@@ -481,6 +487,7 @@ class SparseAutoencoderTransformer(
                 incremental=incremental,
                 validation_loss_fn=self._reconstruction_loss(scale),
                 hooks=self._decoder_hooks(),
+                task=task,
             )
             if self.sparsity == "batchtopk":
                 calibrate_thresholds_([module.encoder], X, self._batch_size(X.shape[0]), generator)
@@ -495,6 +502,7 @@ class SparseAutoencoderTransformer(
         )
         self.best_loss_ = history.best_loss
         self.n_iter_ = history.n_iter
+        end_task(task, self, X)
 
     def _architecture_params(self):
         """What the network's shape depends on: the parameters that
