@@ -202,12 +202,6 @@ def geometric_median(X, max_rows=10_000, max_iter=100, tol=1e-7):
     return median
 
 
-def code_scale(X):
-    """Typical size of a pre-activation along a unit-norm direction of ``X``:
-    the square root of its mean per-feature variance."""
-    return mean_feature_variance(X) ** 0.5
-
-
 def data_range(X):
     """``(min, max)`` of the entries of ``X`` (dense or sparse, implicit zeros
     included)."""
@@ -473,12 +467,16 @@ class BaseSparseAutoencoder(CallbackSupportMixin, BaseEstimator):
             self.sparsity, self._activation(), n_units, k=self.k, scale=scale, dtype=dtype
         )
 
-    def _new_autoencoder(self, X, n_components, dtype, device, generator, output_activation):
+    def _new_autoencoder(
+        self, X, n_components, dtype, device, generator, output_activation, code_scale
+    ):
         """A fresh autoencoder for data ``X``.
 
         With a sparse code it follows the practice of Gao et al. (2024): unit
         norm decoder columns, the encoder as the decoder's transpose, and a
-        start from the geometric median of ``X``.
+        start from the geometric median of ``X``. ``code_scale`` is the
+        typical size of a pre-activation along a unit-norm direction: the
+        square root of ``X``'s mean feature variance.
         """
         module = SparseAutoencoder(
             X.shape[1],
@@ -486,7 +484,7 @@ class BaseSparseAutoencoder(CallbackSupportMixin, BaseEstimator):
             activation=self._activation(),
             output_activation=output_activation,
             tied_weights=self.tied_weights,
-            code=self._new_code(n_components, code_scale(X), dtype),
+            code=self._new_code(n_components, code_scale, dtype),
             unit_norm_decoder=self._sparse_code,
             generator=generator,
             dtype=dtype,

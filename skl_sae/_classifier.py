@@ -21,7 +21,6 @@ from ._base import (
     apply_in_batches,
     begin_fit_task,
     calibrate_thresholds_,
-    code_scale,
     code_thresholds,
     data_range,
     end_task,
@@ -492,7 +491,8 @@ class StackedSparseAutoencoderClassifier(
         layers, curves, codes = [], [], X
         self._architecture["code_scales"] = []
         for depth, size in enumerate(sizes, start=1):
-            self._architecture["code_scales"].append(code_scale(codes))
+            variance = mean_feature_variance(codes)
+            self._architecture["code_scales"].append(variance**0.5)
             autoencoder = self._new_autoencoder(
                 codes,
                 size,
@@ -500,6 +500,7 @@ class StackedSparseAutoencoderClassifier(
                 device,
                 generator,
                 output_activation=resolve_output_activation("auto", codes, self._sparse_code),
+                code_scale=self._architecture["code_scales"][-1],
             )
             stage = stage_task(task, f"pretrain-layer-{depth}", epochs, self, codes)
             with stage as stage_context:

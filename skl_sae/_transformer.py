@@ -15,7 +15,6 @@ from ._base import (
     apply_in_batches,
     begin_fit_task,
     calibrate_thresholds_,
-    code_scale,
     code_thresholds,
     data_range,
     end_task,
@@ -457,12 +456,18 @@ class SparseAutoencoderTransformer(
                 self.output_activation, X, self._sparse_code
             )
             self._architecture = self._architecture_params()
-            self._architecture["code_scale"] = code_scale(X)
+            self._architecture["code_scale"] = scale**0.5
         rng, generator = self._seeds(offset=0 if history is None else history.n_iter)
         X = X.astype(numpy_dtype(dtype), copy=False)
         if not continuing:
             module = self._new_autoencoder(
-                X, self.n_components, dtype, device, generator, self.output_activation_
+                X,
+                self.n_components,
+                dtype,
+                device,
+                generator,
+                self.output_activation_,
+                self._architecture["code_scale"],
             )
         if not continuing or dead_latents is None:  # counts survive partial_fit calls
             dead_latents = self._new_dead_latents(self.n_components, X.shape[0], device)
