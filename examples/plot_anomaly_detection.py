@@ -10,7 +10,7 @@ rare the sample's active units are on the training data.
 
 # %%
 # Train on eights, score eights and other digits
-# --------------------------------------------
+# ----------------------------------------------
 import matplotlib.pyplot as plt
 import numpy as np
 from sklearn.datasets import load_digits
