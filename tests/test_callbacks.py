@@ -5,6 +5,7 @@ import warnings
 import pytest
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import Pipeline
 
 pytest.importorskip("sklearn.callback")
@@ -98,6 +99,29 @@ def test_epochs_nest_under_an_enclosing_pipeline(digits):
             "SparseAutoencoderTransformer",
         ]
         assert path[1].source_task_name == "fit-transform-sae"
+
+
+def test_every_fit_of_a_grid_search_reports_its_epochs(digits):
+    X, y = digits
+    callback = RecordingAutoPropagatedCallback()
+    pipe = Pipeline(
+        [
+            ("sae", SparseAutoencoderTransformer(4, max_iter=2, random_state=0)),
+            ("clf", LogisticRegression(max_iter=50)),
+        ]
+    )
+    search = GridSearchCV(pipe, {"sae__n_components": [4, 8]}, cv=2)
+    search.set_callbacks(callback).fit(X, y)
+    epochs = [c for c in _ended(callback, "epoch") if c.estimator_name != "LogisticRegression"]
+    assert len(epochs) == (2 * 2 + 1) * 2  # (candidates x folds + refit) x epochs
+    for context in epochs:
+        names = [p.estimator_name for p in get_context_path(context)]
+        assert names[0] == "GridSearchCV"
+        assert names[-3:] == [
+            "Pipeline",
+            "SparseAutoencoderTransformer",
+            "SparseAutoencoderTransformer",
+        ]
 
 
 def test_the_detector_passes_its_callbacks_to_its_autoencoder(digits):
