@@ -15,7 +15,7 @@ class FiltersDisplay:
     :class:`~skl_sae.SparseAutoencoderTransformer` (its decoder dictionary
     ``components_`` or its encoder weights) or on a
     :class:`~skl_sae.StackedSparseAutoencoderClassifier` (the first layer's
-    weights); on images such as digits they look like pen strokes.
+    weights).
 
     Parameters
     ----------
