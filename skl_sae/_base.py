@@ -41,7 +41,7 @@ from ._losses import (
     weight_decay,
 )
 from ._modules import SparseAutoencoder
-from ._training import Batches, fit_loop, make_optimizer
+from ._training import Batches, fit_loop, make_optimizer, to_tensor
 
 #: Rows per batch when computing codes or scores: large enough to keep the
 #: matrix multiplications efficient, small enough to bound memory.
@@ -113,12 +113,20 @@ def apply_in_batches(function, X, like):
 
     The rows are computed in the dtype and on the device of the tensor
     ``like`` (a parameter of the model); the result is numpy in ``X``'s dtype.
+    Rows travel to the device (and change dtype) one batch of
+    ``INFERENCE_BATCH_SIZE`` at a time, and the results fill one array made
+    for them, so that besides ``X`` and the result, memory holds one batch.
     """
-    computed = X.astype(numpy_dtype(like.dtype), copy=False)
-    batches = Batches([computed], batch_size=INFERENCE_BATCH_SIZE, device=like.device)
+    dtype = numpy_dtype(like.dtype)
+    result = None
     with torch_threads():
-        parts = [function(x).cpu().numpy() for (x,) in batches]
-    return np.concatenate(parts).astype(X.dtype, copy=False)
+        for start in range(0, X.shape[0], INFERENCE_BATCH_SIZE):
+            rows = X[start : start + INFERENCE_BATCH_SIZE].astype(dtype, copy=False)
+            out = function(to_tensor(rows, like.device)).cpu().numpy()
+            if result is None:
+                result = np.empty((X.shape[0], *out.shape[1:]), dtype=X.dtype)
+            result[start : start + out.shape[0]] = out
+    return result
 
 
 @torch.no_grad()

@@ -18,6 +18,21 @@ import torch
 from sklearn.exceptions import ConvergenceWarning
 
 
+def to_tensor(array, device):
+    """Rows of ``array`` (dense, or scipy sparse densified here) as a tensor
+    on ``device``, in the array's dtype.
+
+    Read-only input (e.g. joblib's memory maps) is shared on the CPU, not
+    copied: tensors made from it are only ever read.
+    """
+    if sp.issparse(array):
+        array = array.toarray()
+    array = np.ascontiguousarray(array)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*not writable.*", category=UserWarning)
+        return torch.as_tensor(array).to(device, non_blocking=True)
+
+
 class Batches:
     """Aligned arrays served as minibatches of tensors on ``device``.
 
@@ -43,17 +58,12 @@ class Batches:
     def _place(self, array):
         if sp.issparse(array):
             return array.tocsr()
-        array = np.ascontiguousarray(array)
-        with warnings.catch_warnings():
-            # Read-only input (e.g. joblib's memory maps) is shared, not
-            # copied: batches are only ever read from it.
-            warnings.filterwarnings("ignore", message=".*not writable.*", category=UserWarning)
-            return torch.as_tensor(array).to(self.device)
+        return to_tensor(array, self.device)
 
     def _take(self, array, rows, index):
         if isinstance(array, torch.Tensor):
             return array[index]
-        return torch.as_tensor(array[rows].toarray()).to(self.device, non_blocking=True)
+        return to_tensor(array[rows], self.device)
 
     def __len__(self):
         return math.ceil(self.n_samples / self.batch_size)
