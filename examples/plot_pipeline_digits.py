@@ -97,9 +97,9 @@ fig.tight_layout()
 # ----------------------------
 # Each unit's decoder weights, drawn as an 8 x 8 image, are what the unit adds
 # to the reconstruction when it fires. At this resolution they are coarse
-# patches of light and dark pixels. On MNIST's 28 x 28 images the same
-# defaults (196 units, 20 epochs on 10,000 images) give filters that look
-# like whole digits and parts of digits, strokes included. The KL penalty keeps
+# patches of light and dark pixels. On MNIST's 28 x 28 images (196 units,
+# 20 epochs on 10,000 images, the other parameters at their defaults) the
+# filters look like whole digits and parts of digits, strokes included. The KL penalty keeps
 # each unit's mean activation near ``sparsity_target``.
 sae = pipelines["sparse autoencoder(256)"].named_steps["sae"]
 display = FiltersDisplay.from_estimator(sae, image_shape=(8, 8), max_filters=64)
