@@ -37,9 +37,12 @@ for name, model in models.items():
 # The filters
 # -----------
 # One tile per unit: its decoder column, what it adds to a reconstruction.
-for name, model in models.items():
-    display = FiltersDisplay.from_estimator(model, image_shape=(8, 8))
-    display.figure_.suptitle(name)
+# Given one Axes, a display draws its grid of tiles in that Axes' place, so
+# the three models sit side by side in one figure.
+fig, axes = plt.subplots(1, 3, figsize=(12, 4.4))
+for ax, (name, model) in zip(axes, models.items(), strict=True):
+    FiltersDisplay.from_estimator(model, image_shape=(8, 8), ax=ax)
+    ax.set_title(name)
 
 # %%
 # Mean activation of each unit

@@ -11,7 +11,11 @@ matplotlib = pytest.importorskip("matplotlib")
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from skl_sae import SparseAutoencoderTransformer, StackedSparseAutoencoderClassifier  # noqa: E402
+from skl_sae import (  # noqa: E402
+    SparseAutoencoderOutlierDetector,
+    SparseAutoencoderTransformer,
+    StackedSparseAutoencoderClassifier,
+)
 from skl_sae.plot import (  # noqa: E402
     ActivationHistogramDisplay,
     FiltersDisplay,
@@ -73,6 +77,86 @@ def test_filters_need_an_image_shape_that_holds_the_features(sae):
     assert len(_visible_image_axes(display.figure_)) == 5  # the sixth tile is hidden
 
 
+def test_filters_drawn_in_one_axes_take_its_place(sae):
+    fig, (left, right) = plt.subplots(1, 2)
+    display = FiltersDisplay.from_estimator(sae, ax=right)
+    assert display.figure_ is fig and display.bounding_ax_ is right
+    assert not right.axison  # hidden behind the tiles
+    assert len(_visible_image_axes(fig)) == 12
+    # The tiles lie inside the Axes they replaced, none inside its neighbour.
+    box, other = right.get_position(), left.get_position()
+    for tile in display.axes_.ravel():
+        centre = tile.get_position().get_points().mean(axis=0)
+        assert box.x0 <= centre[0] <= box.x1 and box.y0 <= centre[1] <= box.y1
+        assert not other.x0 <= centre[0] <= other.x1
+
+
+def test_filters_drawn_in_an_axes_placed_by_hand(sae):
+    fig = plt.figure()
+    ax = fig.add_axes((0.5, 0.1, 0.4, 0.4))
+    display = FiltersDisplay.from_estimator(sae, ax=ax)
+    box = ax.get_position()
+    corners = np.array([t.get_position(original=True).get_points() for t in display.axes_.ravel()])
+    np.testing.assert_allclose(corners[:, :, 0].min(), box.x0)
+    np.testing.assert_allclose(corners[:, :, 1].max(), box.y1)
+
+
+def test_filters_fill_an_array_of_axes_in_its_shape(sae):
+    fig, axes = plt.subplots(2, 7)
+    display = FiltersDisplay.from_estimator(sae, ax=axes, n_cols=3)  # the array's shape wins
+    assert display.axes_.shape == (2, 7) and display.bounding_ax_ is None
+    assert display.axes_[1, 4] is axes[1, 4]
+    np.testing.assert_array_equal(display.images_[8].get_array(), sae.components_[8].reshape(8, 8))
+    assert len(_visible_image_axes(fig)) == 12  # two tiles left over, hidden
+    with pytest.raises(ValueError, match="12 filters"):
+        FiltersDisplay.from_estimator(sae, ax=plt.subplots(2, 5)[1])
+
+
+def test_three_displays_share_one_figure(sae):
+    fig, axes = plt.subplots(1, 3)
+    for ax, weights in zip(axes[:2], ["decoder", "encoder"], strict=True):
+        FiltersDisplay.from_estimator(sae, weights=weights, ax=ax)
+    LossCurveDisplay.from_estimator(sae, ax=axes[2])
+    assert len(_visible_image_axes(fig)) == 24
+    assert len(axes[2].lines) == 2
+
+
+def test_displays_show_an_outlier_detectors_autoencoder(digits):
+    X, _ = digits
+    detector = SparseAutoencoderOutlierDetector(n_components=9, max_iter=3, random_state=0)
+    detector.fit(X)
+    autoencoder = detector.autoencoder_
+    filters = FiltersDisplay.from_estimator(detector)
+    np.testing.assert_array_equal(
+        filters.images_[0].get_array(), autoencoder.components_[0].reshape(8, 8)
+    )
+    reconstructions = ReconstructionDisplay.from_estimator(detector, X, n_samples=3)
+    np.testing.assert_allclose(
+        reconstructions.images_[1, 2].get_array(),
+        autoencoder.inverse_transform(autoencoder.transform(X[2:3])).reshape(8, 8),
+    )
+    curves = LossCurveDisplay.from_estimator(detector)
+    np.testing.assert_array_equal(
+        curves.lines_["training loss"].get_ydata(), autoencoder.loss_curve_
+    )
+    histogram = ActivationHistogramDisplay.from_estimator(detector, X)
+    assert histogram.counts_.sum() == autoencoder.n_components
+
+
+def test_displays_refuse_an_unfitted_estimator(digits):
+    X, _ = digits
+    from sklearn.exceptions import NotFittedError
+
+    for make in [
+        lambda est: FiltersDisplay.from_estimator(est),
+        lambda est: ReconstructionDisplay.from_estimator(est, X),
+        lambda est: LossCurveDisplay.from_estimator(est),
+    ]:
+        for est in [SparseAutoencoderTransformer(), SparseAutoencoderOutlierDetector()]:
+            with pytest.raises(NotFittedError):
+                make(est)
+
+
 def test_reconstructions_sit_below_their_inputs(sae, digits):
     X, _ = digits
     display = ReconstructionDisplay.from_estimator(sae, X, n_samples=6)
@@ -93,6 +177,19 @@ def test_denoising_shows_noisy_denoised_and_clean_rows(sae, digits):
     assert display.axes_.shape == (3, 4)
     assert [ax.get_ylabel() for ax in display.axes_[:, 0]] == ["input", "reconstruction", "clean"]
     np.testing.assert_array_equal(display.images_[2, 3].get_array(), X[3].reshape(8, 8))
+
+
+def test_reconstructions_drawn_in_one_axes_or_an_array_of_axes(sae, digits):
+    X, _ = digits
+    fig, (top, bottom) = plt.subplots(2, 1)
+    display = ReconstructionDisplay.from_estimator(sae, X, n_samples=5, ax=bottom)
+    assert display.bounding_ax_ is bottom and display.axes_.shape == (2, 5)
+    fig, axes = plt.subplots(2, 4)
+    display = ReconstructionDisplay.from_estimator(sae, X, n_samples=4, ax=axes)
+    assert display.axes_[1, 3] is axes[1, 3]
+    np.testing.assert_array_equal(display.images_[0, 3].get_array(), X[3].reshape(8, 8))
+    with pytest.raises(ValueError, match=r"need \(2, 5\)"):
+        ReconstructionDisplay.from_estimator(sae, X, n_samples=5, ax=axes)
 
 
 def test_loss_curves_draw_the_fitted_curves(sae):

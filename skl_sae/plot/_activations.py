@@ -3,7 +3,7 @@
 import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
-from ._base import require_matplotlib
+from ._base import require_matplotlib, unwrap_autoencoder
 
 
 class ActivationHistogramDisplay:
@@ -55,9 +55,9 @@ class ActivationHistogramDisplay:
 
         Parameters
         ----------
-        estimator : SparseAutoencoderTransformer or StackedSparseAutoencoderClassifier
-            Fitted; its ``transform`` gives the codes (the classifier's top
-            layer).
+        estimator : fitted skl_sae estimator
+            Its ``transform`` gives the codes: a transformer's, a detector's
+            ``autoencoder_``'s, or the stacked classifier's top layer.
         X : array-like of shape (n_samples, n_features)
             Data to encode.
         bins : int, default=30
@@ -70,6 +70,7 @@ class ActivationHistogramDisplay:
         display : ActivationHistogramDisplay
         """
         require_matplotlib(f"{cls.__name__}.from_estimator")
+        estimator = unwrap_autoencoder(estimator)
         check_is_fitted(estimator)
         mean_activations = np.asarray(estimator.transform(X)).mean(axis=0)
         target = estimator.sparsity_target if estimator.sparsity == "kl" else None

@@ -32,15 +32,65 @@ def image_shape_of(n_features, image_shape):
     return image_shape
 
 
-def image_grid(plt, n_rows, n_cols, figure=None, tile_size=1.0):
-    """A figure (``figure`` cleared, or a new one) with an ``n_rows`` x
-    ``n_cols`` grid of axes without ticks; returns ``(figure, axes)``."""
-    if figure is None:
+def unwrap_autoencoder(estimator):
+    """The autoencoder behind ``estimator``: an outlier detector's
+    ``autoencoder_``, else ``estimator`` itself."""
+    return getattr(estimator, "autoencoder_", estimator)
+
+
+def image_grid(plt, n_rows, n_cols, ax=None, tile_size=1.0):
+    """An ``n_rows`` x ``n_cols`` grid of axes without ticks.
+
+    Parameters
+    ----------
+    plt : module
+        ``matplotlib.pyplot``.
+    n_rows, n_cols : int
+        Shape of the grid.
+    ax : matplotlib Axes or array-like of Axes, default=None
+        None: a new figure holds the grid. One Axes: the grid takes its place
+        (the Axes is hidden, as scikit-learn's ``PartialDependenceDisplay``
+        does), which puts several grids in one figure. Several Axes: they are
+        the tiles, in row-major order; there must be ``n_rows * n_cols``.
+    tile_size : float, default=1.0
+        Inches per tile of a new figure.
+
+    Returns
+    -------
+    figure : matplotlib Figure
+    axes : ndarray of matplotlib Axes, shape (n_rows, n_cols)
+    bounding_ax : matplotlib Axes or None
+        The single Axes given, which the grid replaced.
+    """
+    from matplotlib.axes import Axes
+    from matplotlib.gridspec import GridSpec
+
+    bounding_ax = None
+    if ax is None:
         figure = plt.figure(figsize=(tile_size * n_cols, tile_size * n_rows))
+        axes = np.asarray(figure.subplots(n_rows, n_cols, squeeze=False))
+    elif isinstance(ax, Axes):
+        bounding_ax, figure = ax, ax.figure
+        ax.set_axis_off()
+        spec = ax.get_subplotspec()
+        if spec is not None:
+            grid = spec.subgridspec(n_rows, n_cols)
+        else:  # an Axes placed by hand (figure.add_axes): use its box
+            box = ax.get_position()
+            grid = GridSpec(
+                n_rows, n_cols, figure, left=box.x0, right=box.x1, bottom=box.y0, top=box.y1
+            )
+        axes = np.asarray(grid.subplots(squeeze=False))
     else:
-        figure.clear()
-    axes = np.asarray(figure.subplots(n_rows, n_cols, squeeze=False))
-    for ax in axes.ravel():
-        ax.set_xticks([])
-        ax.set_yticks([])
-    return figure, axes
+        axes = np.asarray(ax, dtype=object)
+        if axes.size != n_rows * n_cols or not all(isinstance(a, Axes) for a in axes.flat):
+            raise ValueError(
+                f"ax must be one matplotlib Axes or {n_rows * n_cols} of them "
+                f"({n_rows} x {n_cols} tiles); got {axes.size} objects."
+            )
+        axes = axes.reshape(n_rows, n_cols)
+        figure = axes[0, 0].figure
+    for tile in axes.ravel():
+        tile.set_xticks([])
+        tile.set_yticks([])
+    return figure, axes, bounding_ax

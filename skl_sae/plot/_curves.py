@@ -3,7 +3,7 @@
 import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
-from ._base import require_matplotlib
+from ._base import require_matplotlib, unwrap_autoencoder
 
 
 class LossCurveDisplay:
@@ -46,6 +46,7 @@ class LossCurveDisplay:
         Parameters
         ----------
         estimator : fitted skl_sae estimator
+            For an outlier detector, its ``autoencoder_``'s curves.
         ax : matplotlib Axes, default=None
             Drawn into if given, else a new figure's axes.
 
@@ -54,6 +55,7 @@ class LossCurveDisplay:
         display : LossCurveDisplay
         """
         require_matplotlib(f"{cls.__name__}.from_estimator")
+        estimator = unwrap_autoencoder(estimator)
         check_is_fitted(estimator)
         curves = {}
         for depth, curve in enumerate(getattr(estimator, "pretrain_loss_curves_", []), start=1):

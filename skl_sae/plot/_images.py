@@ -5,7 +5,7 @@ import math
 import numpy as np
 from sklearn.utils.validation import check_array, check_is_fitted
 
-from ._base import image_grid, image_shape_of, require_matplotlib
+from ._base import image_grid, image_shape_of, require_matplotlib, unwrap_autoencoder
 
 
 class FiltersDisplay:
@@ -13,9 +13,10 @@ class FiltersDisplay:
 
     Use :meth:`from_estimator` on a fitted
     :class:`~skl_sae.SparseAutoencoderTransformer` (its decoder dictionary
-    ``components_`` or its encoder weights) or on a
-    :class:`~skl_sae.StackedSparseAutoencoderClassifier` (the first layer's
-    weights).
+    ``components_`` or its encoder weights), on a
+    :class:`~skl_sae.SparseAutoencoderOutlierDetector` (its autoencoder's) or
+    on a :class:`~skl_sae.StackedSparseAutoencoderClassifier` (the first
+    layer's weights).
 
     Parameters
     ----------
@@ -29,6 +30,9 @@ class FiltersDisplay:
     figure_ : matplotlib Figure
     axes_ : ndarray of matplotlib Axes, shape (n_rows, n_cols)
         One axes per tile, in row-major order; unused ones are hidden.
+    bounding_ax_ : matplotlib Axes or None
+        The single Axes passed as ``ax``, whose place the tiles took (it is
+        hidden); None otherwise.
     images_ : list of matplotlib AxesImage
         One image per filter, in order.
 
@@ -60,16 +64,19 @@ class FiltersDisplay:
         max_filters=100,
         n_cols=None,
         cmap="gray",
-        figure=None,
+        ax=None,
     ):
         """Show a fitted estimator's filters.
 
         Parameters
         ----------
-        estimator : SparseAutoencoderTransformer or StackedSparseAutoencoderClassifier
-            Fitted.
+        estimator : fitted skl_sae estimator
+            A :class:`~skl_sae.SparseAutoencoderTransformer`, a
+            :class:`~skl_sae.SparseAutoencoderOutlierDetector` (its
+            ``autoencoder_`` is shown) or a
+            :class:`~skl_sae.StackedSparseAutoencoderClassifier`.
         weights : {"decoder", "encoder"}, default="decoder"
-            The transformer's ``components_`` (what each unit adds to a
+            The autoencoder's ``components_`` (what each unit adds to a
             reconstruction) or ``encoder_weights_`` (what each unit responds
             to); the classifier always shows its first layer's encoder.
         image_shape : tuple of int, default=None
@@ -80,14 +87,15 @@ class FiltersDisplay:
             Tiles per row; about a square grid if None.
         cmap : str, default="gray"
             Colour map.
-        figure : matplotlib Figure, default=None
-            Drawn into (cleared) if given, else a new figure.
+        ax : matplotlib Axes or array-like of Axes, default=None
+            Where to draw; see :meth:`plot`.
 
         Returns
         -------
         display : FiltersDisplay
         """
         require_matplotlib(f"{cls.__name__}.from_estimator")
+        estimator = unwrap_autoencoder(estimator)
         check_is_fitted(estimator)
         if hasattr(estimator, "coefs_"):
             filters = estimator.coefs_[0].T
@@ -98,19 +106,24 @@ class FiltersDisplay:
         else:
             raise ValueError(f"weights must be 'decoder' or 'encoder', got {weights!r}.")
         display = cls(filters[:max_filters], image_shape=image_shape)
-        return display.plot(n_cols=n_cols, cmap=cmap, figure=figure)
+        return display.plot(n_cols=n_cols, cmap=cmap, ax=ax)
 
-    def plot(self, *, n_cols=None, cmap="gray", figure=None):
+    def plot(self, *, n_cols=None, cmap="gray", ax=None):
         """Draw the filters, each scaled to its own range.
 
         Parameters
         ----------
         n_cols : int, default=None
-            Tiles per row; about a square grid if None.
+            Tiles per row; about a square grid if None. Ignored when ``ax``
+            is an array of Axes, whose shape is the grid's.
         cmap : str, default="gray"
             Colour map.
-        figure : matplotlib Figure, default=None
-            Drawn into (cleared) if given, else a new figure.
+        ax : matplotlib Axes or array-like of Axes, default=None
+            None draws in a new figure. One Axes: the tiles take its place
+            (it is hidden and kept as ``bounding_ax_``), which puts several
+            displays side by side in one figure. An array of Axes: the tiles
+            themselves, row-major, at least one per filter (a 1-D array is
+            one row); the ones left over are hidden.
 
         Returns
         -------
@@ -120,9 +133,18 @@ class FiltersDisplay:
         plt = require_matplotlib(f"{type(self).__name__}.plot")
         filters = check_array(self.filters, input_name="filters")
         shape = image_shape_of(filters.shape[1], self.image_shape)
-        n_cols = n_cols or math.ceil(math.sqrt(len(filters)))
-        n_rows = math.ceil(len(filters) / n_cols)
-        self.figure_, self.axes_ = image_grid(plt, n_rows, n_cols, figure)
+        tiles = _tiles_shape(ax)
+        if tiles is not None:
+            n_rows, n_cols = tiles
+            if n_rows * n_cols < len(filters):
+                raise ValueError(
+                    f"ax holds {n_rows * n_cols} Axes for {len(filters)} filters; "
+                    "pass one Axes per filter, or a single Axes to draw the grid in."
+                )
+        else:
+            n_cols = n_cols or math.ceil(math.sqrt(len(filters)))
+            n_rows = math.ceil(len(filters) / n_cols)
+        self.figure_, self.axes_, self.bounding_ax_ = image_grid(plt, n_rows, n_cols, ax)
         self.images_ = [
             ax.imshow(f.reshape(shape), cmap=cmap, interpolation="nearest")
             for ax, f in zip(self.axes_.ravel(), filters, strict=False)
@@ -152,7 +174,25 @@ class ReconstructionDisplay:
     figure_ : matplotlib Figure
     axes_ : ndarray of matplotlib Axes, shape (n_rows, n_samples)
         Row 0 the inputs, row 1 the reconstructions, row 2 the clean images.
+    bounding_ax_ : matplotlib Axes or None
+        The single Axes passed as ``ax``, whose place the tiles took (it is
+        hidden); None otherwise.
     images_ : ndarray of matplotlib AxesImage, shape (n_rows, n_samples)
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> import matplotlib.pyplot as plt
+    >>> from sklearn.datasets import load_digits
+    >>> from skl_sae import SparseAutoencoderTransformer
+    >>> from skl_sae.plot import ReconstructionDisplay
+    >>> X = load_digits().data / 16
+    >>> sae = SparseAutoencoderTransformer(16, max_iter=5, random_state=0).fit(X)
+    >>> fig, (left, right) = plt.subplots(1, 2)
+    >>> display = ReconstructionDisplay.from_estimator(sae, X, n_samples=4, ax=left)
+    >>> display.axes_.shape, display.bounding_ax_ is left
+    ((2, 4), True)
     """
 
     def __init__(self, inputs, reconstructions, *, clean=None, image_shape=None):
@@ -163,14 +203,14 @@ class ReconstructionDisplay:
 
     @classmethod
     def from_estimator(
-        cls, estimator, X, *, clean=None, image_shape=None, n_samples=10, cmap="gray", figure=None
+        cls, estimator, X, *, clean=None, image_shape=None, n_samples=10, cmap="gray", ax=None
     ):
         """Reconstruct the first ``n_samples`` rows of ``X`` and show them.
 
         Parameters
         ----------
-        estimator : SparseAutoencoderTransformer
-            Fitted.
+        estimator : SparseAutoencoderTransformer or SparseAutoencoderOutlierDetector
+            Fitted; a detector's ``autoencoder_`` reconstructs.
         X : array-like of shape (n_samples, n_features)
             Inputs (e.g. noisy images).
         clean : array-like of shape (n_samples, n_features), default=None
@@ -181,30 +221,34 @@ class ReconstructionDisplay:
             Number of columns.
         cmap : str, default="gray"
             Colour map.
-        figure : matplotlib Figure, default=None
-            Drawn into (cleared) if given, else a new figure.
+        ax : matplotlib Axes or array-like of Axes, default=None
+            Where to draw; see :meth:`plot`.
 
         Returns
         -------
         display : ReconstructionDisplay
         """
         require_matplotlib(f"{cls.__name__}.from_estimator")
+        estimator = unwrap_autoencoder(estimator)
+        check_is_fitted(estimator)
         X = check_array(X)[:n_samples]
         reconstructions = estimator.inverse_transform(estimator.transform(X))
         if clean is not None:
             clean = check_array(clean)[:n_samples]
         display = cls(X, reconstructions, clean=clean, image_shape=image_shape)
-        return display.plot(cmap=cmap, figure=figure)
+        return display.plot(cmap=cmap, ax=ax)
 
-    def plot(self, *, cmap="gray", figure=None):
+    def plot(self, *, cmap="gray", ax=None):
         """Draw the rows on one shared grey scale.
 
         Parameters
         ----------
         cmap : str, default="gray"
             Colour map.
-        figure : matplotlib Figure, default=None
-            Drawn into (cleared) if given, else a new figure.
+        ax : matplotlib Axes or array-like of Axes, default=None
+            None draws in a new figure. One Axes: the tiles take its place
+            (it is hidden and kept as ``bounding_ax_``). An array of Axes of
+            shape (n_rows, n_samples): the tiles themselves.
 
         Returns
         -------
@@ -220,7 +264,13 @@ class ReconstructionDisplay:
         low = min(images.min() for _, images in rows)
         high = max(images.max() for _, images in rows)
         n_samples = rows[0][1].shape[0]
-        self.figure_, self.axes_ = image_grid(plt, len(rows), n_samples, figure)
+        tiles = _tiles_shape(ax)
+        if tiles is not None and tiles != (len(rows), n_samples):
+            raise ValueError(
+                f"ax has shape {tiles}; {len(rows)} rows of {n_samples} images need "
+                f"({len(rows)}, {n_samples}), or pass a single Axes to draw the grid in."
+            )
+        self.figure_, self.axes_, self.bounding_ax_ = image_grid(plt, len(rows), n_samples, ax)
         self.images_ = np.empty((len(rows), n_samples), dtype=object)
         for i, (name, images) in enumerate(rows):
             self.axes_[i, 0].set_ylabel(name)
@@ -229,3 +279,14 @@ class ReconstructionDisplay:
                     image.reshape(shape), cmap=cmap, vmin=low, vmax=high
                 )
         return self
+
+
+def _tiles_shape(ax):
+    """(n_rows, n_cols) of an array of Axes (a 1-D array is one row); None for
+    ``ax=None`` or a single Axes, where the display chooses the grid."""
+    if ax is None or hasattr(ax, "get_subplotspec"):
+        return None
+    axes = np.asarray(ax, dtype=object)
+    if axes.ndim > 2:
+        raise ValueError(f"ax must be one Axes or a 1-D or 2-D array of them; got {axes.ndim}-D.")
+    return (1, axes.size) if axes.ndim <= 1 else axes.shape
