@@ -38,6 +38,19 @@ def unwrap_autoencoder(estimator):
     return getattr(estimator, "autoencoder_", estimator)
 
 
+def tiles_shape(ax):
+    """(n_rows, n_cols) of an array of Axes (a 1-D array is one row); None for
+    ``ax=None`` or a single Axes, where the display chooses its grid."""
+    from matplotlib.axes import Axes
+
+    if ax is None or isinstance(ax, Axes):
+        return None
+    axes = np.asarray(ax, dtype=object)
+    if axes.ndim > 2:
+        raise ValueError(f"ax must be one Axes or a 1-D or 2-D array of them; got {axes.ndim}-D.")
+    return (1, axes.size) if axes.ndim <= 1 else axes.shape
+
+
 def image_grid(plt, n_rows, n_cols, ax=None, tile_size=1.0):
     """An ``n_rows`` x ``n_cols`` grid of axes without ticks.
 
@@ -51,7 +64,7 @@ def image_grid(plt, n_rows, n_cols, ax=None, tile_size=1.0):
         None: a new figure holds the grid. One Axes: the grid takes its place
         (the Axes is hidden, as scikit-learn's ``PartialDependenceDisplay``
         does), which puts several grids in one figure. Several Axes: they are
-        the tiles, in row-major order; there must be ``n_rows * n_cols``.
+        the tiles, of the shape :func:`tiles_shape` gives.
     tile_size : float, default=1.0
         Inches per tile of a new figure.
 
@@ -82,13 +95,9 @@ def image_grid(plt, n_rows, n_cols, ax=None, tile_size=1.0):
             )
         axes = np.asarray(grid.subplots(squeeze=False))
     else:
-        axes = np.asarray(ax, dtype=object)
-        if axes.size != n_rows * n_cols or not all(isinstance(a, Axes) for a in axes.flat):
-            raise ValueError(
-                f"ax must be one matplotlib Axes or {n_rows * n_cols} of them "
-                f"({n_rows} x {n_cols} tiles); got {axes.size} objects."
-            )
-        axes = axes.reshape(n_rows, n_cols)
+        axes = np.asarray(ax, dtype=object).reshape(n_rows, n_cols)
+        if not all(isinstance(tile, Axes) for tile in axes.flat):
+            raise ValueError("ax must be one matplotlib Axes or an array of them.")
         figure = axes[0, 0].figure
     for tile in axes.ravel():
         tile.set_xticks([])

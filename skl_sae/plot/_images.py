@@ -5,7 +5,13 @@ import math
 import numpy as np
 from sklearn.utils.validation import check_array, check_is_fitted
 
-from ._base import image_grid, image_shape_of, require_matplotlib, unwrap_autoencoder
+from ._base import (
+    image_grid,
+    image_shape_of,
+    require_matplotlib,
+    tiles_shape,
+    unwrap_autoencoder,
+)
 
 
 class FiltersDisplay:
@@ -133,7 +139,7 @@ class FiltersDisplay:
         plt = require_matplotlib(f"{type(self).__name__}.plot")
         filters = check_array(self.filters, input_name="filters")
         shape = image_shape_of(filters.shape[1], self.image_shape)
-        tiles = _tiles_shape(ax)
+        tiles = tiles_shape(ax)
         if tiles is not None:
             n_rows, n_cols = tiles
             if n_rows * n_cols < len(filters):
@@ -264,7 +270,7 @@ class ReconstructionDisplay:
         low = min(images.min() for _, images in rows)
         high = max(images.max() for _, images in rows)
         n_samples = rows[0][1].shape[0]
-        tiles = _tiles_shape(ax)
+        tiles = tiles_shape(ax)
         if tiles is not None and tiles != (len(rows), n_samples):
             raise ValueError(
                 f"ax has shape {tiles}; {len(rows)} rows of {n_samples} images need "
@@ -279,14 +285,3 @@ class ReconstructionDisplay:
                     image.reshape(shape), cmap=cmap, vmin=low, vmax=high
                 )
         return self
-
-
-def _tiles_shape(ax):
-    """(n_rows, n_cols) of an array of Axes (a 1-D array is one row); None for
-    ``ax=None`` or a single Axes, where the display chooses the grid."""
-    if ax is None or hasattr(ax, "get_subplotspec"):
-        return None
-    axes = np.asarray(ax, dtype=object)
-    if axes.ndim > 2:
-        raise ValueError(f"ax must be one Axes or a 1-D or 2-D array of them; got {axes.ndim}-D.")
-    return (1, axes.size) if axes.ndim <= 1 else axes.shape
