@@ -7,6 +7,8 @@ regression on the raw features, with fit times.
 """
 
 import argparse
+import csv
+import re
 import time
 import warnings
 from pathlib import Path
@@ -22,9 +24,64 @@ from sklearn.preprocessing import MinMaxScaler
 from . import SparseAutoencoderTransformer
 
 
+def _plain(text):
+    """``text`` without its reStructuredText inline markup, for ``--help``: code in
+    double backticks, references in single backticks and roles such as
+    ``:class:`~x.Y``` keep only the text inside the backticks."""
+    text = re.sub(r":[\w:-]+:`~?([^`]*)`", r"\1", text)
+    return re.sub(r"``?([^`]*)``?", r"\1", text)
+
+
+def _number(text):
+    """``text`` as an int if it is one, else as a float (ValueError if neither)."""
+    try:
+        return int(text)
+    except ValueError:
+        return float(text)
+
+
+def _read_csv(path):
+    """``(X, y)`` from a CSV with a header row: the feature columns as floats,
+    the last column (the label) as numbers if all of them are, else as strings."""
+    with open(path, newline="") as file:
+        reader = csv.reader(file)
+        # (line number in the file, stripped cells) of each row that is not blank
+        rows = [
+            (reader.line_num, [c.strip() for c in row]) for row in reader if "".join(row).strip()
+        ]
+    if len(rows) < 2:
+        raise ValueError(f"{path}: expected a header row and at least one data row.")
+    (_, header), rows = rows[0], rows[1:]
+    if len(header) < 2:
+        raise ValueError(f"{path}: expected at least one feature column and a label column.")
+    X = np.empty((len(rows), len(header) - 1))
+    labels = []
+    for i, (line, row) in enumerate(rows):
+        if len(row) != len(header):
+            raise ValueError(
+                f"{path}, line {line}: {len(row)} values, but the header has {len(header)}."
+            )
+        for j, cell in enumerate(row[:-1]):
+            try:
+                X[i, j] = float(cell)
+            except ValueError:
+                raise ValueError(
+                    f"{path}, line {line}, column {j + 1} ({header[j]!r}): feature values "
+                    f"must be numbers, got {cell!r}; only the last column (the label) may "
+                    "hold strings."
+                ) from None
+        labels.append(row[-1])
+    try:
+        y = np.asarray([_number(label) for label in labels])
+    except ValueError:
+        y = np.asarray(labels)
+    return X, y
+
+
 def load_data(path):
     """``(X, y)`` from digits (``path`` None), a ``.npz`` with keys X and y,
-    or a ``.csv`` with a header row and the label in the last column."""
+    or a ``.csv`` with a header row, numeric features and the label (numbers
+    or strings) in the last column."""
     if path is None:
         return load_digits(return_X_y=True)
     path = Path(path)
@@ -32,15 +89,20 @@ def load_data(path):
         with np.load(path) as data:
             return data["X"], data["y"]
     if path.suffix == ".csv":
-        data = np.loadtxt(path, delimiter=",", skiprows=1)
-        return data[:, :-1], data[:, -1]
+        return _read_csv(path)
     raise ValueError(f"{path}: expected a .npz (keys X, y) or a .csv file.")
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m skl_sae", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m skl_sae",
+        description=_plain(__doc__),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument(
-        "--data", help=".npz (keys X, y) or .csv (header row, label last); default: digits"
+        "--data",
+        help=".npz (keys X, y) or .csv (header row, numeric features, label last: "
+        "numbers or strings); default: digits",
     )
     parser.add_argument("--n-components", type=int, default=256)
     parser.add_argument("--max-iter", type=int, default=200)
