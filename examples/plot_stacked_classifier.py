@@ -32,9 +32,15 @@ print(f"after fine-tuning:  {tuned.score(X_test, y_test):.3f}")
 # %%
 # Training curves and the confusion matrix of the fine-tuned network
 # -------------------------------------------------------------------
-fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.5))
-LossCurveDisplay.from_estimator(tuned, ax=left)
-left.set_yscale("log")
+# One panel per stage, each with its own y axis: the autoencoders'
+# objective while pre-training, then the cross-entropy of the softmax layer
+# on the frozen codes and of the whole network while fine-tuning. Given one
+# Axes, the panels take its place.
+fig, (left, right) = plt.subplots(
+    1, 2, figsize=(15, 4.5), width_ratios=[3, 1], layout="constrained"
+)
+curves = LossCurveDisplay.from_estimator(tuned, ax=left)
+for ax in curves.axes_:
+    ax.set_yscale("log")
 ConfusionMatrixDisplay.from_estimator(tuned, X_test, y_test, ax=right, colorbar=False)
-fig.tight_layout()
 plt.show()

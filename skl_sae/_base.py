@@ -1,306 +1,120 @@
-"""What the estimators share: parameters, device, threads, data, pickling."""
+"""What the estimators share as estimators.
 
+Parameter constraints, seeds, the validation split, :meth:`BaseSparseAutoencoder._fit_layer`
+(the one method that fits one autoencoder layer, for the transformer and for
+each pre-training layer of the classifier), training through the one loop of
+:mod:`._training`, the end of fit, architecture checks for ``warm_start``, the
+all-or-nothing fit, and pickling through numpy.
+"""
+
+import collections.abc
 import copy
-import math
 import warnings
 from contextlib import contextmanager
+from dataclasses import dataclass
 from numbers import Integral, Real
 
 import numpy as np
-import scipy.sparse as sp
 import torch
 from sklearn.base import BaseEstimator
 from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
-from sklearn.utils._openmp_helpers import _openmp_effective_n_threads
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.sparsefuncs import mean_variance_axis
 
-try:
-    from sklearn.callback import CallbackSupportMixin
-except ImportError:  # scikit-learn < 1.9 has no callbacks
-
-    class CallbackSupportMixin:
-        """Stands in for ``sklearn.callback.CallbackSupportMixin`` before 1.9."""
-
-
-from ._codes import (
-    SPARSE_CODES,
-    BatchTopK,
-    DeadLatents,
-    JumpReLU,
-    auxiliary_codes,
-    make_code,
+from ._callbacks import CallbackSupportMixin, EpochTasks
+from ._codes import CODES, DeadLatents, calibrate_codes_, code_class, make_code
+from ._data import (
+    INFERENCE_BATCH_SIZE,
+    Batches,
+    data_range,
+    geometric_median,
+    in_unit_interval,
+    mean_feature_variance,
+    numpy_dtype,
+    torch_dtype,
 )
 from ._losses import (
     SPARSITY_PENALTIES,
-    auxk_loss,
-    contractive_penalty,
-    corrupt,
-    reconstruction_loss,
-    weight_decay,
+    AutoencoderLoss,
+    CodeStatistics,
+    reconstruction_objective,
 )
 from ._modules import SparseAutoencoder
-from ._training import Batches, fit_loop, make_optimizer, to_tensor
-
-#: Rows per batch when computing codes or scores: large enough to keep the
-#: matrix multiplications efficient, small enough to bound memory.
-INFERENCE_BATCH_SIZE = 8192
+from ._training import EpochHook, History, fit_loop, make_optimizer
 
 _TORCH_ATTRIBUTES = ("_module", "_optimizer", "_dead_latents")
 
 
-def resolve_device(device):
-    """Turn ``"cpu"``, ``"cuda"``, ``"cuda:N"`` or ``"auto"`` into a torch device.
+class _TableKeys(collections.abc.Set):
+    """The keys of some tables as one live set: a variant registered in a
+    table after import is accepted by the parameter validation."""
 
-    Raises
-    ------
-    ValueError
-        If the string names no device or CUDA is asked for but absent.
-    """
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        resolved = torch.device(device)
-    except (RuntimeError, TypeError) as exc:
-        raise ValueError(
-            f"device={device!r} is not a device; use 'cpu', 'cuda', 'cuda:N' or 'auto'."
-        ) from exc
-    if resolved.type not in ("cpu", "cuda"):
-        raise ValueError(f"device={device!r} is not supported; use 'cpu', 'cuda' or 'auto'.")
-    if resolved.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"device={device!r} was asked for but CUDA is not available.")
-    if resolved.type == "cuda" and (resolved.index or 0) >= torch.cuda.device_count():
-        raise ValueError(
-            f"device={device!r}: this machine has {torch.cuda.device_count()} CUDA device(s)."
-        )
-    return resolved
+    def __init__(self, *tables):
+        self._tables = tables
+
+    def __contains__(self, name):
+        return any(name in table for table in self._tables)
+
+    def __iter__(self):
+        return iter(sorted(set().union(*self._tables)))
+
+    def __len__(self):
+        return len(set().union(*self._tables))
+
+    @classmethod
+    def _from_iterable(cls, iterable):
+        return set(iterable)
 
 
-@contextmanager
-def torch_threads():
-    """Run torch with as many threads as OpenMP code of scikit-learn would.
-
-    ``_openmp_effective_n_threads`` honours ``OMP_NUM_THREADS``, CPU quotas and
-    the limits joblib sets in its workers (``cpu_count // n_jobs``), so that
-    ``GridSearchCV(n_jobs=2)`` on two cores runs two single-threaded fits
-    instead of oversubscribing them. The previous setting is restored after.
-    """
-    previous = torch.get_num_threads()
-    wanted = max(1, _openmp_effective_n_threads())
-    if wanted != previous:
-        torch.set_num_threads(wanted)
-    try:
-        yield
-    finally:
-        if wanted != previous:
-            torch.set_num_threads(previous)
-
-
-def torch_dtype(dtype):
-    """The torch dtype computing for numpy ``dtype``: float32 stays, else float64."""
-    return torch.float32 if np.dtype(dtype) == np.float32 else torch.float64
-
-
-def numpy_dtype(dtype):
-    """The numpy dtype of torch ``dtype`` (float32 or float64)."""
-    return np.float32 if dtype == torch.float32 else np.float64
-
-
-@torch.no_grad()
-def apply_in_batches(function, X, like):
-    """``function`` applied to the rows of ``X`` (dense or sparse) in batches.
-
-    The rows are computed in the dtype and on the device of the tensor
-    ``like`` (a parameter of the model); the result is numpy in ``X``'s dtype.
-    Rows travel to the device (and change dtype) one batch of
-    ``INFERENCE_BATCH_SIZE`` at a time, and the results fill one array made
-    for them, so that besides ``X`` and the result, memory holds one batch.
-    """
-    dtype = numpy_dtype(like.dtype)
-    result = None
-    with torch_threads():
-        for start in range(0, X.shape[0], INFERENCE_BATCH_SIZE):
-            rows = X[start : start + INFERENCE_BATCH_SIZE].astype(dtype, copy=False)
-            out = function(to_tensor(rows, like.device)).cpu().numpy()
-            if result is None:
-                result = np.empty((X.shape[0], *out.shape[1:]), dtype=X.dtype)
-            result[start : start + out.shape[0]] = out
-    return result
-
-
-@torch.no_grad()
-def code_thresholds(code, n_units):
-    """The inference thresholds of a code module as numpy, shape (n_units,):
-    JumpReLU's per unit, BatchTopK's shared one repeated; None for others."""
-    if isinstance(code, JumpReLU):
-        return code.threshold.cpu().numpy().copy()
-    if isinstance(code, BatchTopK):
-        return np.full(n_units, code.threshold.item(), dtype=numpy_dtype(code.threshold.dtype))
-    return None
-
-
-@torch.no_grad()
-def load_code_thresholds(code, thresholds):
-    """Set the thresholds that :func:`code_thresholds` exported."""
-    if isinstance(code, JumpReLU):
-        code.log_threshold.copy_(torch.from_numpy(np.log(thresholds)))
-    elif isinstance(code, BatchTopK):
-        code.threshold.fill_(float(thresholds[0]))
-
-
-@torch.no_grad()
-def calibrate_thresholds_(layers, X, batch_size, generator):
-    """Calibrate the BatchTopK codes of ``layers`` (applied in turn to ``X``)
-    on shuffled batches as in training (``generator`` shuffles), bottom
-    layer first; leaves the layers in eval mode."""
-    for layer in layers:
-        layer.eval()
-    parameter = layers[0].weight
-    batches = Batches([X], batch_size=batch_size, device=parameter.device)
-    order = torch.randperm(X.shape[0], generator=generator)
-    for depth, layer in enumerate(layers):
-        if not isinstance(layer.code, BatchTopK):
-            continue
-
-        def pre_activations(x, below=layers[:depth], layer=layer):
-            for lower in below:
-                x = lower(x)
-            return layer.pre_activations(x)
-
-        layer.code.calibrate_(
-            pre_activations(x.to(parameter.dtype)) for (x,) in batches.iterate(order)
-        )
-
-
-def mean_feature_variance(X):
-    """Average per-feature variance of ``X`` (dense or sparse); 1 if it is 0."""
-    if sp.issparse(X):
-        variance = mean_variance_axis(X, axis=0)[1].mean()
-    else:
-        variance = X.var(axis=0).mean()
-    variance = float(variance)
-    return variance if variance > 0 else 1.0
-
-
-def geometric_median(X, max_rows=10_000, max_iter=100, tol=1e-7):
-    """The point minimising the summed Euclidean distances to the rows of ``X``.
-
-    Weiszfeld's iterations from the mean, on at most ``max_rows`` evenly
-    spaced rows (dense or sparse; sparse rows are never densified). Robust
-    to outliers, unlike the mean; the decoder bias of the sparse codes starts
-    from it (Gao et al., 2024).
-    """
-    rows = X[:: -(-X.shape[0] // max_rows)]
-    if sp.issparse(rows):
-        rows = rows.tocsr().astype(np.float64)
-        squared_norms = np.asarray(rows.multiply(rows).sum(axis=1)).ravel()
-    else:
-        rows = np.asarray(rows, dtype=np.float64)
-        squared_norms = np.einsum("ij,ij->i", rows, rows)
-    median = np.asarray(rows.mean(axis=0)).ravel()
-    for _ in range(max_iter):
-        squared = squared_norms - 2 * (rows @ median) + median @ median
-        weights = 1.0 / np.maximum(np.sqrt(np.maximum(squared, 0.0)), 1e-12)
-        updated = np.asarray(rows.T @ weights).ravel() / weights.sum()
-        moved = np.linalg.norm(updated - median)
-        median = updated
-        if moved <= tol * max(1.0, np.linalg.norm(median)):
-            break
-    return median
-
-
-def data_range(X):
-    """``(min, max)`` of the entries of ``X`` (dense or sparse, implicit zeros
-    included)."""
-    if sp.issparse(X):
-        values = X.data
-        if X.nnz < X.shape[0] * X.shape[1]:
-            values = np.append(values, 0.0)
-    else:
-        values = X
-    if values.size == 0:
-        return 0.0, 0.0
-    return float(values.min()), float(values.max())
-
-
-def in_unit_interval(X):
-    """Whether every entry of ``X`` (dense or sparse) lies in [0, 1]."""
-    values = X.data if sp.issparse(X) else X
-    return values.size == 0 or (values.min() >= 0 and values.max() <= 1)
-
-
-def resolve_output_activation(output_activation, X, sparse_code=False):
+def resolve_output_activation(output_activation, X, exactly_sparse=False):
     """``"auto"`` becomes ``"sigmoid"`` for data in [0, 1], else ``"identity"``.
 
-    The sparse codes always get ``"identity"``: a linear decoder of unit-norm
-    atoms, as they were designed for. Behind a sigmoid output AuxK cannot
-    revive dead units, whose residuals the saturated outputs hide.
+    Exactly sparse codes always get ``"identity"``: a linear decoder of
+    unit-norm atoms, as they were designed for. Behind a sigmoid output AuxK
+    cannot revive dead units, whose residuals the saturated outputs hide.
     """
     if output_activation != "auto":
         return output_activation
-    return "sigmoid" if in_unit_interval(X) and not sparse_code else "identity"
+    return "sigmoid" if in_unit_interval(X) and not exactly_sparse else "identity"
 
 
-def begin_fit_task(estimator, max_subtasks, X, y=None):
-    """The root task of ``estimator``'s fit for scikit-learn's callbacks
-    (``sklearn.callback``, 1.9+), begun; None where they do not exist.
+class _UnitNormDecoder(EpochHook):
+    """Keeps the decoder columns of an autoencoder at unit norm: the part of
+    the gradient along each column is removed before the step, and the
+    columns are rescaled after it."""
 
-    Within a ``Pipeline`` or a search, the root joins the enclosing
-    estimator's task tree, so a ``ProgressBar`` set there shows it.
-    """
-    init = getattr(estimator, "_init_callback_context", None)
-    if init is None:
-        return None
-    task = init(max_subtasks=max_subtasks)
-    return task.call_on_fit_task_begin(estimator=estimator, X=X, y=y)
+    def before_step(self, module):
+        module.remove_parallel_gradient_()
+
+    def after_step(self, module):
+        module.normalize_decoder_()
 
 
-def end_task(task, estimator, X, y=None):
-    """End ``task`` (if any); True if a callback asks to stop."""
-    if task is None:
-        return False
-    return bool(task.call_on_fit_task_end(estimator=estimator, X=X, y=y))
+@dataclass
+class LayerFit:
+    """One fitted autoencoder layer and what continuing its training needs."""
 
-
-@contextmanager
-def stage_task(parent, name, n_epochs, estimator, X, y=None):
-    """A sub-task ``name`` of ``parent`` for one training stage of at most
-    ``n_epochs`` epochs (None without callbacks)."""
-    if parent is None:
-        yield None
-        return
-    task = parent.subcontext(task_name=name, max_subtasks=n_epochs)
-    task.call_on_fit_task_begin(estimator=estimator, X=X, y=y)
-    yield task
-    task.call_on_fit_task_end(estimator=estimator, X=X, y=y)
-
-
-class EpochTasks:
-    """One callback task per epoch under ``parent``, for :func:`fit_loop`."""
-
-    def __init__(self, parent, estimator, X, y=None):
-        self.parent, self.estimator, self.X, self.y = parent, estimator, X, y
-        self._task = None
-
-    def begin(self):
-        self._task = self.parent.subcontext(task_name="epoch")
-        self._task.call_on_fit_task_begin(estimator=self.estimator, X=self.X, y=self.y)
-
-    def end(self):
-        return end_task(self._task, self.estimator, self.X, self.y)
+    module: SparseAutoencoder
+    scale: float
+    """Mean feature variance of the first data it was fitted on: the loss scale."""
+    optimizer: torch.optim.Optimizer | None = None
+    history: History | None = None
+    dead_latents: DeadLatents | None = None
+    statistics: CodeStatistics | None = None
+    """What the codes did in the last epoch (when asked for)."""
 
 
 class BaseSparseAutoencoder(CallbackSupportMixin, BaseEstimator):
     """Parameters and machinery shared by the sparse autoencoder estimators.
 
-    Subclasses state their own ``__init__`` and ``fit``; this base trains
-    autoencoder layers and classifiers through the one loop of ``_training``,
-    resolves the device, seeds torch locally, and pickles through numpy.
+    Subclasses state their own ``__init__`` and ``fit``, and define
+    ``_export_weights(module)``, ``_module_from_arrays()``,
+    ``_shape_params()`` (what the network's shape depends on besides the
+    code) and ``_validation_score(loss)``.
     """
 
     _parameter_constraints: dict = {
-        "sparsity": [StrOptions(set(SPARSITY_PENALTIES) | set(SPARSE_CODES)), None],
+        "sparsity": [StrOptions(_TableKeys(CODES, SPARSITY_PENALTIES)), None],
         "k": [Interval(Integral, 1, None, closed="left")],
         "auxk_weight": [Interval(Real, 0, None, closed="left")],
         "sparsity_target": [Interval(Real, 0, 1, closed="neither")],
@@ -323,7 +137,7 @@ class BaseSparseAutoencoder(CallbackSupportMixin, BaseEstimator):
         "random_state": ["random_state"],
         "verbose": ["verbose"],
         "warm_start": ["boolean"],
-        "device": [str],
+        "device": [str, torch.device],
     }
 
     # -- checks and small resolutions ---------------------------------------
@@ -335,18 +149,24 @@ class BaseSparseAutoencoder(CallbackSupportMixin, BaseEstimator):
             return self.activation
         return "sigmoid" if self.sparsity in ("kl", None) else "relu"
 
-    def _check_sparsity_activation(self):
+    def _check_params(self):
+        """The checks that involve more than one parameter."""
         if self.sparsity == "kl" and self._activation() != "sigmoid":
             raise ValueError(
                 "sparsity='kl' compares mean activations with sparsity_target and "
                 f"needs activation='sigmoid', got activation={self.activation!r}; "
                 "use sparsity='l1' with 'relu'."
             )
+        if self.corruption == "mask" and self.corruption_level >= 1:
+            raise ValueError(
+                "corruption='mask' zeroes a fraction corruption_level of the inputs, which "
+                f"must be below 1; got corruption_level={self.corruption_level}."
+            )
 
     @property
-    def _sparse_code(self):
-        """Whether ``sparsity`` is one of the sparse codes (TopK and kin)."""
-        return self.sparsity in SPARSE_CODES
+    def _exactly_sparse(self):
+        """Whether ``sparsity`` selects an exactly sparse code (TopK and kin)."""
+        return code_class(self.sparsity).exactly_sparse
 
     def _batch_size(self, n_samples):
         if self.batch_size == "auto":
@@ -381,75 +201,124 @@ class BaseSparseAutoencoder(CallbackSupportMixin, BaseEstimator):
         parts = train_test_split(*arrays, test_size=n_val, random_state=rng, stratify=stratify)
         return parts[0::2], parts[1::2]
 
-    # -- training -----------------------------------------------------------
+    # -- fitting one autoencoder layer ----------------------------------------
 
-    def _autoencoder_loss(self, scale, generator=None, dead_latents=None, bounds=None):
-        """``loss_fn(module, x)`` for an autoencoder layer with this model's penalties.
+    def _fit_layer(
+        self,
+        X,
+        n_components,
+        *,
+        device,
+        rng,
+        generator,
+        output_activation,
+        previous=None,
+        incremental=False,
+        max_iter=None,
+        early_stopping=None,
+        check_convergence=True,
+        statistics=False,
+        name="",
+        task=None,
+    ):
+        """Fit one autoencoder layer on ``X`` with this estimator's loss.
 
-        In training mode the input is corrupted (``corruption``, drawn from
-        ``generator``; Gaussian noise clipped to ``bounds``, the training
-        data's range) and the clean ``x`` is the target; evaluation sees
-        clean inputs. With a sparse code, the units that ``dead_latents``
-        (a :class:`DeadLatents`, updated in place) finds dead are trained by
-        the AuxK loss.
+        A new layer (``previous`` None) starts as its code family starts: the
+        sparse codes with unit-norm decoder columns, the encoder as their
+        transpose, and the geometric median of ``X``. A ``previous``
+        :class:`LayerFit` (copies, for ``warm_start`` and ``partial_fit``)
+        is trained further. The rest is as :meth:`_train`; codes that need it
+        are calibrated after training. ``statistics`` records what the codes
+        do during the last epoch. Returns a :class:`LayerFit`.
         """
-        penalty = SPARSITY_PENALTIES.get(self.sparsity)
-        beta, rho, alpha = self.sparsity_weight, self.sparsity_target, self.alpha
-        corruption, level = self.corruption, self.corruption_level
-        contractive, activation = self.contractive_weight, self._activation()
-        auxk_weight = self.auxk_weight if dead_latents is not None else 0.0
-        # L-BFGS's line search needs the value whose gradient it follows;
-        # minibatch solvers report the model's own loss without AuxK.
-        report_auxk = self.solver == "lbfgs"
-
-        def loss_fn(module, x):
-            noisy = x
-            if corruption is not None and level > 0 and module.training:
-                noisy = corrupt(x, corruption, level, generator, bounds)
-            out = module(noisy)
-            loss = reconstruction_loss(out.reconstruction, x, scale)
-            if auxk_weight > 0 and module.training:
-                auxiliary = auxk_weight * self._auxk_term(module, out, x, dead_latents)
-                loss = loss + (auxiliary if report_auxk else auxiliary - auxiliary.detach())
-            if penalty is not None and beta > 0:
-                loss = loss + beta * penalty(out, rho)
-            if contractive > 0:
-                jacobian = contractive_penalty(out.codes, module.encoder_weight, activation)
-                loss = loss + contractive * jacobian
-            if alpha > 0:
-                loss = loss + alpha * weight_decay(module.weights())
-            return loss
-
-        return loss_fn
-
-    @staticmethod
-    def _auxk_term(module, out, x, tracker):
-        """The AuxK loss of Gao et al. (2024): the dead units' ``k_aux``
-        largest codes (``k_aux`` = half the input width) reconstruct what the
-        live codes missed; weighted by the share of ``k_aux`` that is dead."""
-        tracker.update(module.encoder.code.firing(out.codes))
-        dead = tracker.mask()
-        n_dead = int(dead.sum())
-        if n_dead == 0:
-            return out.reconstruction.new_zeros(())
-        k_aux = max(1, module.n_features // 2)
-        aux = auxiliary_codes(out.pre_activations, dead, k_aux, module.encoder.activation)
-        reconstruction = module.auxiliary_reconstruction(out, aux)
-        return min(n_dead / k_aux, 1.0) * auxk_loss(reconstruction, out.reconstruction, x)
-
-    def _new_dead_latents(self, n_units, n_samples, device):
-        """A :class:`DeadLatents` for AuxK (dead after one epoch of
-        ``n_samples``), or None when AuxK is off."""
-        if not self._sparse_code or self.auxk_weight == 0:
-            return None
-        return DeadLatents(n_units, n_samples, device)
-
-    def _check_corruption(self):
-        if self.corruption == "mask" and self.corruption_level >= 1:
-            raise ValueError(
-                "corruption='mask' zeroes a fraction corruption_level of the inputs, which "
-                f"must be below 1; got corruption_level={self.corruption_level}."
+        exactly_sparse = code_class(self.sparsity).exactly_sparse
+        if previous is None:
+            dtype = torch_dtype(X.dtype)
+            X = X.astype(numpy_dtype(dtype), copy=False)
+            scale = mean_feature_variance(X)
+            module = SparseAutoencoder(
+                X.shape[1],
+                n_components,
+                activation=self._activation(),
+                output_activation=output_activation,
+                tied_weights=self.tied_weights,
+                code=self._new_code(n_components, scale**0.5, dtype),
+                unit_norm_decoder=exactly_sparse,
+                generator=generator,
+                dtype=dtype,
             )
+            if exactly_sparse:
+                module.center_(torch.as_tensor(geometric_median(X), dtype=dtype))
+            layer = LayerFit(module.to(device), scale)
+        else:
+            layer = previous
+            X = X.astype(numpy_dtype(next(layer.module.parameters()).dtype), copy=False)
+        if layer.dead_latents is not None:  # counts survive partial_fit calls
+            layer.dead_latents.to_(device)
+        elif exactly_sparse and self.auxk_weight > 0:
+            layer.dead_latents = DeadLatents(n_components, X.shape[0], device)
+        noise = self._corruption_generator(generator, device)
+        early_stopping = self.early_stopping if early_stopping is None else early_stopping
+        train, validation = [X], None
+        if early_stopping and not incremental:
+            train, validation = self._split_validation(train, rng)
+        if statistics:
+            layer.statistics = CodeStatistics(n_components, train[0].shape[0], device)
+        loss_fn = AutoencoderLoss(
+            layer.scale,
+            activation=self._activation(),
+            sparsity=self.sparsity,
+            sparsity_target=self.sparsity_target,
+            sparsity_weight=self.sparsity_weight,
+            alpha=self.alpha,
+            contractive_weight=self.contractive_weight,
+            corruption=self.corruption,
+            corruption_level=self.corruption_level,
+            generator=noise,
+            bounds=data_range(X),
+            auxk_weight=self.auxk_weight,
+            dead_latents=layer.dead_latents,
+            report_auxiliary=self.solver == "lbfgs",
+            statistics=layer.statistics,
+        )
+        layer.optimizer, layer.history = self._train(
+            layer.module,
+            loss_fn,
+            train,
+            validation=validation,
+            device=device,
+            generator=generator,
+            optimizer=layer.optimizer,
+            history=layer.history,
+            incremental=incremental,
+            max_iter=max_iter,
+            validation_loss_fn=reconstruction_objective(layer.scale),
+            check_convergence=check_convergence,
+            hooks=[_UnitNormDecoder()] if exactly_sparse else [],
+            name=name,
+            task=task,
+        )
+        self._calibrate_codes([layer.module.encoder], X, generator)
+        return layer
+
+    def _calibrate_codes(self, layers, X, generator):
+        """Calibrate the codes of ``layers`` (applied in turn to ``X``) that
+        need it, on shuffled batches as in training (BatchTopK's threshold:
+        also when untrained, so that none is NaN)."""
+        if not any(layer.code.needs_calibration for layer in layers):
+            return
+        parameter = layers[0].weight
+        batches = Batches([X], batch_size=self._batch_size(X.shape[0]), device=parameter.device)
+        order = torch.randperm(X.shape[0], generator=generator)
+        calibrate_codes_(
+            layers, lambda: (x.to(parameter.dtype) for (x,) in batches.iterate(order))
+        )
+
+    def _new_code(self, n_units, scale=1.0, dtype=None):
+        """The code module of a new hidden layer (see :func:`make_code`)."""
+        return make_code(
+            self.sparsity, self._activation(), n_units, k=self.k, scale=scale, dtype=dtype
+        )
 
     def _corruption_generator(self, generator, device):
         """A generator on ``device`` for the corruption noise, seeded from
@@ -459,57 +328,7 @@ class BaseSparseAutoencoder(CallbackSupportMixin, BaseEstimator):
         seed = int(torch.randint(2**62, (1,), generator=generator))
         return torch.Generator(device=device).manual_seed(seed)
 
-    @staticmethod
-    def _reconstruction_loss(scale):
-        """``loss_fn(module, x)``: the scaled reconstruction error alone, which
-        early stopping monitors."""
-
-        def loss_fn(module, x):
-            return reconstruction_loss(module(x).reconstruction, x, scale)
-
-        return loss_fn
-
-    def _new_code(self, n_units, scale=1.0, dtype=None):
-        """The code module of a hidden layer (see :func:`make_code`)."""
-        return make_code(
-            self.sparsity, self._activation(), n_units, k=self.k, scale=scale, dtype=dtype
-        )
-
-    def _new_autoencoder(
-        self, X, n_components, dtype, device, generator, output_activation, code_scale
-    ):
-        """A fresh autoencoder for data ``X``.
-
-        With a sparse code it follows the practice of Gao et al. (2024): unit
-        norm decoder columns, the encoder as the decoder's transpose, and a
-        start from the geometric median of ``X``. ``code_scale`` is the
-        typical size of a pre-activation along a unit-norm direction: the
-        square root of ``X``'s mean feature variance.
-        """
-        module = SparseAutoencoder(
-            X.shape[1],
-            n_components,
-            activation=self._activation(),
-            output_activation=output_activation,
-            tied_weights=self.tied_weights,
-            code=self._new_code(n_components, code_scale, dtype),
-            unit_norm_decoder=self._sparse_code,
-            generator=generator,
-            dtype=dtype,
-        )
-        if self._sparse_code:
-            module.center_(torch.as_tensor(geometric_median(X), dtype=dtype))
-        return module.to(device)
-
-    def _decoder_hooks(self):
-        """``before_step`` and ``after_step`` of :func:`fit_loop` for an
-        autoencoder: the sparse codes keep decoder columns at unit norm."""
-        if not self._sparse_code:
-            return {}
-        return {
-            "before_step": SparseAutoencoder.remove_parallel_gradient_,
-            "after_step": SparseAutoencoder.normalize_decoder_,
-        }
+    # -- the training loop ----------------------------------------------------
 
     def _train(
         self,
@@ -518,42 +337,34 @@ class BaseSparseAutoencoder(CallbackSupportMixin, BaseEstimator):
         arrays,
         *,
         device,
-        rng,
         generator,
+        validation=None,
         optimizer=None,
         history=None,
         incremental=False,
-        stratify=None,
         max_iter=None,
-        early_stopping=None,
         parameters=None,
         validation_loss_fn=None,
-        validation=None,
         check_convergence=True,
-        callbacks=(),
+        hooks=(),
         name="",
-        hooks=None,
         task=None,
     ):
         """Fit ``module`` on ``arrays`` through :func:`fit_loop`.
 
-        ``incremental`` runs one epoch without early stopping or convergence
-        checks (``partial_fit``). ``max_iter`` and ``early_stopping`` default
-        to the estimator's parameters; ``parameters`` (default: all of
-        ``module``'s) are what the optimizer updates; ``validation_loss_fn``
-        is what early stopping monitors (default: ``loss_fn``), on the
-        ``validation`` arrays if given, else on a split of ``arrays``. A continued
+        ``incremental`` runs one epoch without convergence checks
+        (``partial_fit``). ``max_iter`` defaults to the estimator's;
+        ``parameters`` (default: all of ``module``'s) are what a new optimizer
+        updates; early stopping monitors ``validation_loss_fn`` (default:
+        ``loss_fn``) on the ``validation`` arrays, if given. A continued
         ``history`` keeps its curves but starts a new search for the best
-        epoch. ``hooks`` holds ``before_step``/``after_step`` for the loop;
-        each epoch becomes a sub-task of the callback ``task`` if given.
-        Returns ``(optimizer, history)``.
+        epoch. ``hooks`` are the loop's epoch hooks; each epoch also becomes a
+        sub-task of the callback ``task`` if given. Returns ``(optimizer,
+        history)``.
         """
         max_iter = self.max_iter if max_iter is None else max_iter
-        early_stopping = self.early_stopping if early_stopping is None else early_stopping
         validation_batches = None
-        if early_stopping and not incremental:
-            if validation is None:
-                arrays, validation = self._split_validation(arrays, rng, stratify)
+        if validation is not None:
             validation_batches = Batches(
                 validation, batch_size=INFERENCE_BATCH_SIZE, device=device
             )
@@ -562,7 +373,9 @@ class BaseSparseAutoencoder(CallbackSupportMixin, BaseEstimator):
             parameters = module.parameters() if parameters is None else parameters
             optimizer = make_optimizer(self.solver, parameters, self.learning_rate_init)
         if history is not None and not incremental:
-            history.best_loss, history.no_improvement_count = math.inf, 0
+            history.best_loss, history.no_improvement_count = np.inf, 0
+        if task is not None:
+            hooks = [*hooks, EpochTasks(task, self, *arrays[:2])]
         history = fit_loop(
             module,
             loss_fn,
@@ -577,13 +390,10 @@ class BaseSparseAutoencoder(CallbackSupportMixin, BaseEstimator):
             generator=generator,
             history=history,
             verbose=self.verbose,
-            callbacks=callbacks,
+            hooks=hooks,
             check_convergence=check_convergence and not incremental,
             name=name,
-            epoch_tasks=None if task is None else EpochTasks(task, self, *arrays[:2]),
-            **(hooks or {}),
         )
-        history.best_state = None
         return optimizer, history
 
     @contextmanager
@@ -597,25 +407,88 @@ class BaseSparseAutoencoder(CallbackSupportMixin, BaseEstimator):
             vars(self).update(saved)
             raise
 
-    def _copy_state(self, module, optimizer=None, device=None, parameters=None):
-        """Copies of a fitted module (on ``device``) and of its optimizer's state.
+    def _copy_state(self, device, incremental, parameters=None):
+        """Copies of the fitted module (on ``device``), of its history and,
+        for ``incremental`` training, of its optimizer's state.
 
         Training works on the copies so that a failure leaves the fitted model
         untouched. ``parameters(module)`` lists what the optimizer updates
-        (default: all parameters).
+        (default: all parameters). Returns ``(module, optimizer, history)``.
         """
-        module = copy.deepcopy(module).to(device)
+        module = copy.deepcopy(self._get_module()).to(device)
+        history = copy.deepcopy(self._history)
+        optimizer = getattr(self, "_optimizer", None) if incremental else None
         if optimizer is None:
-            return module, None
+            return module, None, history
         trainable = module.parameters() if parameters is None else parameters(module)
         copied = make_optimizer(self.solver, trainable, self.learning_rate_init)
         if type(copied) is not type(optimizer):  # the solver was changed: start afresh
-            return module, None
+            return module, None, history
         try:
             copied.load_state_dict(optimizer.state_dict())
         except ValueError:  # other parameters are trained now: start afresh
-            return module, None
-        return module, copied
+            return module, None, history
+        return module, copied, history
+
+    # -- the network's shape --------------------------------------------------
+
+    def _architecture_params(self):
+        """What the network's shape depends on: the parameters that
+        ``warm_start`` cannot change, and the resolved hidden activation."""
+        code = code_class(self.sparsity)
+        return {
+            **self._shape_params(),
+            "activation": self.activation,
+            "sparsity": self.sparsity,
+            "hidden_activation": self._activation(),
+            **{name: getattr(self, name) for name in code.estimator_params},
+        }
+
+    def _check_architecture_unchanged(self):
+        current = self._architecture_params()
+        fitted = {name: self._architecture.get(name) for name in current}
+        changed = {name: value for name, value in fitted.items() if current[name] != value}
+        if changed:
+            raise ValueError(
+                "warm_start and partial_fit continue the fitted network, whose "
+                f"{', '.join(changed)} cannot change (fitted with {changed}); "
+                "set warm_start=False or refit a clone."
+            )
+
+    def _fitted_code(self, n_units, scale, thresholds, dtype):
+        """The code module of a fitted layer, rebuilt from the fitted
+        architecture and exported ``thresholds``."""
+        architecture = self._architecture
+        code = make_code(
+            architecture["sparsity"],
+            architecture["hidden_activation"],
+            n_units,
+            k=architecture.get("k"),
+            scale=scale,
+            dtype=dtype,
+        )
+        if thresholds is not None:
+            code.load_thresholds_(thresholds)
+        return code
+
+    # -- the end of fit -------------------------------------------------------
+
+    def _finish_fit(self, module, optimizer, history, device):
+        """Keep the trained state and set the fitted attributes that every
+        estimator shares."""
+        self._module, self._optimizer, self._history = module, optimizer, history
+        self.device_ = str(device)
+        self._export_weights(module)
+        self.loss_curve_ = list(history.loss_curve)
+        self.best_loss_ = float(min(history.loss_curve)) if history.loss_curve else np.inf
+        self.validation_scores_ = None
+        self.best_validation_score_ = None
+        if history.validation_loss_curve:
+            self.validation_scores_ = [
+                self._validation_score(loss) for loss in history.validation_loss_curve
+            ]
+            self.best_validation_score_ = max(self.validation_scores_)
+        self.n_iter_ = history.n_iter
 
     # -- device and pickling ------------------------------------------------
 
@@ -640,9 +513,18 @@ class BaseSparseAutoencoder(CallbackSupportMixin, BaseEstimator):
         return module
 
     def __getstate__(self):
+        """Numpy arrays, plain values and public classes only: the torch
+        state is rebuilt from the exported weights."""
         state = super().__getstate__()
         state = {k: v for k, v in state.items() if k not in _TORCH_ATTRIBUTES}
+        if isinstance(state.get("_history"), History):
+            state["_history"] = state["_history"].to_dict()
         return state
+
+    def __setstate__(self, state):
+        if isinstance(state.get("_history"), dict):
+            state = {**state, "_history": History(**state["_history"])}
+        super().__setstate__(state)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

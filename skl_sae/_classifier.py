@@ -1,7 +1,5 @@
 """StackedSparseAutoencoderClassifier: layer-wise pre-training, softmax, fine-tuning."""
 
-import copy
-from contextlib import contextmanager
 from numbers import Integral
 
 import numpy as np
@@ -16,28 +14,21 @@ from sklearn.utils._param_validation import Interval
 from sklearn.utils.multiclass import _check_partial_fit_first_call, check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ._base import (
-    BaseSparseAutoencoder,
+from ._base import BaseSparseAutoencoder, resolve_output_activation
+from ._callbacks import begin_fit_task, end_task, stage_task
+from ._data import (
     apply_in_batches,
-    begin_fit_task,
-    calibrate_thresholds_,
-    code_thresholds,
-    data_range,
-    end_task,
-    load_code_thresholds,
-    mean_feature_variance,
     numpy_dtype,
     resolve_device,
-    resolve_output_activation,
-    stage_task,
     torch_dtype,
     torch_threads,
 )
-from ._codes import make_code
-from ._losses import weight_decay
+from ._docstrings import fill_parameter_docs
+from ._losses import ClassifierLoss
 from ._modules import DenseLayer, StackedNetwork
 
 
+@fill_parameter_docs
 class StackedSparseAutoencoderClassifier(
     ClassNamePrefixFeaturesOutMixin, ClassifierMixin, TransformerMixin, BaseSparseAutoencoder
 ):
@@ -81,34 +72,18 @@ class StackedSparseAutoencoderClassifier(
         Active codes per sample of each hidden layer with ``sparsity="topk"``
         (on average with ``"batchtopk"``).
 
-    auxk_weight : float, default=1/32
-        Weight of the AuxK loss that revives dead units while pre-training
-        with a sparse code; 0 turns it off.
+    {{auxk_weight}}
 
     alpha : float, default=1e-5
         L2 weight decay ``alpha / 2 * ||W||^2`` on the weight matrices (not
         the biases), in every stage. Unlike in MLPClassifier it is not divided
         by the batch size, so equal values are stronger here.
 
-    corruption : {"mask", "gaussian"} or None, default=None
-        Denoising: during training the autoencoder sees a corrupted input and
-        reconstructs the clean one. ``"mask"`` zeroes a random fraction
-        ``corruption_level`` of the entries, ``"gaussian"`` adds noise of
-        standard deviation ``corruption_level`` (in the data's units) and
-        clips the result to the range of the training data (its smallest and
-        largest value), so that noisy pixels stay in [0, 1] as they do in
-        noisy images.
-        Evaluation, early stopping and ``transform`` see clean inputs.
+    {{corruption}}
 
-    corruption_level : float, default=0.1
-        Fraction of entries zeroed (``"mask"``, below 1) or standard deviation
-        of the added noise (``"gaussian"``).
+    {{corruption_level}}
 
-    contractive_weight : float, default=0.0
-        Weight of the contractive penalty: the squared Frobenius norm of the
-        encoder's Jacobian ``dh/dx`` (closed form for sigmoid and relu
-        units), averaged over samples and divided by the number of units.
-        0 turns it off.
+    {{contractive_weight}}
 
     activation : {"auto", "sigmoid", "relu"}, default="auto"
         Activation of the hidden units. ``sparsity="kl"`` needs sigmoid;
@@ -158,15 +133,11 @@ class StackedSparseAutoencoderClassifier(
         supervised training when its cross-entropy stops improving, and keep
         the best weights.
 
-    validation_fraction : float, default=0.1
-        Fraction of the training data held out with ``early_stopping``.
+    {{validation_fraction}}
 
-    shuffle : bool, default=True
-        Shuffle the samples at every epoch.
+    {{shuffle}}
 
-    random_state : int, RandomState instance or None, default=None
-        Seeds initialisation, shuffling and the validation split through a
-        local ``torch.Generator``; torch's global seed is never touched.
+    {{random_state}}
 
     verbose : bool, default=False
         Print one line per epoch of every stage.
@@ -175,9 +146,7 @@ class StackedSparseAutoencoderClassifier(
         If True, ``fit`` continues the supervised training from the fitted
         network (no new pre-training) and appends to ``loss_curve_``.
 
-    device : str, default="cpu"
-        ``"cpu"``, ``"cuda"``, ``"cuda:N"``, or ``"auto"`` for a GPU when
-        there is one. Resolved at ``fit``.
+    {{device}}
 
     Attributes
     ----------
@@ -203,15 +172,28 @@ class StackedSparseAutoencoderClassifier(
         Supervised loss (cross-entropy plus weight decay) at each epoch of
         fine-tuning, or of the softmax layer when ``fine_tune=False``.
 
-    validation_loss_curve_ : list of float or None
-        Validation cross-entropy at each such epoch with ``early_stopping``.
-
     best_loss_ : float
-        Lowest supervised (validation, with ``early_stopping``) loss.
+        Lowest supervised training loss (the minimum of ``loss_curve_``).
+
+    validation_scores_ : list of float or None
+        With ``early_stopping``, the score on the held-out rows at each
+        epoch of supervised training: minus their cross-entropy (the mean
+        log-likelihood of their labels), which early stopping maximises;
+        None otherwise.
+
+    best_validation_score_ : float or None
+        The best of ``validation_scores_`` (the weights kept), or None.
 
     pretrain_loss_curves_ : list of list of float
         Pre-training loss of each autoencoder layer, bottom to top (empty
-        with ``pretrain_max_iter=0``).
+        with ``pretrain_max_iter=0``): the loss of
+        :class:`~skl_sae.SparseAutoencoderTransformer`, whose reconstruction
+        term is relative to the variance of the layer's input.
+
+    softmax_loss_curve_ : list of float
+        Loss (cross-entropy plus weight decay) of the softmax layer trained
+        on the frozen pre-trained codes before fine-tuning; empty without
+        fine-tuning (where ``loss_curve_`` is that stage) or pre-training.
 
     n_iter_ : int
         Number of epochs of supervised training.
@@ -397,23 +379,16 @@ class StackedSparseAutoencoderClassifier(
         return np.searchsorted(self.classes_, y).astype(np.int64)
 
     def _fit(self, X, y, *, continuing, incremental):
-        self._check_sparsity_activation()
-        self._check_corruption()
+        self._check_params()
         sizes = self._hidden_layer_sizes()
         targets = self._encode_labels(y)
         device = resolve_device(self.device)
+        optimizer = history = None
         if continuing:
-            self._check_architecture_unchanged(sizes)
-            module, optimizer = self._copy_state(
-                self._get_module(),
-                getattr(self, "_optimizer", None) if incremental else None,
-                device,
-                parameters=self._trainable_parameters,
+            self._check_architecture_unchanged()
+            module, optimizer, history = self._copy_state(
+                device, incremental, parameters=self._trainable_parameters
             )
-            history = copy.deepcopy(self._history)
-            pretrain_curves = self.pretrain_loss_curves_
-        else:
-            optimizer = history = None
         rng, generator = self._seeds(offset=0 if history is None else history.n_iter)
         dtype = next(module.parameters()).dtype if continuing else torch_dtype(X.dtype)
         X = X.astype(numpy_dtype(dtype), copy=False)
@@ -429,8 +404,8 @@ class StackedSparseAutoencoderClassifier(
         last_stage = "fine-tune" if self.fine_tune else "softmax"
         with torch_threads():
             if not continuing:
-                self._architecture = self._architecture_params(sizes)
-                module, pretrain_curves = self._pretrain(
+                self._architecture = self._architecture_params()
+                module = self._pretrain(
                     X, targets, sizes, device, rng, generator, pretrain_epochs, task
                 )
             stage = stage_task(
@@ -439,35 +414,24 @@ class StackedSparseAutoencoderClassifier(
             with stage as stage_context:
                 optimizer, history = self._train(
                     module,
-                    self._classifier_loss(),
+                    ClassifierLoss(alpha=self.alpha, frozen=not self.fine_tune),
                     [X, targets],
+                    validation=validation,
                     device=device,
-                    rng=rng,
                     generator=generator,
                     optimizer=optimizer,
                     history=history,
                     incremental=incremental,
-                    validation=validation,
                     parameters=self._trainable_parameters(module),
-                    validation_loss_fn=self._classifier_loss(alpha=0.0),
+                    validation_loss_fn=ClassifierLoss(frozen=not self.fine_tune),
                     name="Fine-tuning: " if self.fine_tune else "Softmax: ",
                     task=stage_context,
                 )
-            if self.sparsity == "batchtopk" and self.fine_tune:
-                batch_size = self._batch_size(X.shape[0])
-                calibrate_thresholds_(module.layers[:-1], X, batch_size, generator)
-        self._module, self._optimizer, self._history = module, optimizer, history
-        self.device_ = str(device)
+            if self.fine_tune:
+                self._calibrate_codes(module.layers[:-1], X, generator)
         self.n_layers_ = len(sizes) + 2
         self.n_outputs_ = len(self.classes_)
-        self._export_weights(module)
-        self.pretrain_loss_curves_ = pretrain_curves
-        self.loss_curve_ = list(history.loss_curve)
-        self.validation_loss_curve_ = (
-            list(history.validation_loss_curve) if history.validation_loss_curve else None
-        )
-        self.best_loss_ = history.best_loss
-        self.n_iter_ = history.n_iter
+        self._finish_fit(module, optimizer, history, device)
         end_task(task, self, X, targets)
 
     def _hidden_layer_sizes(self):
@@ -482,53 +446,33 @@ class StackedSparseAutoencoderClassifier(
         return [int(size) for size in sizes]
 
     def _pretrain(self, X, targets, sizes, device, rng, generator, epochs, task):
-        """Stages 1 and 2: the encoders layer by layer (``epochs`` each), then
-        the softmax layer; each is a sub-task of the callback ``task``.
-
-        Returns the assembled network and the pre-training loss curves.
-        """
-        dtype = torch_dtype(X.dtype)
-        layers, curves, codes = [], [], X
+        """Stages 1 and 2: the autoencoder layers (``epochs`` each, through
+        the one layer-fitting method), then the softmax layer; each is a
+        sub-task of the callback ``task``. Returns the assembled network."""
+        layers, codes = [], X
+        self.pretrain_loss_curves_, self.softmax_loss_curve_ = [], []
         self._architecture["code_scales"] = []
         for depth, size in enumerate(sizes, start=1):
-            variance = mean_feature_variance(codes)
-            self._architecture["code_scales"].append(variance**0.5)
-            autoencoder = self._new_autoencoder(
-                codes,
-                size,
-                dtype,
-                device,
-                generator,
-                output_activation=resolve_output_activation("auto", codes, self._sparse_code),
-                code_scale=self._architecture["code_scales"][-1],
-            )
-            stage = stage_task(task, f"pretrain-layer-{depth}", epochs, self, codes)
-            with stage as stage_context:
-                if epochs:
-                    _, history = self._train(
-                        autoencoder,
-                        self._autoencoder_loss(
-                            mean_feature_variance(codes),
-                            self._corruption_generator(generator, device),
-                            dead_latents=self._new_dead_latents(size, codes.shape[0], device),
-                            bounds=data_range(codes),
-                        ),
-                        [codes],
-                        device=device,
-                        rng=rng,
-                        generator=generator,
-                        max_iter=epochs,
-                        early_stopping=False,
-                        check_convergence=False,
-                        name=f"Layer {depth}: ",
-                        hooks=self._decoder_hooks(),
-                        task=stage_context,
-                    )
-                    curves.append(list(history.loss_curve))
-            if self.sparsity == "batchtopk":  # also untrained: no threshold is NaN
-                batch_size = self._batch_size(codes.shape[0])
-                calibrate_thresholds_([autoencoder.encoder], codes, batch_size, generator)
-            encoder = autoencoder.encoder.eval()
+            with stage_task(task, f"pretrain-layer-{depth}", epochs, self, codes) as stage:
+                layer = self._fit_layer(
+                    codes,
+                    size,
+                    device=device,
+                    rng=rng,
+                    generator=generator,
+                    output_activation=resolve_output_activation(
+                        "auto", codes, self._exactly_sparse
+                    ),
+                    max_iter=epochs,
+                    early_stopping=False,
+                    check_convergence=False,
+                    name=f"Layer {depth}: ",
+                    task=stage,
+                )
+            self._architecture["code_scales"].append(layer.scale**0.5)
+            if epochs:
+                self.pretrain_loss_curves_.append(list(layer.history.loss_curve))
+            encoder = layer.module.encoder.eval()
             layers.append(encoder)
             if depth < len(sizes):
                 codes = apply_in_batches(encoder, codes, encoder.weight)
@@ -537,108 +481,63 @@ class StackedSparseAutoencoderClassifier(
             len(self.classes_),
             activation="identity",
             generator=generator,
-            dtype=dtype,
+            dtype=torch_dtype(X.dtype),
         ).to(device)
         network = StackedNetwork([*layers, output])
         if self.fine_tune and epochs:
-            with stage_task(task, "softmax", epochs, self, X, targets) as stage_context:
+            with stage_task(task, "softmax", epochs, self, X, targets) as stage:
                 _, history = self._train(
                     network,
-                    self._classifier_loss(frozen=True),
+                    ClassifierLoss(alpha=self.alpha, frozen=True),
                     [X, targets],
                     device=device,
-                    rng=rng,
                     generator=generator,
                     max_iter=epochs,
-                    early_stopping=False,
                     check_convergence=False,
                     parameters=output.parameters(),
                     name="Softmax: ",
-                    task=stage_context,
+                    task=stage,
                 )
-        return network, curves
+            self.softmax_loss_curve_ = list(history.loss_curve)
+        return network
 
     def _trainable_parameters(self, module):
         if self.fine_tune:
             return list(module.parameters())
         return list(module.layers[-1].parameters())
 
-    def _architecture_params(self, sizes):
-        """What the network's shape depends on, as fitted."""
-        return {
-            "hidden_layer_sizes": sizes,
-            "activation": self.activation,
-            "sparsity": self.sparsity,
-            "k": self.k if self.sparsity in ("topk", "batchtopk") else None,
-            "hidden_activation": self._activation(),
-        }
+    def _shape_params(self):
+        return {"hidden_layer_sizes": self._hidden_layer_sizes()}
 
-    def _check_architecture_unchanged(self, sizes):
-        current = self._architecture_params(sizes)
-        fitted = {name: self._architecture[name] for name in current}
-        changed = {name: value for name, value in fitted.items() if current[name] != value}
-        if changed:
-            raise ValueError(
-                "warm_start and partial_fit continue the fitted network, whose "
-                f"{', '.join(changed)} cannot change (fitted with {changed}); "
-                "set warm_start=False or refit a clone."
-            )
-
-    def _classifier_loss(self, frozen=None, alpha=None):
-        """``loss_fn(module, x, y)``: cross-entropy plus weight decay.
-
-        With frozen encoders (``fine_tune=False``, or the softmax stage before
-        fine-tuning) no gradient flows below the softmax layer.
-        """
-        frozen = not self.fine_tune if frozen is None else frozen
-        alpha = self.alpha if alpha is None else alpha
-
-        def loss_fn(module, x, y):
-            if frozen:
-                # The features as inference computes them (BatchTopK's threshold).
-                with torch.no_grad(), _evaluating(module.layers[:-1]):
-                    codes = module.encode(x)
-                logits = module.layers[-1](codes)
-                weights = [module.layers[-1].weight]
-            else:
-                logits = module(x)
-                weights = module.weights()
-            loss = torch.nn.functional.cross_entropy(logits, y)
-            if alpha > 0:
-                loss = loss + alpha * weight_decay(weights)
-            return loss
-
-        return loss_fn
+    @staticmethod
+    def _validation_score(loss):
+        return -loss
 
     @torch.no_grad()
     def _export_weights(self, module):
         self.coefs_ = [layer.weight.detach().cpu().numpy().T.copy() for layer in module.layers]
         self.intercepts_ = [layer.bias.detach().cpu().numpy().copy() for layer in module.layers]
         self._code_thresholds = [
-            code_thresholds(layer.code, layer.weight.shape[0]) for layer in module.layers[:-1]
+            layer.code.export_thresholds(layer.weight.shape[0]) for layer in module.layers[:-1]
         ]
 
     def _module_from_arrays(self):
-        architecture = self._architecture
         n_hidden = len(self.coefs_) - 1
         layers = []
         for i, (coef, intercept) in enumerate(zip(self.coefs_, self.intercepts_, strict=True)):
             dtype = torch_dtype(coef.dtype)
-            code = None
-            if i < n_hidden:
-                code = make_code(
-                    architecture["sparsity"],
-                    architecture["hidden_activation"],
-                    coef.shape[1],
-                    k=architecture["k"],
-                    scale=architecture["code_scales"][i],
-                    dtype=dtype,
-                )
-                load_code_thresholds(code, self._code_thresholds[i])
+            hidden = i < n_hidden
             layer = DenseLayer(
                 *coef.shape,
-                activation=architecture["hidden_activation"] if i < n_hidden else "identity",
-                code=code,
+                activation=self._architecture["hidden_activation"] if hidden else "identity",
+                code=self._fitted_code(
+                    coef.shape[1],
+                    self._architecture["code_scales"][i],
+                    self._code_thresholds[i],
+                    dtype,
+                )
+                if hidden
+                else None,
                 generator=torch.Generator(),
                 dtype=dtype,
             )
@@ -758,16 +657,3 @@ class _Then:
 
     def __call__(self, x):
         return self.function(self.module(x), dim=1)
-
-
-@contextmanager
-def _evaluating(modules):
-    """Run ``modules`` in evaluation mode, then restore their modes."""
-    modes = [module.training for module in modules]
-    for module in modules:
-        module.eval()
-    try:
-        yield
-    finally:
-        for module, mode in zip(modules, modes, strict=True):
-            module.train(mode)

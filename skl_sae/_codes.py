@@ -12,6 +12,14 @@ Rajamanoharan et al., 2024):
   so that the code of a sample does not depend on the rest of its batch;
 - :class:`JumpReLU` keeps each unit's code above its own learned threshold.
 
+Each code class carries its own hooks, which the estimators call without
+knowing the class: how it is built from the estimator's parameters
+(:meth:`Activation.from_params`), its inference thresholds to export and
+load, its calibration after fit, whether its codes are exactly sparse (which
+brings a unit-norm dictionary) and its auxiliary loss. A new variant is one
+class here, one entry of :data:`CODES` and, if it has a penalty, one row of
+``SPARSITY_PENALTIES`` in :mod:`._losses`.
+
 :class:`DeadLatents` tracks which units have not fired for a while, and
 :func:`auxiliary_codes` gives the codes that the AuxK loss trains on them.
 Torch only; nothing here draws random numbers.
@@ -19,8 +27,11 @@ Torch only; nothing here draws random numbers.
 
 import math
 
+import numpy as np
 import torch
 from torch import nn
+
+from ._losses import auxk_loss
 
 ACTIVATIONS = {
     "sigmoid": torch.sigmoid,
@@ -29,40 +40,87 @@ ACTIVATIONS = {
     "identity": lambda z: z,
 }
 
-#: Values of ``sparsity`` whose codes are sparse by construction; they come
-#: with a unit-norm decoder, a data-initialised decoder bias and AuxK.
-SPARSE_CODES = ("topk", "batchtopk", "jumprelu")
-
 
 class Activation(nn.Module):
     """A plain activation ``f`` applied element-wise; no gates.
 
-    A sigmoid unit counts as firing when its code exceeds 1/2 (its
-    pre-activation is positive), since none is ever exactly 0; other units
-    fire when their code is positive.
+    The base of every code: its hooks do nothing, and subclasses override
+    what their code needs. A sigmoid unit counts as firing when its code
+    exceeds 1/2 (its pre-activation is positive), since none is ever exactly
+    0; other units fire when their code is positive.
     """
+
+    #: Codes exactly 0 where a unit is off. Such codes come with unit-norm
+    #: decoder columns, a start from the data's geometric median, a linear
+    #: decoder by default and the AuxK loss for dead units.
+    exactly_sparse = False
+
+    #: Parameters of the estimator that shape the code (``warm_start`` may
+    #: not change them).
+    estimator_params = ()
+
+    #: Whether :meth:`calibrate_` needs a pass over the training data after fit.
+    needs_calibration = False
 
     def __init__(self, activation):
         super().__init__()
         self.activation = activation
         self._f = ACTIVATIONS[activation]
+        self.firing_threshold = 0.5 if activation == "sigmoid" and not self.exactly_sparse else 0.0
+
+    @classmethod
+    def from_params(cls, activation, n_units, *, k=None, scale=1.0, dtype=None):
+        """The code of a layer of ``n_units`` with the estimator's ``k``;
+        ``scale`` is the typical size of a pre-activation."""
+        return cls(activation)
 
     def forward(self, pre):
         return self._f(pre), None
 
     def firing(self, codes):
-        """Boolean mask of the codes that count as active."""
-        return codes > (0.5 if self.activation == "sigmoid" else 0.0)
+        """Boolean mask of the codes that count as active: those above
+        ``firing_threshold``."""
+        return codes > self.firing_threshold
+
+    def export_thresholds(self, n_units):
+        """Inference thresholds as numpy, shape (n_units,); None if none."""
+        return None
+
+    def load_thresholds_(self, thresholds):
+        """Set the thresholds that :meth:`export_thresholds` gave."""
+
+    def calibrate_(self, pre_activation_batches):
+        """Adjust the code to the trained weights from the pre-activations of
+        the training data (see :attr:`needs_calibration`)."""
+
+    def auxiliary_loss(self, autoencoder, output, x, dead_latents):
+        """An extra training loss of the code for ``autoencoder``'s forward
+        ``output`` on ``x``; None if it has none."""
+        return None
 
 
-class _SparseCode(Activation):
-    """Codes that are exactly 0 where a unit is off."""
+class SparseCode(Activation):
+    """Codes that are exactly 0 where a unit is off, trained with AuxK."""
 
-    def firing(self, codes):
-        return codes > 0
+    exactly_sparse = True
+
+    def auxiliary_loss(self, autoencoder, output, x, dead_latents):
+        """The AuxK loss of Gao et al. (2024): the dead units' ``k_aux``
+        largest codes (``k_aux`` = half the input width) reconstruct what the
+        live codes missed; weighted by the share of ``k_aux`` that is dead.
+        ``dead_latents`` (a :class:`DeadLatents`) is updated with the batch."""
+        dead_latents.update(self.firing(output.codes))
+        dead = dead_latents.mask()
+        n_dead = int(dead.sum())
+        if n_dead == 0:
+            return output.reconstruction.new_zeros(())
+        k_aux = max(1, autoencoder.n_features // 2)
+        aux = auxiliary_codes(output.pre_activations, dead, k_aux, self.activation)
+        reconstruction = autoencoder.auxiliary_reconstruction(output, aux)
+        return min(n_dead / k_aux, 1.0) * auxk_loss(reconstruction, output.reconstruction, x)
 
 
-class TopK(_SparseCode):
+class TopK(SparseCode):
     """``f`` of the ``k`` largest pre-activations of each sample, 0 elsewhere.
 
     Parameters
@@ -74,16 +132,22 @@ class TopK(_SparseCode):
         negative ones).
     """
 
+    estimator_params = ("k",)
+
     def __init__(self, k, activation="relu"):
         super().__init__(activation)
         self.k = int(k)
+
+    @classmethod
+    def from_params(cls, activation, n_units, *, k=None, scale=1.0, dtype=None):
+        return cls(k, activation)
 
     def forward(self, pre):
         values, indices = pre.topk(min(self.k, pre.shape[1]), dim=1)
         return torch.zeros_like(pre).scatter(1, indices, self._f(values)), None
 
 
-class BatchTopK(_SparseCode):
+class BatchTopK(SparseCode):
     """The ``k * batch_size`` largest codes of a batch in training; codes above
     ``threshold`` in evaluation.
 
@@ -103,11 +167,27 @@ class BatchTopK(_SparseCode):
         Dtype of the ``threshold`` buffer.
     """
 
+    estimator_params = ("k",)
+    needs_calibration = True
+
     def __init__(self, k, activation="relu", momentum=0.01, dtype=None):
         super().__init__(activation)
         self.k = int(k)
         self.momentum = momentum
         self.register_buffer("threshold", torch.tensor(math.nan, dtype=dtype))
+
+    @classmethod
+    def from_params(cls, activation, n_units, *, k=None, scale=1.0, dtype=None):
+        return cls(k, activation, dtype=dtype)
+
+    @torch.no_grad()
+    def export_thresholds(self, n_units):
+        """The one learned threshold, repeated for every unit."""
+        return np.full(n_units, self.threshold.item(), dtype=_numpy_dtype(self.threshold))
+
+    @torch.no_grad()
+    def load_thresholds_(self, thresholds):
+        self.threshold.fill_(float(thresholds[0]))
 
     def _kept(self, codes):
         """Values and flat indices of the ``k * batch_size`` largest codes."""
@@ -176,7 +256,7 @@ class _Step(torch.autograd.Function):
         return grad_pre, -grad_pre.sum(dim=0), None
 
 
-class JumpReLU(_SparseCode):
+class JumpReLU(SparseCode):
     """``f(pre) * H(pre - threshold)``, with one learned threshold per unit.
 
     The thresholds are trained through the straight-through estimator of
@@ -203,31 +283,68 @@ class JumpReLU(_SparseCode):
         self.bandwidth = float(bandwidth)
         self.log_threshold = nn.Parameter(torch.full((n_units,), math.log(threshold), dtype=dtype))
 
+    @classmethod
+    def from_params(cls, activation, n_units, *, k=None, scale=1.0, dtype=None):
+        """Thresholds start at ``scale`` (about a sixth of the units fire at
+        first) and the bandwidth is half of it: the paper's 1e-3 of it needs
+        far more training steps than data sets of thousands of samples give."""
+        return cls(n_units, activation, threshold=scale, bandwidth=0.5 * scale, dtype=dtype)
+
     @property
     def threshold(self):
         """Per-unit thresholds, shape (n_units,)."""
         return self.log_threshold.exp()
+
+    @torch.no_grad()
+    def export_thresholds(self, n_units):
+        return self.threshold.cpu().numpy().copy()
+
+    @torch.no_grad()
+    def load_thresholds_(self, thresholds):
+        self.log_threshold.copy_(torch.from_numpy(np.log(thresholds)))
 
     def forward(self, pre):
         gates = _Step.apply(pre, self.threshold, self.bandwidth)
         return self._f(pre) * gates, gates
 
 
-def make_code(sparsity, activation, n_units, *, k=None, scale=1.0, dtype=None):
-    """The code module for ``sparsity``: a sparse code or a plain activation.
+#: The sparse codes by the value of ``sparsity`` that selects them; any other
+#: value (a penalty, or None) gives the plain :class:`Activation`.
+CODES = {"topk": TopK, "batchtopk": BatchTopK, "jumprelu": JumpReLU}
 
-    ``scale`` is the typical size of a pre-activation. JumpReLU's thresholds
-    start at it (about a sixth of the units fire at first) and its bandwidth
-    is half of it: the paper's 1e-3 of it needs far more training steps than
-    data sets of thousands of samples give.
-    """
-    if sparsity == "topk":
-        return TopK(k, activation)
-    if sparsity == "batchtopk":
-        return BatchTopK(k, activation, dtype=dtype)
-    if sparsity == "jumprelu":
-        return JumpReLU(n_units, activation, threshold=scale, bandwidth=0.5 * scale, dtype=dtype)
-    return Activation(activation)
+
+def code_class(sparsity):
+    """The code class that ``sparsity`` selects."""
+    return CODES.get(sparsity, Activation)
+
+
+def make_code(sparsity, activation, n_units, *, k=None, scale=1.0, dtype=None):
+    """The code module for ``sparsity``: a sparse code or a plain activation
+    (see :meth:`Activation.from_params`)."""
+    return code_class(sparsity).from_params(activation, n_units, k=k, scale=scale, dtype=dtype)
+
+
+@torch.no_grad()
+def calibrate_codes_(layers, batches):
+    """Calibrate the codes of ``layers`` (applied in turn, bottom first) that
+    need it, on the input batches that each call of ``batches()`` yields;
+    leaves the layers in eval mode."""
+    for layer in layers:
+        layer.eval()
+    for depth, layer in enumerate(layers):
+        if not layer.code.needs_calibration:
+            continue
+
+        def pre_activations(x, below=layers[:depth], layer=layer):
+            for lower in below:
+                x = lower(x)
+            return layer.pre_activations(x)
+
+        layer.code.calibrate_(pre_activations(x) for x in batches())
+
+
+def _numpy_dtype(tensor):
+    return np.float32 if tensor.dtype == torch.float32 else np.float64
 
 
 class DeadLatents:

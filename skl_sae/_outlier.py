@@ -8,7 +8,7 @@ from sklearn.base import BaseEstimator, OutlierMixin, _fit_context
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ._base import CallbackSupportMixin, begin_fit_task, end_task
+from ._callbacks import CallbackSupportMixin, begin_fit_task, end_task, stage_task
 from ._transformer import SparseAutoencoderTransformer
 
 _AUTOENCODER_PARAMS = tuple(SparseAutoencoderTransformer().get_params())
@@ -32,8 +32,9 @@ class SparseAutoencoderOutlierDetector(CallbackSupportMixin, OutlierMixin, BaseE
         score = -(z(error) + code_weight * z(rarity))
 
     where ``error`` is the sample's mean squared reconstruction error and
-    ``rarity`` is the mean of ``-log(feature_density_)`` over the units
-    active on it: how unusual the features it is made of are.
+    ``rarity`` is the mean of ``-log(density)`` over the units
+    active on it, ``density`` being how often each unit fires on the
+    training data: how unusual the features it is made of are.
 
     Parameters
     ----------
@@ -212,17 +213,14 @@ random_state, verbose, warm_start, device
         else:
             autoencoder = SparseAutoencoderTransformer(**params)
         task = begin_fit_task(self, 1, X)
-        if task is None:
+        # The autoencoder's epochs become sub-tasks of this fit.
+        with stage_task(task, "fit-autoencoder", 0, self, X, propagate_to=autoencoder):
             autoencoder.fit(X)
-        else:  # the autoencoder's epochs become sub-tasks of this fit
-            fit_task = task.subcontext(task_name="fit-autoencoder")
-            with fit_task.propagate_callback_context(autoencoder):
-                fit_task.call_on_fit_task_begin(estimator=self, X=X)
-                autoencoder.fit(X)
-                fit_task.call_on_fit_task_end(estimator=self, X=X)
-        density = np.clip(autoencoder.feature_density_, 1.0 / X.shape[0], 1.0)
+        error, active = _error_and_activity(autoencoder, X)
+        # How often each unit fires on the training data, at inference.
+        density = np.clip(active.mean(axis=0), 1.0 / X.shape[0], 1.0)
         self.unit_rarity_ = -np.log(density)
-        error, rarity = _error_and_rarity(autoencoder, X, self.unit_rarity_)
+        rarity = _rarity(active, self.unit_rarity_)
         self.error_center_, self.error_scale_ = _center_and_scale(error)
         self.rarity_center_, self.rarity_scale_ = _center_and_scale(rarity)
         self.autoencoder_ = autoencoder
@@ -255,7 +253,8 @@ random_state, verbose, warm_start, device
         X = validate_data(
             self, X, accept_sparse="csr", dtype=(np.float64, np.float32), reset=False
         )
-        return self._combine(*_error_and_rarity(self.autoencoder_, X, self.unit_rarity_))
+        error, active = _error_and_activity(self.autoencoder_, X)
+        return self._combine(error, _rarity(active, self.unit_rarity_))
 
     def _combine(self, error, rarity):
         error = (error - self.error_center_) / self.error_scale_
@@ -298,14 +297,17 @@ random_state, verbose, warm_start, device
         return tags
 
 
-def _error_and_rarity(autoencoder, X, unit_rarity):
-    """Per-sample reconstruction error (relative to the training variance) and
-    code rarity: the mean ``unit_rarity`` of the units active on the sample
-    (0 when none is)."""
-    error = -autoencoder.score_samples(X) / autoencoder._loss_scale
-    active = autoencoder._firing(X)
-    rarity = active @ unit_rarity / np.maximum(active.sum(axis=1), 1)
-    return error, rarity
+def _error_and_activity(autoencoder, X):
+    """Per-sample reconstruction error (relative to the training variance)
+    and the boolean matrix of the units active on each sample."""
+    error = -autoencoder.score_samples(X) / autoencoder.feature_variance_
+    return error, autoencoder.transform(X) > autoencoder.activity_threshold_
+
+
+def _rarity(active, unit_rarity):
+    """Code rarity: the mean ``unit_rarity`` of the units active on each
+    sample (0 when none is)."""
+    return active @ unit_rarity / np.maximum(active.sum(axis=1), 1)
 
 
 def _center_and_scale(values):

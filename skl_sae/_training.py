@@ -1,91 +1,49 @@
-"""The training loop shared by every estimator.
+"""The training loop shared by every estimator, written once.
 
-``fit_loop`` runs epochs of ``run_single_epoch`` (minibatch solvers) or of one
-L-BFGS iteration over the full batch, keeps the loss curves, stops when the
-loss (or the validation loss) no longer improves by ``tol``, and warns when
-``max_iter`` epochs were not enough. It knows nothing of autoencoders: the
-estimators hand it a module and a ``loss_fn(module, *batch) -> scalar``.
+``fit_loop`` runs epochs of ``run_single_epoch``, which takes optimizer steps
+with ``train_step``: one per minibatch, or one L-BFGS step on the full batch.
+It keeps the loss curves, stops when the loss (or the validation loss) no
+longer improves by ``tol``, and warns when ``max_iter`` epochs were not
+enough. What varies around it (scikit-learn's callbacks, the decoder's unit
+norm, statistics of the codes) plugs in as an :class:`EpochHook`. It knows
+nothing of autoencoders: the estimators hand it a module and a
+``loss_fn(module, *batch) -> scalar``.
 """
 
+import dataclasses
 import math
 import time
 import warnings
 from dataclasses import dataclass, field
 
-import numpy as np
-import scipy.sparse as sp
 import torch
 from sklearn.exceptions import ConvergenceWarning
 
 
-def to_tensor(array, device):
-    """Rows of ``array`` (dense, or scipy sparse densified here) as a tensor
-    on ``device``, in the array's dtype.
+class EpochHook:
+    """What the loop calls around each epoch and each optimizer step.
 
-    Read-only input (e.g. joblib's memory maps) is shared on the CPU, not
-    copied: tensors made from it are only ever read.
-    """
-    if sp.issparse(array):
-        array = array.toarray()
-    array = np.ascontiguousarray(array)
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=".*not writable.*", category=UserWarning)
-        return torch.as_tensor(array).to(device, non_blocking=True)
-
-
-class Batches:
-    """Aligned arrays served as minibatches of tensors on ``device``.
-
-    Dense arrays move to the device once; scipy sparse matrices stay where
-    they are and are densified one batch at a time.
-
-    Parameters
-    ----------
-    arrays : sequence of ndarray or sparse matrix
-        Arrays with the same number of rows; each keeps its dtype.
-    batch_size : int
-        Rows per batch (the last batch may be smaller).
-    device : torch.device
-        Where the batches are served.
+    Subclasses override the methods they need; the others do nothing.
     """
 
-    def __init__(self, arrays, *, batch_size, device):
-        self.device = torch.device(device)
-        self.batch_size = int(batch_size)
-        self.n_samples = arrays[0].shape[0]
-        self._arrays = [self._place(a) for a in arrays]
+    def on_epoch_begin(self, module):
+        """An epoch of training ``module`` begins."""
 
-    def _place(self, array):
-        if sp.issparse(array):
-            return array.tocsr()
-        return to_tensor(array, self.device)
+    def before_step(self, module):
+        """The gradients are computed and the optimizer is about to step
+        (adjust the gradients here)."""
 
-    def _take(self, array, rows, index):
-        if isinstance(array, torch.Tensor):
-            return array[index]
-        return to_tensor(array[rows], self.device)
+    def after_step(self, module):
+        """The optimizer has stepped (project the parameters back onto a
+        constraint here)."""
 
-    def __len__(self):
-        return math.ceil(self.n_samples / self.batch_size)
+    def on_epoch_end(self, module, history):
+        """An epoch ended and ``history`` records it; return True to stop."""
+        return False
 
-    def __iter__(self):
-        return self.iterate()
 
-    def iterate(self, order=None):
-        """Yield tuples of tensors, in ``order`` (a CPU permutation) if given.
-
-        The permutation moves to the device once; sparse rows are picked with
-        its CPU copy, so no index travels back from the device.
-        """
-        rows_order = None if order is None else order.numpy()
-        device_order = None if order is None else order.to(self.device)
-        for start in range(0, self.n_samples, self.batch_size):
-            stop = min(start + self.batch_size, self.n_samples)
-            if order is None:
-                rows = index = slice(start, stop)
-            else:
-                rows, index = rows_order[start:stop], device_order[start:stop]
-            yield tuple(self._take(a, rows, index) for a in self._arrays)
+def _overrides(hook, name):
+    return getattr(type(hook), name) is not getattr(EpochHook, name)
 
 
 @dataclass
@@ -99,6 +57,12 @@ class History:
     n_iter: int = 0
     converged: bool = False
     best_state: dict | None = None
+
+    def to_dict(self):
+        """The record as plain values (no tensors), for pickling."""
+        state = dataclasses.asdict(self)
+        del state["best_state"]
+        return state
 
     def update(self, loss, tol, module, keep_best=False):
         """Count epochs without an improvement of at least ``tol``."""
@@ -138,57 +102,54 @@ def _check_finite(loss):
         )
 
 
-def _call(hook, module):
-    if hook is not None:
-        hook(module)
+def train_step(module, loss_fn, batches, n_samples, optimizer, hooks=()):
+    """One optimizer step on the loss of ``batches``; return it (a tensor).
+
+    ``batches`` is one minibatch in a tuple for the minibatch solvers, or
+    every batch of the data for L-BFGS, whose closure sums the size-weighted
+    batch losses (``n_samples`` rows in all) and may be called several times
+    by its line search. The hooks' ``before_step`` runs between the backward
+    pass and the step, ``after_step`` after it.
+    """
+
+    def closure():
+        optimizer.zero_grad(set_to_none=True)
+        total = 0.0
+        for batch in batches:
+            loss = loss_fn(module, *batch)
+            if batch[0].shape[0] != n_samples:
+                loss = loss * (batch[0].shape[0] / n_samples)
+            loss.backward()
+            total = total + loss.detach()
+        for hook in hooks:
+            hook.before_step(module)
+        return total
+
+    loss = optimizer.step(closure)
+    for hook in hooks:
+        hook.after_step(module)
+    return loss
 
 
 def run_single_epoch(
-    module,
-    loss_fn,
-    batches,
-    optimizer,
-    *,
-    shuffle=True,
-    generator=None,
-    before_step=None,
-    after_step=None,
+    module, loss_fn, batches, optimizer, *, shuffle=True, generator=None, hooks=()
 ):
     """One pass over ``batches``; return the mean training loss.
 
-    Minibatch solvers take one step per batch. L-BFGS takes one step on the
-    full-batch loss: the size-weighted mean of the batch losses.
-    ``before_step(module)`` runs between the backward pass and the step (to
-    adjust gradients), ``after_step(module)`` after the step (to project the
-    parameters back onto a constraint).
+    Minibatch solvers take one :func:`train_step` per batch (in a new random
+    order if ``shuffle``). L-BFGS takes one on the full batch, and reports
+    the loss after its step.
     """
+    step_hooks = [h for h in hooks if _overrides(h, "before_step") or _overrides(h, "after_step")]
     module.train()
     if isinstance(optimizer, torch.optim.LBFGS):
-
-        def closure():
-            optimizer.zero_grad(set_to_none=True)
-            total = 0.0
-            for batch in batches:
-                loss = loss_fn(module, *batch) * (batch[0].shape[0] / batches.n_samples)
-                loss.backward()
-                total += loss.detach()
-            _call(before_step, module)
-            return total
-
-        optimizer.step(closure)
-        _call(after_step, module)
+        train_step(module, loss_fn, batches, batches.n_samples, optimizer, step_hooks)
         return evaluate(module, loss_fn, batches)
-
     order = torch.randperm(batches.n_samples, generator=generator) if shuffle else None
     total = torch.zeros((), dtype=torch.float64, device=batches.device)
     for batch in batches.iterate(order):
-        optimizer.zero_grad(set_to_none=True)
-        loss = loss_fn(module, *batch)
-        loss.backward()
-        _call(before_step, module)
-        optimizer.step()
-        _call(after_step, module)
-        total += loss.detach() * batch[0].shape[0]
+        n_rows = batch[0].shape[0]
+        total += train_step(module, loss_fn, (batch,), n_rows, optimizer, step_hooks) * n_rows
     return total.item() / batches.n_samples
 
 
@@ -217,12 +178,9 @@ def fit_loop(
     generator=None,
     history=None,
     verbose=False,
-    callbacks=(),
+    hooks=(),
     check_convergence=True,
     name="",
-    before_step=None,
-    after_step=None,
-    epoch_tasks=None,
 ):
     """Train ``module`` for at most ``max_iter`` epochs.
 
@@ -258,19 +216,13 @@ def fit_loop(
         Continue from this record (``warm_start``, ``partial_fit``).
     verbose : bool
         Print one line per epoch: loss, validation loss, seconds.
-    callbacks : sequence of callable
-        Called as ``callback(module, history)`` after every epoch; a callback
-        that returns True stops training.
+    hooks : sequence of EpochHook
+        Called around every epoch and optimizer step, in order; training
+        stops after an epoch whose ``on_epoch_end`` returns True for any.
     check_convergence : bool
-        If False (``partial_fit``), neither stop early nor warn.
+        If False (``partial_fit``, fixed budgets), neither stop early nor warn.
     name : str
         Prefix of the progress lines.
-    before_step, after_step : callable, default=None
-        ``hook(module)`` around every optimizer step; see
-        :func:`run_single_epoch`.
-    epoch_tasks : object, default=None
-        Its ``begin()`` and ``end()`` run around every epoch (scikit-learn's
-        callbacks); ``end()`` returning True stops training.
 
     Returns
     -------
@@ -281,17 +233,10 @@ def fit_loop(
     early_stopping = validation_batches is not None
     start = time.perf_counter()
     for _ in range(max_iter):
-        if epoch_tasks is not None:
-            epoch_tasks.begin()
+        for hook in hooks:
+            hook.on_epoch_begin(module)
         loss = run_single_epoch(
-            module,
-            loss_fn,
-            batches,
-            optimizer,
-            shuffle=shuffle,
-            generator=generator,
-            before_step=before_step,
-            after_step=after_step,
+            module, loss_fn, batches, optimizer, shuffle=shuffle, generator=generator, hooks=hooks
         )
         _check_finite(loss)
         history.loss_curve.append(loss)
@@ -306,9 +251,7 @@ def fit_loop(
             if early_stopping:
                 line += f", validation loss = {monitored:.6f}"
             print(f"{line}, {time.perf_counter() - start:.2f}s", flush=True)
-        stop = any([bool(callback(module, history)) for callback in callbacks])
-        if epoch_tasks is not None:
-            stop = epoch_tasks.end() or stop
+        stop = any([bool(hook.on_epoch_end(module, history)) for hook in hooks])
         if check_convergence and history.no_improvement_count > n_iter_no_change:
             history.converged = True
             if verbose:
@@ -330,4 +273,5 @@ def fit_loop(
             )
     if early_stopping and history.best_state is not None:
         module.load_state_dict(history.best_state)
+    history.best_state = None
     return history

@@ -9,29 +9,21 @@ from sklearn.base import ClassNamePrefixFeaturesOutMixin, TransformerMixin, _fit
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
-from ._base import (
-    INFERENCE_BATCH_SIZE,
-    BaseSparseAutoencoder,
+from ._base import BaseSparseAutoencoder, LayerFit, resolve_output_activation
+from ._callbacks import begin_fit_task, end_task
+from ._data import (
     apply_in_batches,
-    begin_fit_task,
-    calibrate_thresholds_,
-    code_thresholds,
-    data_range,
-    end_task,
-    load_code_thresholds,
     mean_feature_variance,
-    numpy_dtype,
     resolve_device,
-    resolve_output_activation,
     torch_dtype,
     torch_threads,
 )
-from ._codes import make_code
+from ._docstrings import fill_parameter_docs
 from ._losses import squared_error
 from ._modules import SparseAutoencoder
-from ._training import Batches
 
 
+@fill_parameter_docs
 class SparseAutoencoderTransformer(
     ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseSparseAutoencoder
 ):
@@ -97,35 +89,17 @@ class SparseAutoencoderTransformer(
         Active codes per sample with ``sparsity="topk"`` (at most
         ``n_components``) and on average with ``"batchtopk"``.
 
-    auxk_weight : float, default=1/32
-        Weight of the AuxK loss with the sparse codes: units that have not
-        fired for a whole epoch (``n_samples`` training samples) are trained
-        to reconstruct what the live codes miss, which revives them. 1/32 as
-        in Gao et al. (2024); 0 turns it off.
+    {{auxk_weight}}
 
     alpha : float, default=1e-5
         L2 weight decay on the weight matrices (not the biases). Small, so
         that it only keeps weights from growing without bound.
 
-    corruption : {"mask", "gaussian"} or None, default=None
-        Denoising: during training the autoencoder sees a corrupted input and
-        reconstructs the clean one. ``"mask"`` zeroes a random fraction
-        ``corruption_level`` of the entries, ``"gaussian"`` adds noise of
-        standard deviation ``corruption_level`` (in the data's units) and
-        clips the result to the range of the training data (its smallest and
-        largest value), so that noisy pixels stay in [0, 1] as they do in
-        noisy images.
-        Evaluation, early stopping and ``transform`` see clean inputs.
+    {{corruption}}
 
-    corruption_level : float, default=0.1
-        Fraction of entries zeroed (``"mask"``, below 1) or standard deviation
-        of the added noise (``"gaussian"``).
+    {{corruption_level}}
 
-    contractive_weight : float, default=0.0
-        Weight of the contractive penalty: the squared Frobenius norm of the
-        encoder's Jacobian ``dh/dx`` (closed form for sigmoid and relu
-        units), averaged over samples and divided by the number of units.
-        0 turns it off.
+    {{contractive_weight}}
 
     activation : {"auto", "sigmoid", "relu"}, default="auto"
         Hidden activation ``f``. Sigmoid codes lie in (0, 1), which the KL
@@ -184,16 +158,11 @@ class SparseAutoencoderTransformer(
         ``tol`` and keep the best weights. Off by default, as in scikit-learn's
         MLP, so that all the data trains the model.
 
-    validation_fraction : float, default=0.1
-        Fraction of the training data held out with ``early_stopping``.
+    {{validation_fraction}}
 
-    shuffle : bool, default=True
-        Shuffle the samples at every epoch.
+    {{shuffle}}
 
-    random_state : int, RandomState instance or None, default=None
-        Seeds weight initialisation, shuffling and the validation split
-        through a local ``torch.Generator``; torch's global seed is never
-        touched. Pass an int for reproducible results.
+    {{random_state}}
 
     verbose : bool, default=False
         Print one line per epoch: loss, validation loss, elapsed seconds.
@@ -206,10 +175,7 @@ class SparseAutoencoderTransformer(
         optimizer) and appends to ``loss_curve_``; the network's shape (``n_components``,
         ``activation``, ``tied_weights``) cannot change in between.
 
-    device : str, default="cpu"
-        Where to train and compute: ``"cpu"``, ``"cuda"``, ``"cuda:N"``, or
-        ``"auto"`` for a GPU when there is one. Resolved at ``fit``; dense
-        data move to the device once, sparse data one batch at a time.
+    {{device}}
 
     Attributes
     ----------
@@ -235,31 +201,47 @@ class SparseAutoencoderTransformer(
         BatchTopK's single learned threshold repeated; None for the other
         sparsities.
 
+    activity_threshold_ : float
+        A code counts as active above this value: 1/2 for sigmoid units with
+        a penalty (``"kl"``, ``"l1"``, None), which are never exactly 0, and
+        0 otherwise. It is the rule of ``l0_``, ``feature_density_`` and
+        ``dead_latents_``.
+
     l0_ : float
-        Mean number of active codes per sample on the training data. A code
-        is active when it is positive, except with the penalties (``"kl"``,
-        ``"l1"``, None) and sigmoid units, which are never exactly 0 and count
-        as active above 1/2.
+        Mean number of active codes per sample on the training data during
+        the last epoch.
 
     feature_density_ : ndarray of shape (n_components,)
-        Fraction of the training samples on which each unit is active.
+        Fraction of the training samples on which each unit was active
+        during the last epoch.
 
     dead_latents_ : float
-        Fraction of units active on no training sample.
+        Fraction of units active on no training sample during the last
+        epoch.
 
     explained_variance_ : float
         ``1 - FVU``: the share of the training data's variance that the
-        reconstructions explain.
+        reconstructions explained during the last epoch.
+
+    feature_variance_ : float
+        Mean per-feature variance ``s2`` of the training data (of the first
+        chunk with ``partial_fit``): the scale of the reconstruction term of
+        the loss.
 
     loss_curve_ : list of float
         Mean training loss at each epoch.
 
-    validation_loss_curve_ : list of float or None
-        Validation loss at each epoch with ``early_stopping``, else None.
-
     best_loss_ : float
-        Lowest loss reached: the validation loss with ``early_stopping``,
-        the training loss otherwise.
+        Lowest training loss reached (the minimum of ``loss_curve_``).
+
+    validation_scores_ : list of float or None
+        With ``early_stopping``, the score on the held-out rows at each
+        epoch: the share of their variance that the reconstructions explain
+        (``1 -`` the validation reconstruction loss), which early stopping
+        maximises; None otherwise.
+
+    best_validation_score_ : float or None
+        The best of ``validation_scores_`` (the weights kept), or None.
 
     n_iter_ : int
         Number of epochs run (summed over ``warm_start`` and ``partial_fit``
@@ -390,13 +372,7 @@ class SparseAutoencoderTransformer(
         """
         with self._transaction():
             continuing = self.warm_start and hasattr(self, "_history")
-            X = validate_data(
-                self,
-                X,
-                accept_sparse="csr",
-                dtype=(np.float64, np.float32),
-                reset=not continuing,
-            )
+            X = self._validate_training_data(X, reset=not continuing)
             self._fit(X, continuing=continuing, incremental=False)
         return self
 
@@ -423,115 +399,62 @@ class SparseAutoencoderTransformer(
         """
         with self._transaction():
             continuing = hasattr(self, "_history")
-            X = validate_data(
-                self,
-                X,
-                accept_sparse="csr",
-                dtype=(np.float64, np.float32),
-                reset=not continuing,
-            )
+            X = self._validate_training_data(X, reset=not continuing)
             self._fit(X, continuing=continuing, incremental=True)
         return self
 
+    def _validate_training_data(self, X, *, reset):
+        return validate_data(
+            self, X, accept_sparse="csr", dtype=(np.float64, np.float32), reset=reset
+        )
+
     def _fit(self, X, *, continuing, incremental):
-        self._check_sparsity_activation()
-        self._check_corruption()
+        self._check_params()
         device = resolve_device(self.device)
         task = begin_fit_task(self, 1 if incremental else self.max_iter, X)
+        previous = None
         if continuing:
             self._check_architecture_unchanged()
-            module, optimizer = self._copy_state(
-                self._get_module(),
-                getattr(self, "_optimizer", None) if incremental else None,
-                device,
-            )
-            history = copy.deepcopy(self._history)
+            module, optimizer, history = self._copy_state(device, incremental)
             dead_latents = copy.deepcopy(getattr(self, "_dead_latents", None))
-            scale = self._loss_scale
-            dtype = next(module.parameters()).dtype
+            previous = LayerFit(module, self.feature_variance_, optimizer, history, dead_latents)
         else:
-            history, optimizer, scale = None, None, mean_feature_variance(X)
-            dtype = torch_dtype(X.dtype)
             self.output_activation_ = resolve_output_activation(
-                self.output_activation, X, self._sparse_code
+                self.output_activation, X, self._exactly_sparse
             )
             self._architecture = self._architecture_params()
-            self._architecture["code_scale"] = scale**0.5
-        rng, generator = self._seeds(offset=0 if history is None else history.n_iter)
-        X = X.astype(numpy_dtype(dtype), copy=False)
-        if not continuing:
-            module = self._new_autoencoder(
+        rng, generator = self._seeds(offset=0 if previous is None else previous.history.n_iter)
+        with torch_threads():
+            layer = self._fit_layer(
                 X,
                 self.n_components,
-                dtype,
-                device,
-                generator,
-                self.output_activation_,
-                self._architecture["code_scale"],
-            )
-        if not continuing or dead_latents is None:  # counts survive partial_fit calls
-            dead_latents = self._new_dead_latents(self.n_components, X.shape[0], device)
-        else:
-            dead_latents.to_(device)
-        loss_fn = self._autoencoder_loss(
-            scale,
-            self._corruption_generator(generator, device),
-            dead_latents=dead_latents,
-            bounds=data_range(X),
-        )
-        with torch_threads():
-            optimizer, history = self._train(
-                module,
-                loss_fn,
-                [X],
                 device=device,
                 rng=rng,
                 generator=generator,
-                optimizer=optimizer,
-                history=history,
+                output_activation=self.output_activation_,
+                previous=previous,
                 incremental=incremental,
-                validation_loss_fn=self._reconstruction_loss(scale),
-                hooks=self._decoder_hooks(),
+                statistics=True,
                 task=task,
             )
-            if self.sparsity == "batchtopk":
-                calibrate_thresholds_([module.encoder], X, self._batch_size(X.shape[0]), generator)
-            self._set_diagnostics(module, X)
-        self._module, self._optimizer, self._history = module, optimizer, history
-        self._dead_latents, self._loss_scale = dead_latents, scale
-        self.device_ = str(device)
-        self._export_weights(module)
-        self.loss_curve_ = list(history.loss_curve)
-        self.validation_loss_curve_ = (
-            list(history.validation_loss_curve) if history.validation_loss_curve else None
-        )
-        self.best_loss_ = history.best_loss
-        self.n_iter_ = history.n_iter
+        if not continuing:
+            self._architecture["code_scale"] = layer.scale**0.5
+        self._dead_latents, self.feature_variance_ = layer.dead_latents, layer.scale
+        variance = layer.scale if previous is None else mean_feature_variance(X)
+        self._set_diagnostics(layer.statistics, variance)
+        self._finish_fit(layer.module, layer.optimizer, layer.history, device)
         end_task(task, self, X)
 
-    def _architecture_params(self):
-        """What the network's shape depends on: the parameters that
-        ``warm_start`` cannot change, and the resolved activations."""
+    def _shape_params(self):
         return {
             "n_components": self.n_components,
-            "activation": self.activation,
             "tied_weights": self.tied_weights,
-            "sparsity": self.sparsity,
-            "k": self.k if self.sparsity in ("topk", "batchtopk") else None,
-            "hidden_activation": self._activation(),
             "output_activation": self.output_activation_,
         }
 
-    def _check_architecture_unchanged(self):
-        current = self._architecture_params()
-        fitted = {k: v for k, v in self._architecture.items() if k in self.get_params()}
-        changed = {name: value for name, value in fitted.items() if current[name] != value}
-        if changed:
-            raise ValueError(
-                f"warm_start and partial_fit continue the fitted network, whose "
-                f"{', '.join(changed)} cannot change (fitted with {changed}); "
-                "set warm_start=False or refit a clone."
-            )
+    @staticmethod
+    def _validation_score(loss):
+        return 1.0 - loss
 
     @torch.no_grad()
     def _export_weights(self, module):
@@ -542,25 +465,15 @@ class SparseAutoencoderTransformer(
         self.encoder_bias_ = numpy(module.encoder_bias)
         self.components_ = numpy(module.decoder_weights.T)
         self.decoder_bias_ = numpy(module.decoder_bias)
-        self.thresholds_ = code_thresholds(module.encoder.code, module.n_components)
+        self.thresholds_ = module.encoder.code.export_thresholds(module.n_components)
+        self.activity_threshold_ = float(module.encoder.code.firing_threshold)
 
-    @torch.no_grad()
-    def _set_diagnostics(self, module, X):
-        """Sparsity and fit of the codes of ``X`` at inference."""
-        module.eval()
-        parameter = next(module.parameters())
-        fired = torch.zeros(module.n_components, dtype=torch.float64, device=parameter.device)
-        squared_error = 0.0
-        batches = Batches([X], batch_size=INFERENCE_BATCH_SIZE, device=parameter.device)
-        for (x,) in batches:
-            out = module(x)
-            fired += module.encoder.code.firing(out.codes).sum(dim=0)
-            squared_error += float((out.reconstruction - x).pow(2).sum())
-        self.feature_density_ = (fired / X.shape[0]).cpu().numpy()
+    def _set_diagnostics(self, statistics, variance):
+        """Sparsity and fit of the codes during the last epoch."""
+        self.feature_density_ = statistics.feature_density()
         self.l0_ = float(self.feature_density_.sum())
         self.dead_latents_ = float(np.mean(self.feature_density_ == 0))
-        total_variance = mean_feature_variance(X) * X.shape[1] * X.shape[0]
-        self.explained_variance_ = 1.0 - squared_error / total_variance
+        self.explained_variance_ = 1.0 - statistics.mean_squared_error() / variance
 
     def _module_from_arrays(self):
         n_components, n_features = self.encoder_weights_.shape
@@ -572,23 +485,17 @@ class SparseAutoencoderTransformer(
             activation=architecture["hidden_activation"],
             output_activation=architecture["output_activation"],
             tied_weights=architecture["tied_weights"],
-            code=make_code(
-                architecture["sparsity"],
-                architecture["hidden_activation"],
-                n_components,
-                k=architecture["k"],
-                scale=architecture["code_scale"],
-                dtype=dtype,
+            code=self._fitted_code(
+                n_components, architecture["code_scale"], self.thresholds_, dtype
             ),
             generator=torch.Generator(),
             dtype=dtype,
         )
-        load_code_thresholds(module.encoder.code, self.thresholds_)
         with torch.no_grad():
             module.encoder_weight.copy_(torch.from_numpy(self.encoder_weights_))
             module.encoder_bias.copy_(torch.from_numpy(self.encoder_bias_))
             module.decoder_bias.copy_(torch.from_numpy(self.decoder_bias_))
-            if not self._architecture["tied_weights"]:
+            if not architecture["tied_weights"]:
                 module.decoder_weight.copy_(torch.from_numpy(self.components_.T))
         return module
 
@@ -624,22 +531,14 @@ class SparseAutoencoderTransformer(
         X = self._validate_X(X)
         return self._map(X, lambda module, x: module.encode(x)[1])
 
-    def _firing(self, X):
-        """Boolean matrix of the units active on each row of validated ``X``
-        (the rule of ``feature_density_``)."""
-
-        def firing(module, x):
-            return module.encoder.code.firing(module.encode(x)[1]).to(x.dtype)
-
-        return self._map(X, firing).astype(bool)
-
     def inverse_transform(self, X):
         """Decode codes back to the input space: ``g(W' h + c)``.
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_components)
-            Codes, e.g. from :meth:`transform`.
+        X : {array-like, sparse matrix} of shape (n_samples, n_components)
+            Codes, e.g. from :meth:`transform`; sparse codes are decoded one
+            batch at a time.
 
         Returns
         -------
@@ -647,7 +546,7 @@ class SparseAutoencoderTransformer(
             Reconstructions.
         """
         check_is_fitted(self)
-        X = check_array(X, dtype=(np.float64, np.float32), input_name="X")
+        X = check_array(X, accept_sparse="csr", dtype=(np.float64, np.float32), input_name="X")
         if X.shape[1] != self.components_.shape[0]:
             raise ValueError(
                 f"X has {X.shape[1]} features (codes), but this model has "

@@ -1,9 +1,6 @@
 """scikit-learn's callbacks (sklearn.callback, 1.9+): one task per epoch, nested."""
 
-import warnings
-
 import pytest
-from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import Pipeline
@@ -21,13 +18,6 @@ from skl_sae import (  # noqa: E402
     SparseAutoencoderTransformer,
     StackedSparseAutoencoderClassifier,
 )
-
-
-@pytest.fixture(autouse=True)
-def _quiet_convergence():
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        yield
 
 
 def _ended(callback, task_name=None):

@@ -19,10 +19,6 @@ def small(**params):
     return StackedSparseAutoencoderClassifier(**{**defaults, **params})
 
 
-# Most fits here stop at a small max_iter on purpose.
-pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
-
-
 @pytest.fixture(scope="module")
 def split(digits):
     X, y = digits
@@ -142,7 +138,9 @@ def test_fitted_attributes_describe_the_network(fitted):
     assert [c.shape for c in fitted.coefs_] == [(64, 32), (32, 16), (16, 10)]
     assert [b.shape for b in fitted.intercepts_] == [(32,), (16,), (10,)]
     assert len(fitted.loss_curve_) == fitted.n_iter_
-    assert fitted.validation_loss_curve_ is None
+    assert fitted.validation_scores_ is None and fitted.best_validation_score_ is None
+    assert len(fitted.pretrain_loss_curves_) == 2
+    assert len(fitted.softmax_loss_curve_) == fitted.pretrain_max_iter
 
 
 def test_no_pretraining_keeps_the_random_initial_encoders(split):
@@ -160,10 +158,12 @@ def test_early_stopping_monitors_validation_cross_entropy(split):
     X_train, _, y_train, _ = split
     clf = small(early_stopping=True, max_iter=500, n_iter_no_change=3).fit(X_train, y_train)
     assert clf.n_iter_ < 500
-    assert len(clf.validation_loss_curve_) == clf.n_iter_
-    assert clf.best_loss_ == min(clf.validation_loss_curve_)
+    assert len(clf.validation_scores_) == clf.n_iter_
+    assert clf.best_loss_ == min(clf.loss_curve_)
+    # the score is minus the held-out cross-entropy, which early stopping maximises
+    assert clf.best_validation_score_ == max(clf.validation_scores_) < 0
     # training went on past the best epoch, whose weights fit_loop restores
-    best = int(np.argmin(clf.validation_loss_curve_))
+    best = int(np.argmax(clf.validation_scores_))
     assert best < clf.n_iter_ - 1
 
 

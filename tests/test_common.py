@@ -1,6 +1,5 @@
 """scikit-learn's estimator checks, with no expected failures."""
 
-import pytest
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from skl_sae import (
@@ -54,9 +53,6 @@ ESTIMATORS = [
     SparseAutoencoderOutlierDetector(),
     SparseAutoencoderOutlierDetector(8, contamination=0.1, sparsity=None, max_iter=30),
 ]
-
-# The checks fit with few epochs on purpose; stopping at max_iter is expected.
-pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 
 
 @parametrize_with_checks(ESTIMATORS)

@@ -9,8 +9,8 @@ import scipy.sparse as sp
 import torch
 from joblib import Parallel, delayed
 
-import skl_sae._base
-from skl_sae._base import apply_in_batches, geometric_median, resolve_device, torch_threads
+import skl_sae._data
+from skl_sae._data import apply_in_batches, geometric_median, resolve_device, torch_threads
 
 
 def test_resolve_device():
@@ -38,10 +38,19 @@ def _threads_inside():
         return torch.get_num_threads()
 
 
-def test_torch_threads_restores_the_previous_setting():
+def test_torch_threads_follow_scikit_learn_inside_and_are_restored_after(monkeypatch):
+    monkeypatch.setattr(skl_sae._data, "_openmp_effective_n_threads", lambda: 1)
     before = torch.get_num_threads()
-    _threads_inside()
-    assert torch.get_num_threads() == before
+    torch.set_num_threads(3)
+    try:
+        assert _threads_inside() == 1
+        assert torch.get_num_threads() == 3
+    finally:
+        torch.set_num_threads(before)
+
+
+def test_resolve_device_takes_a_torch_device():
+    assert resolve_device(torch.device("cpu")) == torch.device("cpu")
 
 
 def test_joblib_workers_share_the_cores_instead_of_oversubscribing():
@@ -64,7 +73,7 @@ def test_geometric_median_resists_outliers_and_takes_sparse_input():
 @pytest.mark.parametrize("sparse", [False, True], ids=["dense", "csr"])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_inference_sees_one_batch_at_a_time_and_fills_one_array(monkeypatch, sparse, dtype):
-    monkeypatch.setattr(skl_sae._base, "INFERENCE_BATCH_SIZE", 4)
+    monkeypatch.setattr(skl_sae._data, "INFERENCE_BATCH_SIZE", 4)
     rng = np.random.default_rng(0)
     X = rng.random((10, 3)).astype(dtype)
     X = sp.csr_matrix(X) if sparse else X
@@ -83,7 +92,7 @@ def test_inference_sees_one_batch_at_a_time_and_fills_one_array(monkeypatch, spa
 
 
 def test_inference_keeps_one_dimensional_results(monkeypatch):
-    monkeypatch.setattr(skl_sae._base, "INFERENCE_BATCH_SIZE", 3)
+    monkeypatch.setattr(skl_sae._data, "INFERENCE_BATCH_SIZE", 3)
     X = np.arange(14, dtype=np.float64).reshape(7, 2)
     like = torch.zeros(1, dtype=torch.float64)
     result = apply_in_batches(lambda x: x.sum(dim=1), X, like)

@@ -1,11 +1,9 @@
 """Every script in examples/ runs to the end."""
 
 import runpy
-import warnings
 from pathlib import Path
 
 import pytest
-from sklearn.exceptions import ConvergenceWarning
 
 EXAMPLES = sorted((Path(__file__).parents[1] / "examples").glob("*.py"))
 
@@ -15,9 +13,7 @@ def test_example_runs(path, capsys):
     if path.name.startswith("plot_"):  # gallery scripts draw, off screen here
         matplotlib = pytest.importorskip("matplotlib")
         matplotlib.use("Agg")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        runpy.run_path(str(path), run_name="__main__")
+    runpy.run_path(str(path), run_name="__main__")
     assert capsys.readouterr().out
     if path.name.startswith("plot_"):
         import matplotlib.pyplot as plt

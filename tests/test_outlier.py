@@ -8,8 +8,6 @@ from sklearn.metrics import roc_auc_score
 
 from skl_sae import SparseAutoencoderOutlierDetector
 
-pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
-
 
 def small(**params):
     defaults = dict(n_components=16, max_iter=60, random_state=0)

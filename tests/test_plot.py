@@ -116,9 +116,9 @@ def test_three_displays_share_one_figure(sae):
     fig, axes = plt.subplots(1, 3)
     for ax, weights in zip(axes[:2], ["decoder", "encoder"], strict=True):
         FiltersDisplay.from_estimator(sae, weights=weights, ax=ax)
-    LossCurveDisplay.from_estimator(sae, ax=axes[2])
+    curves = LossCurveDisplay.from_estimator(sae, ax=axes[2])
     assert len(_visible_image_axes(fig)) == 24
-    assert len(axes[2].lines) == 2
+    assert curves.bounding_ax_ is axes[2] and len(curves.lines_) == 2
 
 
 def test_displays_show_an_outlier_detectors_autoencoder(digits):
@@ -137,7 +137,7 @@ def test_displays_show_an_outlier_detectors_autoencoder(digits):
     )
     curves = LossCurveDisplay.from_estimator(detector)
     np.testing.assert_array_equal(
-        curves.lines_["training loss"].get_ydata(), autoencoder.loss_curve_
+        curves.lines_["training objective"].get_ydata(), autoencoder.loss_curve_
     )
     histogram = ActivationHistogramDisplay.from_estimator(detector, X)
     assert histogram.counts_.sum() == autoencoder.n_components
@@ -192,32 +192,119 @@ def test_reconstructions_drawn_in_one_axes_or_an_array_of_axes(sae, digits):
         ReconstructionDisplay.from_estimator(sae, X, n_samples=5, ax=axes)
 
 
-def test_loss_curves_draw_the_fitted_curves(sae):
+def _panels(display):
+    """(title, y label, curve labels) of each panel drawn."""
+    return [
+        (
+            ax.get_title(),
+            ax.get_ylabel(),
+            [label for label, line in display.lines_.items() if line.axes is ax],
+        )
+        for ax in display.axes_
+    ]
+
+
+def test_loss_curves_put_the_objective_and_the_validation_score_on_their_own_axes(sae):
+    display = LossCurveDisplay.from_estimator(sae)
+    assert _panels(display) == [
+        (
+            "training objective",
+            "loss (unexplained variance + penalties)",
+            ["training objective"],
+        ),
+        ("validation score", "explained variance (held out)", ["validation score"]),
+    ]
+    assert display.ax_ is display.axes_[0] and display.bounding_ax_ is None
+    assert display.figure_ is display.axes_[1].figure
+    training, validation = display.lines_["training objective"], display.lines_["validation score"]
+    assert training.axes is not validation.axes
+    np.testing.assert_array_equal(training.get_ydata(), sae.loss_curve_)
+    np.testing.assert_array_equal(validation.get_ydata(), sae.validation_scores_)
+    np.testing.assert_array_equal(training.get_xdata(), np.arange(1, sae.n_iter_ + 1))
+    assert all(ax.get_xlabel() == "epoch" for ax in display.axes_)
+
+
+def test_loss_curves_without_early_stopping_draw_in_the_axes_given(digits):
+    X, _ = digits
+    sae = SparseAutoencoderTransformer(6, max_iter=2, random_state=0).fit(X)
     fig, ax = plt.subplots()
     display = LossCurveDisplay.from_estimator(sae, ax=ax)
-    assert display.ax_ is ax
-    assert set(display.lines_) == {"training loss", "validation loss"}
-    np.testing.assert_array_equal(display.lines_["training loss"].get_ydata(), sae.loss_curve_)
-    np.testing.assert_array_equal(
-        display.lines_["validation loss"].get_ydata(), sae.validation_loss_curve_
-    )
-    np.testing.assert_array_equal(
-        display.lines_["training loss"].get_xdata(), np.arange(1, sae.n_iter_ + 1)
-    )
+    assert display.ax_ is ax and list(display.axes_) == [ax]
+    assert display.bounding_ax_ is None and ax.axison
+    assert list(display.lines_) == ["training objective"]
+    assert ax.get_ylabel() == "loss (unexplained variance + penalties)"
 
 
-def test_loss_curves_of_the_classifier_show_each_pretrained_layer(digits):
+def test_loss_curve_panels_take_the_place_of_one_axes_or_fill_an_array(sae):
+    fig, (left, right) = plt.subplots(1, 2)
+    display = LossCurveDisplay.from_estimator(sae, ax=right)
+    assert display.bounding_ax_ is right and not right.axison
+    assert display.figure_ is fig and len(display.axes_) == 2
+    box = right.get_position()
+    for ax in display.axes_:
+        centre = ax.get_position().get_points().mean(axis=0)
+        assert box.x0 <= centre[0] <= box.x1 and box.y0 <= centre[1] <= box.y1
+    fig, axes = plt.subplots(2, 1)
+    display = LossCurveDisplay.from_estimator(sae, ax=axes)
+    assert display.axes_[1] is axes[1] and display.bounding_ax_ is None
+    assert display.lines_["validation score"].axes is axes[1]
+    with pytest.raises(ValueError, match="3 Axes for 2 panels"):
+        LossCurveDisplay.from_estimator(sae, ax=plt.subplots(1, 3)[1])
+
+
+def test_loss_curves_of_the_classifier_show_each_stage_on_its_own_axes(digits):
     X, y = digits
-    clf = StackedSparseAutoencoderClassifier((8, 4), pretrain_max_iter=3, max_iter=4).fit(X, y)
+    clf = StackedSparseAutoencoderClassifier(
+        (8, 4), pretrain_max_iter=3, max_iter=4, early_stopping=True, random_state=0
+    ).fit(X, y)
     display = LossCurveDisplay.from_estimator(clf)
-    assert list(display.lines_) == [
-        "pre-training, layer 1",
-        "pre-training, layer 2",
-        "training loss",
+    assert _panels(display) == [
+        (
+            "pre-training (autoencoders)",
+            "loss (unexplained variance + penalties)",
+            ["pre-training, layer 1", "pre-training, layer 2"],
+        ),
+        ("softmax layer", "loss (cross-entropy + weight decay)", ["softmax layer"]),
+        ("fine-tuning", "loss (cross-entropy + weight decay)", ["fine-tuning"]),
+        ("validation score", "minus cross-entropy (held out)", ["validation score"]),
     ]
-    np.testing.assert_array_equal(
-        display.lines_["pre-training, layer 2"].get_ydata(), clf.pretrain_loss_curves_[1]
-    )
+    expected = {
+        "pre-training, layer 1": clf.pretrain_loss_curves_[0],
+        "pre-training, layer 2": clf.pretrain_loss_curves_[1],
+        "softmax layer": clf.softmax_loss_curve_,
+        "fine-tuning": clf.loss_curve_,
+        "validation score": clf.validation_scores_,
+    }
+    for label, curve in expected.items():
+        np.testing.assert_array_equal(display.lines_[label].get_ydata(), curve)
+    assert len(clf.softmax_loss_curve_) == 3  # the softmax stage ran, and is shown
+    assert display.axes_[0].get_legend() is not None  # two layers: a legend names them
+
+
+def test_loss_curves_of_the_classifier_without_fine_tuning_or_pre_training(digits):
+    X, y = digits
+    frozen = StackedSparseAutoencoderClassifier(
+        (8,), pretrain_max_iter=2, max_iter=3, fine_tune=False, random_state=0
+    ).fit(X, y)
+    display = LossCurveDisplay.from_estimator(frozen)
+    # The softmax layer is the last stage: loss_curve_ is its curve.
+    assert [title for title, _, _ in _panels(display)] == [
+        "pre-training (autoencoders)",
+        "softmax layer",
+    ]
+    np.testing.assert_array_equal(display.lines_["softmax layer"].get_ydata(), frozen.loss_curve_)
+    unpretrained = StackedSparseAutoencoderClassifier(
+        (8,), pretrain_max_iter=0, max_iter=2, random_state=0
+    ).fit(X, y)
+    display = LossCurveDisplay.from_estimator(unpretrained)
+    assert list(display.lines_) == ["fine-tuning"]
+
+
+def test_loss_curve_labels_are_unique_across_panels():
+    display = LossCurveDisplay([("a", "x", {"one": [1.0, 0.5]}), ("b", "y", {"two": [3.0]})])
+    assert display.plot().lines_["two"].axes is display.axes_[1]
+    with pytest.raises(ValueError, match="unique"):
+        LossCurveDisplay([("a", "x", {"one": [1.0]}), ("b", "y", {"one": [2.0]})]).plot()
 
 
 def test_activation_histogram_counts_every_unit_and_marks_the_target(sae, digits):

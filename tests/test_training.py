@@ -6,7 +6,8 @@ import scipy.sparse as sp
 import torch
 from sklearn.exceptions import ConvergenceWarning
 
-from skl_sae._training import Batches, History, fit_loop, make_optimizer
+from skl_sae._data import Batches
+from skl_sae._training import EpochHook, History, fit_loop, make_optimizer
 
 
 def _problem(n=200, seed=0):
@@ -81,10 +82,11 @@ def test_early_stopping_restores_the_best_validation_weights():
     validation = Batches([X, y], batch_size=100, device="cpu")
     seen = []
 
-    def record(module, history):
-        seen.append(module.weight.detach().clone())
+    class Record(EpochHook):
+        def on_epoch_end(self, module, history):
+            seen.append(module.weight.detach().clone())
 
-    module, history = _fit(max_iter=40, validation=validation, tol=0.0, callbacks=[record])
+    module, history = _fit(max_iter=40, validation=validation, tol=0.0, hooks=[Record()])
     best = int(np.argmin(history.validation_loss_curve))
     assert torch.equal(module.weight, seen[best])
     assert history.best_loss == min(history.validation_loss_curve)
@@ -109,15 +111,47 @@ def test_early_stopping_monitors_the_validation_loss_fn_when_given():
     assert history.validation_loss_curve != history.loss_curve
 
 
-def test_a_callback_is_called_every_epoch_and_can_stop_training():
+def test_epoch_hooks_are_called_around_every_epoch_and_step_and_can_stop_training():
     calls = []
 
-    def stop_at_four(module, history):
-        calls.append(history.n_iter)
-        return history.n_iter == 4
+    class StopAtFour(EpochHook):
+        def on_epoch_begin(self, module):
+            calls.append("begin")
 
-    _, history = _fit(max_iter=50, callbacks=[stop_at_four])
-    assert calls == [1, 2, 3, 4] and history.n_iter == 4
+        def before_step(self, module):
+            assert all(p.grad is not None for p in module.parameters())
+            calls.append("before")
+
+        def after_step(self, module):
+            calls.append("after")
+
+        def on_epoch_end(self, module, history):
+            calls.append(history.n_iter)
+            return history.n_iter == 4
+
+    _, history = _fit(max_iter=50, hooks=[StopAtFour()])
+    assert history.n_iter == 4
+    steps_per_epoch = 7  # 200 rows in batches of 32
+    epoch = ["begin", *["before", "after"] * steps_per_epoch]
+    assert calls == [*epoch, 1, *epoch, 2, *epoch, 3, *epoch, 4]
+
+
+def test_lbfgs_takes_one_step_per_epoch_on_the_full_batch():
+    steps = []
+
+    class Count(EpochHook):
+        def after_step(self, module):
+            steps.append(1)
+
+    _, history = _fit(max_iter=3, solver="lbfgs", hooks=[Count()], check_convergence=False)
+    assert len(steps) == history.n_iter == 3
+
+
+def test_history_pickles_as_plain_values():
+    _, history = _fit(max_iter=2, check_convergence=False)
+    state = history.to_dict()
+    assert History(**state) == history
+    assert all(isinstance(v, (list, float, int, bool)) for v in state.values())
 
 
 def test_history_carries_over_between_calls():

@@ -2,7 +2,6 @@
 
 import io
 import pickle
-import warnings
 
 import joblib
 import numpy as np
@@ -24,13 +23,6 @@ def small(**params):
     """A fast transformer for digits; ``params`` override."""
     defaults = dict(n_components=32, max_iter=30, random_state=0)
     return SparseAutoencoderTransformer(**{**defaults, **params})
-
-
-@pytest.fixture(autouse=True)
-def _quiet_convergence():
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        yield
 
 
 # -- learning -----------------------------------------------------------------
@@ -170,7 +162,7 @@ def test_fitted_attributes_have_documented_shapes(digits):
     assert sae.decoder_bias_.shape == (64,)
     assert sae.n_features_in_ == 64
     assert sae.device_ == "cpu"
-    assert sae.validation_loss_curve_ is None
+    assert sae.validation_scores_ is None and sae.best_validation_score_ is None
     assert sae.best_loss_ == min(sae.loss_curve_)
     assert isinstance(sae.components_, np.ndarray)
 
@@ -182,8 +174,12 @@ def test_early_stopping_stops_on_the_validation_loss(digits):
     X, _ = digits
     sae = small(early_stopping=True, max_iter=1000, tol=1e-3, n_iter_no_change=3).fit(X)
     assert sae.n_iter_ < 1000
-    assert len(sae.validation_loss_curve_) == len(sae.loss_curve_) == sae.n_iter_
-    assert sae.best_loss_ == min(sae.validation_loss_curve_)
+    assert len(sae.validation_scores_) == len(sae.loss_curve_) == sae.n_iter_
+    # as in MLPClassifier: best_loss_ is the training loss, the held-out rows score
+    assert sae.best_loss_ == min(sae.loss_curve_)
+    assert sae.best_validation_score_ == max(sae.validation_scores_)
+    # the score is the share of the held-out variance explained, as the kept weights give
+    assert 0 < sae.best_validation_score_ < 1
 
 
 def test_convergence_warning_when_max_iter_is_reached(digits):
@@ -362,6 +358,15 @@ def test_sparse_input_gives_the_codes_of_dense_input(digits):
     np.testing.assert_allclose(dense.score_samples(X_sparse), dense.score_samples(X))
 
 
+@pytest.mark.parametrize("sparsity", ["topk", "l1"])
+def test_inverse_transform_decodes_sparse_codes(digits, sparsity):
+    X, _ = digits
+    sae = small(sparsity=sparsity, k=4, max_iter=3).fit(X)
+    codes = sae.transform(X)
+    decoded = sae.inverse_transform(sp.csr_matrix(codes))
+    np.testing.assert_allclose(decoded, sae.inverse_transform(codes), atol=1e-12)
+
+
 def test_pandas_input_and_output_carry_feature_names(digits):
     pd = pytest.importorskip("pandas")
     X, _ = digits
@@ -451,7 +456,9 @@ def test_cuda_fit_pickles_to_cpu_with_the_same_codes(digits, monkeypatch):
 
 def test_device_is_resolved_at_fit(digits):
     X, _ = digits
-    assert small(max_iter=1, device="auto").fit(X).device_ in ("cpu", "cuda")
+    expected = "cuda" if torch.cuda.is_available() else "cpu"
+    assert small(max_iter=1, device="auto").fit(X).device_.split(":")[0] == expected
+    assert small(max_iter=1, device=torch.device("cpu")).fit(X).device_ == "cpu"
     with pytest.raises(ValueError, match="not a device"):
         small(max_iter=1, device="gpu").fit(X)
     if not torch.cuda.is_available():

@@ -1,11 +1,9 @@
 """SparseAutoencoderTransformer with the sparse codes, and its diagnostics."""
 
 import pickle
-import warnings
 
 import numpy as np
 import pytest
-from sklearn.exceptions import ConvergenceWarning
 
 from skl_sae import SparseAutoencoderTransformer
 
@@ -16,13 +14,6 @@ def small(**params):
     """A fast sparse-code transformer for digits; ``params`` override."""
     defaults = dict(n_components=48, k=6, max_iter=30, random_state=0)
     return SparseAutoencoderTransformer(**{**defaults, **params})
-
-
-@pytest.fixture(autouse=True)
-def _quiet_convergence():
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        yield
 
 
 def test_topk_codes_have_exactly_k_nonzeros_per_row(digits):

@@ -1,0 +1,61 @@
+"""What a pickled estimator holds: numpy arrays, plain values and public classes.
+
+Loaders that check what they import (``skops.io``) then ask users to trust
+only the estimators themselves.
+"""
+
+import pickle
+import pickletools
+
+import numpy as np
+import pytest
+
+from skl_sae import (
+    SparseAutoencoderOutlierDetector,
+    SparseAutoencoderTransformer,
+    StackedSparseAutoencoderClassifier,
+)
+
+ESTIMATORS = (
+    SparseAutoencoderOutlierDetector,
+    SparseAutoencoderTransformer,
+    StackedSparseAutoencoderClassifier,
+)
+
+
+def _imported_names(payload):
+    """``module.name`` of every global that unpickling ``payload`` imports."""
+    names, strings = set(), []
+    for opcode, arg, _ in pickletools.genops(payload):
+        if opcode.name in ("SHORT_BINUNICODE", "BINUNICODE", "UNICODE"):
+            strings.append(arg)
+        elif opcode.name == "STACK_GLOBAL":
+            names.add(".".join(strings[-2:]))
+        elif opcode.name == "GLOBAL":
+            names.add(arg.replace(" ", "."))
+    return names
+
+
+@pytest.mark.parametrize(
+    "estimator",
+    [
+        SparseAutoencoderTransformer(8, sparsity="batchtopk", k=2, max_iter=2, random_state=0),
+        SparseAutoencoderTransformer(8, early_stopping=True, max_iter=2, random_state=0),
+        StackedSparseAutoencoderClassifier((8,), pretrain_max_iter=1, max_iter=2, random_state=0),
+        SparseAutoencoderOutlierDetector(8, max_iter=2, random_state=0),
+    ],
+    ids=lambda estimator: type(estimator).__name__,
+)
+def test_a_pickle_imports_only_public_classes_of_the_package(digits, estimator):
+    X, y = digits
+    estimator.fit(X, y)
+    payload = pickle.dumps(estimator)
+    imported = _imported_names(payload)
+    public = {f"{cls.__module__}.{cls.__name__}" for cls in ESTIMATORS}
+    assert {name for name in imported if name.startswith("skl_sae")} <= public
+    assert not {name for name in imported if name.startswith("torch")}
+    restored = pickle.loads(payload)
+    output = "transform" if hasattr(estimator, "transform") else "score_samples"
+    np.testing.assert_array_equal(
+        getattr(restored, output)(X[:5]), getattr(estimator, output)(X[:5])
+    )
