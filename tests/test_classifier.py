@@ -34,6 +34,7 @@ def fitted(split):
 # -- what it learns -------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_digits_are_classified_accurately(split):
     X_train, X_test, y_train, y_test = split
     clf = StackedSparseAutoencoderClassifier(random_state=0).fit(X_train, y_train)

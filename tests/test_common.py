@@ -1,5 +1,6 @@
 """scikit-learn's estimator checks, with no expected failures."""
 
+import pytest
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from skl_sae import (
@@ -8,53 +9,76 @@ from skl_sae import (
     StackedSparseAutoencoderClassifier,
 )
 
-# Small, fast instances covering each sparsity and sparse code, tied weights, each solver,
-# early stopping and frozen features; the default-constructed estimators are
-# checked as they are.
+# Small, fast instances (few units, few epochs) that still exercise every configuration:
+# each sparsity and sparse code in both estimators, tied weights, each solver, both
+# corruptions, the contractive penalty, early stopping and frozen features. The others'
+# parameters are the defaults. The checks fit on purpose for too few epochs to converge.
+# The classifiers learn the checks' small problems in fewer, larger steps.
+FAST_CLASSIFIER = dict(pretrain_max_iter=5, learning_rate_init=1e-2, max_iter=50)
+
 ESTIMATORS = [
-    SparseAutoencoderTransformer(),
-    SparseAutoencoderTransformer(n_components=8, max_iter=30, random_state=0),
+    SparseAutoencoderTransformer(n_components=8, max_iter=5),
+    SparseAutoencoderTransformer(n_components=8, sparsity="l1", activation="relu", max_iter=5),
     SparseAutoencoderTransformer(
-        n_components=8, sparsity="l1", activation="relu", max_iter=30, random_state=0
+        n_components=8, sparsity=None, tied_weights=True, solver="sgd", max_iter=5
+    ),
+    SparseAutoencoderTransformer(n_components=8, solver="lbfgs", max_iter=5),
+    SparseAutoencoderTransformer(
+        n_components=8, output_activation="sigmoid", early_stopping=True, max_iter=5
     ),
     SparseAutoencoderTransformer(
-        n_components=8, sparsity=None, tied_weights=True, solver="sgd", max_iter=30
+        n_components=8, corruption="gaussian", contractive_weight=0.1, max_iter=5
     ),
-    SparseAutoencoderTransformer(n_components=8, solver="lbfgs", max_iter=15),
+    SparseAutoencoderTransformer(n_components=8, corruption="mask", max_iter=5),
+    SparseAutoencoderTransformer(n_components=8, sparsity="topk", k=3, max_iter=5),
     SparseAutoencoderTransformer(
-        n_components=8, output_activation="sigmoid", early_stopping=True, max_iter=30
+        n_components=8, sparsity="batchtopk", k=3, tied_weights=True, max_iter=5
     ),
-    SparseAutoencoderTransformer(
-        n_components=8, corruption="gaussian", contractive_weight=0.1, max_iter=30
-    ),
-    SparseAutoencoderTransformer(n_components=8, sparsity="topk", k=3, max_iter=30),
-    SparseAutoencoderTransformer(
-        n_components=8, sparsity="batchtopk", k=3, tied_weights=True, max_iter=30
-    ),
-    SparseAutoencoderTransformer(n_components=8, sparsity="jumprelu", solver="lbfgs", max_iter=15),
-    StackedSparseAutoencoderClassifier(),
+    SparseAutoencoderTransformer(n_components=8, sparsity="jumprelu", solver="lbfgs", max_iter=5),
+    StackedSparseAutoencoderClassifier(hidden_layer_sizes=(8, 8), **FAST_CLASSIFIER),
     StackedSparseAutoencoderClassifier(
         hidden_layer_sizes=(8,),
         sparsity="l1",
         activation="relu",
         corruption="mask",
         contractive_weight=0.1,
-        pretrain_max_iter=5,
+        **FAST_CLASSIFIER,
     ),
     StackedSparseAutoencoderClassifier(
-        hidden_layer_sizes=(8, 4), tied_weights=True, fine_tune=False, solver="sgd"
+        hidden_layer_sizes=(8, 4),
+        tied_weights=True,
+        fine_tune=False,
+        solver="sgd",
+        **FAST_CLASSIFIER,
     ),
     StackedSparseAutoencoderClassifier(
         hidden_layer_sizes=(8,), solver="lbfgs", early_stopping=True, max_iter=50
     ),
     StackedSparseAutoencoderClassifier(
-        hidden_layer_sizes=(8,), sparsity="batchtopk", k=3, pretrain_max_iter=5
+        hidden_layer_sizes=(8,), sparsity="topk", k=3, **FAST_CLASSIFIER
     ),
-    SparseAutoencoderOutlierDetector(),
-    SparseAutoencoderOutlierDetector(8, contamination=0.1, sparsity=None, max_iter=30),
+    StackedSparseAutoencoderClassifier(
+        hidden_layer_sizes=(8,), sparsity="batchtopk", k=3, **FAST_CLASSIFIER
+    ),
+    StackedSparseAutoencoderClassifier(
+        hidden_layer_sizes=(8,), sparsity="jumprelu", **FAST_CLASSIFIER
+    ),
+    SparseAutoencoderOutlierDetector(n_components=8, max_iter=5),
+    SparseAutoencoderOutlierDetector(8, contamination=0.1, sparsity=None, max_iter=5),
 ]
 
 
-@parametrize_with_checks(ESTIMATORS)
+FAST = [e for e in ESTIMATORS if not isinstance(e, StackedSparseAutoencoderClassifier)]
+CLASSIFIERS = [e for e in ESTIMATORS if isinstance(e, StackedSparseAutoencoderClassifier)]
+
+
+@parametrize_with_checks(FAST)
 def test_sklearn_compatible_estimator(estimator, check):
+    check(estimator)
+
+
+# The classifiers train three stages for every check: minutes in all on 2 cores.
+@pytest.mark.slow
+@parametrize_with_checks(CLASSIFIERS)
+def test_sklearn_compatible_classifier(estimator, check):
     check(estimator)

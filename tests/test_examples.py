@@ -5,6 +5,9 @@ from pathlib import Path
 
 import pytest
 
+# The gallery scripts fit real models for minutes in all: run them with -m slow.
+pytestmark = pytest.mark.slow
+
 EXAMPLES = sorted((Path(__file__).parents[1] / "examples").glob("*.py"))
 
 
