@@ -231,7 +231,7 @@ class BaseSparseAutoencoder(CallbackSupportMixin, BaseEstimator):
         are calibrated after training. ``statistics`` records what the codes
         do during the last epoch. Returns a :class:`LayerFit`.
         """
-        exactly_sparse = code_class(self.sparsity).exactly_sparse
+        exactly_sparse = self._exactly_sparse
         if previous is None:
             dtype = torch_dtype(X.dtype)
             X = X.astype(numpy_dtype(dtype), copy=False)

@@ -183,7 +183,7 @@ class BatchTopK(SparseCode):
     @torch.no_grad()
     def export_thresholds(self, n_units):
         """The one learned threshold, repeated for every unit."""
-        return np.full(n_units, self.threshold.item(), dtype=_numpy_dtype(self.threshold))
+        return self.threshold.expand(n_units).cpu().numpy().copy()
 
     @torch.no_grad()
     def load_thresholds_(self, thresholds):
@@ -341,10 +341,6 @@ def calibrate_codes_(layers, batches):
             return layer.pre_activations(x)
 
         layer.code.calibrate_(pre_activations(x) for x in batches())
-
-
-def _numpy_dtype(tensor):
-    return np.float32 if tensor.dtype == torch.float32 else np.float64
 
 
 class DeadLatents:

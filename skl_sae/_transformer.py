@@ -372,7 +372,7 @@ class SparseAutoencoderTransformer(
         """
         with self._transaction():
             continuing = self.warm_start and hasattr(self, "_history")
-            X = self._validate_training_data(X, reset=not continuing)
+            X = self._validate_X(X, reset=not continuing)
             self._fit(X, continuing=continuing, incremental=False)
         return self
 
@@ -399,14 +399,9 @@ class SparseAutoencoderTransformer(
         """
         with self._transaction():
             continuing = hasattr(self, "_history")
-            X = self._validate_training_data(X, reset=not continuing)
+            X = self._validate_X(X, reset=not continuing)
             self._fit(X, continuing=continuing, incremental=True)
         return self
-
-    def _validate_training_data(self, X, *, reset):
-        return validate_data(
-            self, X, accept_sparse="csr", dtype=(np.float64, np.float32), reset=reset
-        )
 
     def _fit(self, X, *, continuing, incremental):
         self._check_params()
@@ -509,10 +504,13 @@ class SparseAutoencoderTransformer(
         module = self._get_module().eval()
         return apply_in_batches(lambda x: function(module, x), X, next(module.parameters()))
 
-    def _validate_X(self, X):
-        check_is_fitted(self)
+    def _validate_X(self, X, *, reset=False):
+        """``X`` validated as scikit-learn does: fixing the features at a first
+        fit (``reset``), checking them against the fitted ones otherwise."""
+        if not reset:
+            check_is_fitted(self)
         return validate_data(
-            self, X, accept_sparse="csr", dtype=(np.float64, np.float32), reset=False
+            self, X, accept_sparse="csr", dtype=(np.float64, np.float32), reset=reset
         )
 
     def transform(self, X):

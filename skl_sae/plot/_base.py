@@ -51,6 +51,30 @@ def tiles_shape(ax):
     return (1, axes.size) if axes.ndim <= 1 else axes.shape
 
 
+def take_place_of(ax, n_rows, n_cols, wspace=None):
+    """An ``n_rows`` x ``n_cols`` grid of new Axes where ``ax`` was; ``ax`` is
+    hidden, as scikit-learn's ``PartialDependenceDisplay`` does."""
+    from matplotlib.gridspec import GridSpec
+
+    ax.set_axis_off()
+    spec = ax.get_subplotspec()
+    if spec is not None:
+        grid = spec.subgridspec(n_rows, n_cols, wspace=wspace)
+    else:  # an Axes placed by hand (figure.add_axes): use its box
+        box = ax.get_position()
+        grid = GridSpec(
+            n_rows,
+            n_cols,
+            ax.figure,
+            left=box.x0,
+            right=box.x1,
+            bottom=box.y0,
+            top=box.y1,
+            wspace=wspace,
+        )
+    return np.asarray(grid.subplots(squeeze=False))
+
+
 def image_grid(plt, n_rows, n_cols, ax=None, tile_size=1.0):
     """An ``n_rows`` x ``n_cols`` grid of axes without ticks.
 
@@ -76,7 +100,6 @@ def image_grid(plt, n_rows, n_cols, ax=None, tile_size=1.0):
         The single Axes given, which the grid replaced.
     """
     from matplotlib.axes import Axes
-    from matplotlib.gridspec import GridSpec
 
     bounding_ax = None
     if ax is None:
@@ -84,16 +107,7 @@ def image_grid(plt, n_rows, n_cols, ax=None, tile_size=1.0):
         axes = np.asarray(figure.subplots(n_rows, n_cols, squeeze=False))
     elif isinstance(ax, Axes):
         bounding_ax, figure = ax, ax.figure
-        ax.set_axis_off()
-        spec = ax.get_subplotspec()
-        if spec is not None:
-            grid = spec.subgridspec(n_rows, n_cols)
-        else:  # an Axes placed by hand (figure.add_axes): use its box
-            box = ax.get_position()
-            grid = GridSpec(
-                n_rows, n_cols, figure, left=box.x0, right=box.x1, bottom=box.y0, top=box.y1
-            )
-        axes = np.asarray(grid.subplots(squeeze=False))
+        axes = take_place_of(ax, n_rows, n_cols)
     else:
         axes = np.asarray(ax, dtype=object).reshape(n_rows, n_cols)
         if not all(isinstance(tile, Axes) for tile in axes.flat):

@@ -4,7 +4,7 @@ validation score), each with its own y axis."""
 import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
-from ._base import require_matplotlib, tiles_shape, unwrap_autoencoder
+from ._base import require_matplotlib, take_place_of, tiles_shape, unwrap_autoencoder
 
 _AUTOENCODER_OBJECTIVE = "loss (unexplained variance + penalties)"
 _SUPERVISED_OBJECTIVE = "loss (cross-entropy + weight decay)"
@@ -188,7 +188,6 @@ def _panel_axes(plt, n_panels, ax):
     """A figure and ``n_panels`` Axes in a row, as :meth:`LossCurveDisplay.plot`
     reads ``ax``; returns ``(figure, axes, bounding_ax)``."""
     from matplotlib.axes import Axes
-    from matplotlib.gridspec import GridSpec
     from matplotlib.layout_engine import ConstrainedLayoutEngine
 
     if ax is None:
@@ -199,28 +198,11 @@ def _panel_axes(plt, n_panels, ax):
     if tiles_shape(ax) is None:  # one Axes
         if n_panels == 1:
             return ax.figure, np.array([ax], dtype=object), None
-        figure = ax.figure
-        ax.set_axis_off()
         # Room between panels for their y labels, unless constrained layout
         # makes it (where a fixed wspace would add to what it makes).
-        constrained = isinstance(figure.get_layout_engine(), ConstrainedLayoutEngine)
-        wspace = None if constrained else 0.45
-        spec = ax.get_subplotspec()
-        if spec is not None:
-            grid = spec.subgridspec(1, n_panels, wspace=wspace)
-        else:  # an Axes placed by hand (figure.add_axes): use its box
-            box = ax.get_position()
-            grid = GridSpec(
-                1,
-                n_panels,
-                figure,
-                left=box.x0,
-                right=box.x1,
-                bottom=box.y0,
-                top=box.y1,
-                wspace=wspace,
-            )
-        return figure, np.asarray(grid.subplots(squeeze=False)).ravel(), ax
+        constrained = isinstance(ax.figure.get_layout_engine(), ConstrainedLayoutEngine)
+        panels = take_place_of(ax, 1, n_panels, wspace=None if constrained else 0.45)
+        return ax.figure, panels.ravel(), ax
     axes = np.asarray(ax, dtype=object).ravel()
     if not all(isinstance(panel_ax, Axes) for panel_ax in axes):
         raise ValueError("ax must be one matplotlib Axes or an array of them.")
