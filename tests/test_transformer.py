@@ -110,6 +110,7 @@ def _mask(X, fraction, seed=0):
     return X * (np.random.default_rng(seed).random(X.shape) >= fraction)
 
 
+@pytest.mark.slow
 def test_denoising_reconstructs_clean_inputs_from_corrupted_ones(digits):
     X, _ = digits
     X_train, X_test = X[:1200], X[1200:]

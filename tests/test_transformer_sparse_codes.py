@@ -68,6 +68,7 @@ def test_penalties_keep_a_free_decoder(digits):
     assert not np.allclose(np.linalg.norm(sae.components_, axis=1), 1.0)
 
 
+@pytest.mark.slow
 def test_auxk_lowers_the_dead_latent_fraction(digits):
     X, _ = digits
     params = dict(sparsity="topk", n_components=128, k=8, max_iter=100)
