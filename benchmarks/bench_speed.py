@@ -10,7 +10,7 @@ for 5 epochs (where per-step overhead shows most). Also reports GFLOP/s
 against the machine's measured float32 matmul rate, and transform
 throughput with peak memory.
 
-    python benchmarks/bench_speed.py [--data DIR] [--repeats 5]
+    python benchmarks/bench_speed.py [--data DIR] [--repeats 5] [--device cuda]
 """
 
 import argparse
@@ -25,18 +25,18 @@ from sklearn.exceptions import ConvergenceWarning
 from skl_sae import SparseAutoencoderTransformer
 
 
-def plain_torch_fit(X, n_components, epochs, batch_size, lr, beta, rho, alpha, seed):
+def plain_torch_fit(X, n_components, epochs, batch_size, lr, beta, rho, alpha, seed, device="cpu"):
     """The loop a PyTorch user would write by hand for the same model."""
     g = torch.Generator().manual_seed(seed)
-    x_all = torch.from_numpy(X)
+    x_all = torch.from_numpy(X).to(device)
     n, d = x_all.shape
-    enc = torch.nn.Linear(d, n_components)
-    dec = torch.nn.Linear(n_components, d)
+    enc = torch.nn.Linear(d, n_components).to(device)
+    dec = torch.nn.Linear(n_components, d).to(device)
     params = list(enc.parameters()) + list(dec.parameters())
     opt = torch.optim.Adam(params, lr=lr)
     scale = float(X.var(axis=0).mean())
     for _ in range(epochs):
-        order = torch.randperm(n, generator=g)
+        order = torch.randperm(n, generator=g).to(device)
         for start in range(0, n, batch_size):
             x = x_all[order[start : start + batch_size]]
             h = torch.sigmoid(enc(x))
@@ -51,17 +51,23 @@ def plain_torch_fit(X, n_components, epochs, batch_size, lr, beta, rho, alpha, s
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
+    if x_all.is_cuda:
+        torch.cuda.synchronize()
     return enc, dec
 
 
-def matmul_gflops(m, k, n, repeats=20):
+def matmul_gflops(m, k, n, repeats=20, device="cpu"):
     """Measured float32 matmul rate for an (m, k) @ (k, n) product."""
-    a, b = torch.randn(m, k), torch.randn(k, n)
+    a, b = torch.randn(m, k, device=device), torch.randn(k, n, device=device)
     for _ in range(3):
         a @ b
+    if a.is_cuda:
+        torch.cuda.synchronize()
     start = time.perf_counter()
     for _ in range(repeats):
         a @ b
+    if a.is_cuda:
+        torch.cuda.synchronize()
     return 2 * m * k * n * repeats / (time.perf_counter() - start) / 1e9
 
 
@@ -91,14 +97,16 @@ def main(argv=None):
     parser.add_argument("--data")
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--batch-size", type=int, default=256)
+    parser.add_argument("--device", default="cpu", help="cpu or cuda: both fits run there")
     args = parser.parse_args(argv)
     X_all, _, _, _ = load_mnist(args.data, max(n for n, *_ in SETTINGS))
     common = dict(lr=1e-3, beta=3.0, rho=0.05, alpha=1e-5)
     threads = torch.get_num_threads()
     d = X_all.shape[1]
-    peak_big = matmul_gflops(2048, 2048, 2048)
+    peak_big = matmul_gflops(2048, 2048, 2048, device=args.device)
     print(
-        f"MNIST, {d} pixels, batch {args.batch_size}, Adam, torch threads {threads}; "
+        f"MNIST, {d} pixels, batch {args.batch_size}, Adam, {args.device}, "
+        f"torch threads {threads}; "
         f"float32 matmul: {peak_big:.1f} GFLOP/s (2048^3)\n"
     )
     rows = []
@@ -115,13 +123,16 @@ def main(argv=None):
                 sparsity_target=common["rho"],
                 alpha=common["alpha"],
                 random_state=0,
+                device=args.device,
             )
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", ConvergenceWarning)
                 return sae.fit(X)
 
         def plain(X=X, k=k, epochs=epochs):
-            return plain_torch_fit(X, k, epochs, args.batch_size, seed=0, **common)
+            return plain_torch_fit(
+                X, k, epochs, args.batch_size, seed=0, device=args.device, **common
+            )
 
         times = {"skl_sae": [], "plain": []}
         for _ in range(args.repeats):  # alternate so drift in machine load hits both
@@ -164,7 +175,7 @@ def main(argv=None):
     )
 
     X, n = X_all, X_all.shape[0]
-    sae = SparseAutoencoderTransformer(256, max_iter=1, random_state=0)
+    sae = SparseAutoencoderTransformer(256, max_iter=1, random_state=0, device=args.device)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         sae.fit(X)

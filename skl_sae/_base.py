@@ -20,18 +20,29 @@ from sklearn.base import BaseEstimator
 from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import check_consistent_length, validate_data
 
+from ._batches import StreamedRows, inference_batch_rows, make_batches
 from ._callbacks import CallbackSupportMixin, EpochTasks
 from ._codes import CODES, DeadLatents, calibrate_codes_, code_class, make_code
 from ._data import (
-    INFERENCE_BATCH_SIZE,
-    Batches,
+    check_streamed,
     data_range,
     geometric_median,
     in_unit_interval,
+    is_streamed,
     mean_feature_variance,
     numpy_dtype,
     torch_dtype,
+)
+from ._distributed import (
+    AveragedGradients,
+    ShardedBatches,
+    all_reduce_,
+    broadcast_seed,
+    check_same_data,
+    local_rows,
+    process_group,
 )
 from ._losses import (
     SPARSITY_PENALTIES,
@@ -76,6 +87,45 @@ def resolve_output_activation(output_activation, X, exactly_sparse=False):
     if output_activation != "auto":
         return output_activation
     return "sigmoid" if in_unit_interval(X) and not exactly_sparse else "identity"
+
+
+def validate_rows(estimator, X, y="no_validation", *, reset=True, **check_params):
+    """scikit-learn's ``validate_data``, except that a memory map is not read.
+
+    Its shape, numeric dtype, features (against the fitted ones unless
+    ``reset``) and file are checked here; NaN and infinity are checked batch
+    by batch as the rows are read, with ``check_array``'s errors
+    (:func:`~._data.read_rows`). ``y``, if given, is validated as usual.
+    Returns ``X`` or ``(X, y)`` as ``validate_data`` does.
+    """
+    if not is_streamed(X):
+        return validate_data(estimator, X, y, reset=reset, **check_params)
+    check_memory_map(X)
+    validate_data(estimator, X, skip_check_array=True, reset=reset)
+    if isinstance(y, str) and y == "no_validation":
+        return X
+    y = validate_data(estimator, y=y, reset=False)
+    check_consistent_length(X, y)
+    return X, y
+
+
+def check_memory_map(X):
+    """The checks of ``check_array`` that need no read of the memory map ``X``."""
+    if X.ndim != 2:
+        raise ValueError(f"Expected a 2D memory map, got one of shape {X.shape}.")
+    if X.dtype.kind not in "biuf":
+        raise ValueError(f"A memory map of dtype {X.dtype} is not numeric data.")
+    if X.shape[0] < 1 or X.shape[1] < 1:
+        raise ValueError(
+            f"Found array with {X.shape[0]} sample(s) and {X.shape[1]} feature(s) "
+            "(shape={X.shape}) while a minimum of 1 of each is required."
+        )
+    check_streamed(X)
+
+
+def as_dtype(X, dtype):
+    """``X`` in ``dtype``; a memory map stays as it is, converted batch by batch."""
+    return X if is_streamed(X) or isinstance(X, StreamedRows) else X.astype(dtype, copy=False)
 
 
 class _UnitNormDecoder(EpochHook):
@@ -183,10 +233,18 @@ class BaseSparseAutoencoder(CallbackSupportMixin, BaseEstimator):
         """
         rng = check_random_state(self.random_state)
         seed = int(rng.randint(np.iinfo(np.int32).max)) + offset
+        if process_group() is not None and not isinstance(self.random_state, Integral):
+            seed = broadcast_seed(seed)  # every rank starts from rank 0's seed
+            rng = np.random.RandomState(seed)
         return rng, torch.Generator().manual_seed(seed)
 
     def _split_validation(self, arrays, rng, stratify=None):
-        """Hold out ``validation_fraction`` of the rows for early stopping."""
+        """Hold out ``validation_fraction`` of the rows for early stopping.
+
+        From a memory map, a random ``validation_fraction`` of 64 contiguous
+        chunks of rows is held out (:meth:`StreamedRows.split`), not
+        stratified, so that neither part is read before training.
+        """
         n_samples = arrays[0].shape[0]
         n_val = int(np.ceil(self.validation_fraction * n_samples))
         if n_val < 1 or n_samples - n_val < 1:
@@ -198,6 +256,9 @@ class BaseSparseAutoencoder(CallbackSupportMixin, BaseEstimator):
             _, counts = np.unique(stratify, return_counts=True)
             if counts.min() < 2 or n_val < len(counts) or n_samples - n_val < len(counts):
                 stratify = None  # too few samples per class to stratify
+        if is_streamed(arrays[0]):
+            train, validation = StreamedRows(arrays).split(self.validation_fraction, rng)
+            return [train], [validation]
         parts = train_test_split(*arrays, test_size=n_val, random_state=rng, stratify=stratify)
         return parts[0::2], parts[1::2]
 
@@ -234,7 +295,7 @@ class BaseSparseAutoencoder(CallbackSupportMixin, BaseEstimator):
         exactly_sparse = self._exactly_sparse
         if previous is None:
             dtype = torch_dtype(X.dtype)
-            X = X.astype(numpy_dtype(dtype), copy=False)
+            X = as_dtype(X, numpy_dtype(dtype))
             scale = mean_feature_variance(X)
             module = SparseAutoencoder(
                 X.shape[1],
@@ -252,7 +313,7 @@ class BaseSparseAutoencoder(CallbackSupportMixin, BaseEstimator):
             layer = LayerFit(module.to(device), scale)
         else:
             layer = previous
-            X = X.astype(numpy_dtype(next(layer.module.parameters()).dtype), copy=False)
+            X = as_dtype(X, numpy_dtype(next(layer.module.parameters()).dtype))
         if layer.dead_latents is not None:  # counts survive partial_fit calls
             layer.dead_latents.to_(device)
         elif exactly_sparse and self.auxk_weight > 0:
@@ -263,7 +324,10 @@ class BaseSparseAutoencoder(CallbackSupportMixin, BaseEstimator):
         if early_stopping and not incremental:
             train, validation = self._split_validation(train, rng)
         if statistics:
-            layer.statistics = CodeStatistics(n_components, train[0].shape[0], device)
+            n_rows, group = train[0].shape[0], process_group()
+            if group is not None:  # this rank's share of each epoch
+                n_rows = local_rows(n_rows, self._batch_size(n_rows), *group)
+            layer.statistics = CodeStatistics(n_components, n_rows, device)
         loss_fn = AutoencoderLoss(
             layer.scale,
             activation=self._activation(),
@@ -298,6 +362,8 @@ class BaseSparseAutoencoder(CallbackSupportMixin, BaseEstimator):
             name=name,
             task=task,
         )
+        if layer.statistics is not None and process_group() is not None:
+            layer.statistics.reduce_(all_reduce_)
         self._calibrate_codes([layer.module.encoder], X, generator)
         return layer
 
@@ -308,10 +374,14 @@ class BaseSparseAutoencoder(CallbackSupportMixin, BaseEstimator):
         if not any(layer.code.needs_calibration for layer in layers):
             return
         parameter = layers[0].weight
-        batches = Batches([X], batch_size=self._batch_size(X.shape[0]), device=parameter.device)
-        order = torch.randperm(X.shape[0], generator=generator)
+        batches = make_batches(
+            [X],
+            batch_size=self._batch_size(X.shape[0]),
+            device=parameter.device,
+            dtype=numpy_dtype(parameter.dtype),
+        )
         calibrate_codes_(
-            layers, lambda: (x.to(parameter.dtype) for (x,) in batches.iterate(order))
+            layers, lambda: (x.to(parameter.dtype) for (x,) in batches.epoch(generator))
         )
 
     def _new_code(self, n_units, scale=1.0, dtype=None):
@@ -363,12 +433,28 @@ class BaseSparseAutoencoder(CallbackSupportMixin, BaseEstimator):
         history)``.
         """
         max_iter = self.max_iter if max_iter is None else max_iter
+        dtype = numpy_dtype(next(module.parameters()).dtype)
         validation_batches = None
         if validation is not None:
-            validation_batches = Batches(
-                validation, batch_size=INFERENCE_BATCH_SIZE, device=device
+            n_rows = inference_batch_rows(validation[0].shape[1], dtype.itemsize)
+            validation_batches = make_batches(
+                validation, batch_size=n_rows, device=device, dtype=dtype
             )
-        batches = Batches(arrays, batch_size=self._batch_size(arrays[0].shape[0]), device=device)
+        batches = make_batches(
+            arrays, batch_size=self._batch_size(arrays[0].shape[0]), device=device, dtype=dtype
+        )
+        group = process_group()
+        if group is not None:
+            if self.solver == "lbfgs":
+                raise ValueError(
+                    "solver='lbfgs' takes full-batch steps that torch.distributed does not "
+                    "share here; use solver='adam' or 'sgd' in a process group."
+                )
+            check_same_data(arrays[0].shape)
+            batches = ShardedBatches(batches, *group)
+            hooks = [AveragedGradients(batches), *hooks]
+            if validation_batches is not None:
+                validation_batches = ShardedBatches(validation_batches, *group)
         if optimizer is None:
             parameters = module.parameters() if parameters is None else parameters
             optimizer = make_optimizer(self.solver, parameters, self.learning_rate_init)

@@ -12,12 +12,13 @@ from sklearn.base import (
 )
 from sklearn.utils._param_validation import Interval
 from sklearn.utils.multiclass import _check_partial_fit_first_call, check_classification_targets
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import check_is_fitted
 
-from ._base import BaseSparseAutoencoder, resolve_output_activation
+from ._base import BaseSparseAutoencoder, as_dtype, resolve_output_activation, validate_rows
+from ._batches import apply_in_batches
 from ._callbacks import begin_fit_task, end_task, stage_task
 from ._data import (
-    apply_in_batches,
+    is_streamed,
     numpy_dtype,
     resolve_device,
     torch_dtype,
@@ -322,7 +323,7 @@ class StackedSparseAutoencoderClassifier(
         """
         with self._transaction():
             continuing = self.warm_start and hasattr(self, "_history")
-            X, y = self._validate_X_y(X, y, reset=not continuing)
+            X, y = self._validate_X_y(X, y, reset=not continuing, split=self.early_stopping)
             if not continuing:
                 self.classes_ = np.unique(y)
             self._fit(X, y, continuing=continuing, incremental=False)
@@ -354,12 +355,16 @@ class StackedSparseAutoencoderClassifier(
         """
         with self._transaction():
             first_call = _check_partial_fit_first_call(self, classes)
-            X, y = self._validate_X_y(X, y, reset=first_call)
+            X, y = self._validate_X_y(X, y, reset=first_call, split=False)
             self._fit(X, y, continuing=not first_call, incremental=True)
         return self
 
-    def _validate_X_y(self, X, y, *, reset):
-        X, y = validate_data(
+    def _validate_X_y(self, X, y, *, reset, split):
+        """``X`` and ``y`` validated; a memory map is streamed, except when
+        a validation ``split`` is held out of it: then it is read whole."""
+        if split and is_streamed(X):
+            X = np.asarray(X)
+        X, y = validate_rows(
             self, X, y, accept_sparse="csr", dtype=(np.float64, np.float32), reset=reset
         )
         check_classification_targets(y)
@@ -391,7 +396,7 @@ class StackedSparseAutoencoderClassifier(
             )
         rng, generator = self._seeds(offset=0 if history is None else history.n_iter)
         dtype = next(module.parameters()).dtype if continuing else torch_dtype(X.dtype)
-        X = X.astype(numpy_dtype(dtype), copy=False)
+        X = as_dtype(X, numpy_dtype(dtype))
         validation = None
         if self.early_stopping and not incremental:
             # Held out before pre-training, so that no stage sees these rows.
@@ -475,7 +480,9 @@ class StackedSparseAutoencoderClassifier(
             encoder = layer.module.encoder.eval()
             layers.append(encoder)
             if depth < len(sizes):
-                codes = apply_in_batches(encoder, codes, encoder.weight)
+                codes = apply_in_batches(
+                    encoder, codes, encoder.weight, width=max(encoder.weight.shape)
+                )
         output = DenseLayer(
             sizes[-1],
             len(self.classes_),
@@ -551,11 +558,12 @@ class StackedSparseAutoencoderClassifier(
 
     def _forward(self, X, function):
         check_is_fitted(self)
-        X = validate_data(
+        X = validate_rows(
             self, X, accept_sparse="csr", dtype=(np.float64, np.float32), reset=False
         )
         module = self._get_module().eval()
-        return apply_in_batches(function(module), X, next(module.parameters()))
+        width = max(max(p.shape) for p in module.parameters())
+        return apply_in_batches(function(module), X, next(module.parameters()), width=width)
 
     def decision_function(self, X):
         """Logits of the softmax layer.

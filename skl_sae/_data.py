@@ -1,24 +1,27 @@
 """Data and device plumbing: numpy/scipy arrays in, torch tensors out.
 
-The device, torch's threads and dtypes; :class:`Batches` of tensors for the
-training loop; inference in batches; and the statistics of the training data
-that the models start from (variance, geometric median, range). Nothing here
-knows of scikit-learn's estimators or of autoencoders.
+The device, torch's threads and dtypes; rows read from arrays in memory,
+sparse matrices and memory maps (:func:`read_rows`: a memory map is read,
+converted and checked one block at a time, never whole); and the statistics
+of the training data that the models start from (variance, geometric median,
+range), computed block by block on memory maps. The batches built from these
+rows live in :mod:`._batches`. Nothing here knows of scikit-learn's
+estimators or of autoencoders.
 """
 
-import math
-import warnings
+import mmap
+import os
 from contextlib import contextmanager
 
 import numpy as np
 import scipy.sparse as sp
 import torch
+from sklearn.utils import assert_all_finite
 from sklearn.utils._openmp_helpers import _openmp_effective_n_threads
 from sklearn.utils.sparsefuncs import mean_variance_axis
 
-#: Rows per batch when computing codes or scores: large enough to keep the
-#: matrix multiplications efficient, small enough to bound memory.
-INFERENCE_BATCH_SIZE = 8192
+#: Bytes of converted rows that one block read from a memory map may take.
+BLOCK_BYTES = 8 * 2**20
 
 
 # -- device, threads, dtypes ---------------------------------------------------
@@ -79,102 +82,96 @@ def torch_dtype(dtype):
 
 def numpy_dtype(dtype):
     """The numpy dtype of torch ``dtype`` (float32 or float64)."""
-    return np.float32 if dtype == torch.float32 else np.float64
+    return np.dtype(np.float32 if dtype == torch.float32 else np.float64)
 
 
-# -- tensors and batches -------------------------------------------------------
+# -- rows of arrays, sparse matrices and memory maps --------------------------
 
 
-def to_tensor(array, device):
-    """Rows of ``array`` (dense, or scipy sparse densified here) as a tensor
-    on ``device``, in the array's dtype.
+def float_dtype(dtype):
+    """The float dtype that computes for ``dtype``: float32 stays, else float64
+    (integers and booleans of a memory map become float64, as
+    ``check_array`` makes them)."""
+    return np.dtype(np.float32) if np.dtype(dtype) == np.float32 else np.dtype(np.float64)
 
-    Read-only input (e.g. joblib's memory maps) is shared on the CPU, not
-    copied: tensors made from it are only ever read.
+
+def is_streamed(X):
+    """Whether ``X`` is a numpy memory map, whose rows are read block by block."""
+    return isinstance(X, np.memmap)
+
+
+def check_streamed(X):
+    """Raise a ValueError if the file behind the memory map ``X`` is shorter
+    than its rows: reading them would kill the process (SIGBUS)."""
+    filename, memory = getattr(X, "filename", None), getattr(X, "_mmap", None)
+    if filename is None or memory is None or not os.path.exists(filename):
+        return
+    start_in_file = X.offset - X.offset % mmap.ALLOCATIONGRANULARITY
+    end = start_in_file + _position_in_map(X, memory) + X.nbytes
+    size = os.path.getsize(filename)
+    if end > size:
+        raise ValueError(
+            f"X is a memory map of {filename!r} that needs {end} bytes, but the file has "
+            f"{size}: it was truncated after it was opened."
+        )
+
+
+def _position_in_map(X, memory):
+    """Byte offset of ``X``'s first element from the start of ``memory``."""
+    start = np.frombuffer(memory, dtype=np.uint8, count=0).ctypes.data
+    return X.ctypes.data - start
+
+
+def release_pages(X, start=0, stop=None):
+    """Drop the pages of rows ``start:stop`` of the memory map ``X`` from this
+    process's resident memory, once they have been read and copied.
+
+    The file stays in the page cache, so reading them again costs no disk
+    access; but the pages no longer count in this process's memory, which a
+    pass over a file larger than memory would otherwise fill. Only for maps
+    shared with the file (modes "r", "r+", "w+") with contiguous rows; a
+    no-op otherwise.
     """
-    if sp.issparse(array):
-        array = array.toarray()
-    array = np.ascontiguousarray(array)
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=".*not writable.*", category=UserWarning)
-        return torch.as_tensor(array).to(device, non_blocking=True)
+    memory = getattr(X, "_mmap", None)
+    advice = getattr(mmap, "MADV_DONTNEED", None)
+    if memory is None or advice is None or X.mode == "c" or not X.flags.c_contiguous:
+        return
+    stop = X.shape[0] if stop is None else stop
+    row_bytes = X.strides[0] if X.ndim > 1 and X.shape[0] > 1 else X.nbytes
+    first = _position_in_map(X, memory) + start * row_bytes
+    last = first + (stop - start) * row_bytes
+    first -= first % mmap.PAGESIZE
+    last = min(len(memory), -(-last // mmap.PAGESIZE) * mmap.PAGESIZE)
+    if last > first:
+        memory.madvise(advice, first, last - first)
 
 
-class Batches:
-    """Aligned arrays served as minibatches of tensors on ``device``.
+def read_rows(X, start, stop, dtype):
+    """Rows ``start:stop`` of ``X`` as a dense ndarray of ``dtype``.
 
-    Dense arrays move to the device once; scipy sparse matrices stay where
-    they are and are densified one batch at a time.
-
-    Parameters
-    ----------
-    arrays : sequence of ndarray or sparse matrix
-        Arrays with the same number of rows; each keeps its dtype.
-    batch_size : int
-        Rows per batch (the last batch may be smaller).
-    device : torch.device
-        Where the batches are served.
+    Sparse rows are densified. Rows of a memory map are copied into memory,
+    converted, checked for NaN and infinity (with ``check_array``'s errors)
+    and their pages released (:func:`release_pages`). Dense rows already in
+    ``dtype`` are a view.
     """
-
-    def __init__(self, arrays, *, batch_size, device):
-        self.device = torch.device(device)
-        self.batch_size = int(batch_size)
-        self.n_samples = arrays[0].shape[0]
-        self._arrays = [self._place(a) for a in arrays]
-
-    def _place(self, array):
-        if sp.issparse(array):
-            return array.tocsr()
-        return to_tensor(array, self.device)
-
-    def _take(self, array, rows, index):
-        if isinstance(array, torch.Tensor):
-            return array[index]
-        return to_tensor(array[rows], self.device)
-
-    def __len__(self):
-        return math.ceil(self.n_samples / self.batch_size)
-
-    def __iter__(self):
-        return self.iterate()
-
-    def iterate(self, order=None):
-        """Yield tuples of tensors, in ``order`` (a CPU permutation) if given.
-
-        The permutation moves to the device once; sparse rows are picked with
-        its CPU copy, so no index travels back from the device.
-        """
-        rows_order = None if order is None else order.numpy()
-        device_order = None if order is None else order.to(self.device)
-        for start in range(0, self.n_samples, self.batch_size):
-            stop = min(start + self.batch_size, self.n_samples)
-            if order is None:
-                rows = index = slice(start, stop)
-            else:
-                rows, index = rows_order[start:stop], device_order[start:stop]
-            yield tuple(self._take(a, rows, index) for a in self._arrays)
+    rows = X[start:stop]
+    if sp.issparse(rows):
+        return rows.toarray().astype(dtype, copy=False)
+    if not is_streamed(X):
+        return np.asarray(rows).astype(dtype, copy=False)
+    rows = np.array(rows, dtype=dtype)
+    if X.dtype.kind in "fc":
+        assert_all_finite(rows, input_name="X")
+    release_pages(X, start, stop)
+    return rows
 
 
-@torch.no_grad()
-def apply_in_batches(function, X, like):
-    """``function`` applied to the rows of ``X`` (dense or sparse) in batches.
-
-    The rows are computed in the dtype and on the device of the tensor
-    ``like`` (a parameter of the model); the result is numpy in ``X``'s dtype.
-    Rows travel to the device (and change dtype) one batch of
-    ``INFERENCE_BATCH_SIZE`` at a time, and the results fill one array made
-    for them, so that besides ``X`` and the result, memory holds one batch.
-    """
-    dtype = numpy_dtype(like.dtype)
-    result = None
-    with torch_threads():
-        for start in range(0, X.shape[0], INFERENCE_BATCH_SIZE):
-            rows = X[start : start + INFERENCE_BATCH_SIZE].astype(dtype, copy=False)
-            out = function(to_tensor(rows, like.device)).cpu().numpy()
-            if result is None:
-                result = np.empty((X.shape[0], *out.shape[1:]), dtype=X.dtype)
-            result[start : start + out.shape[0]] = out
-    return result
+def blocks(X, dtype=np.float64):
+    """The rows of ``X`` as consecutive dense blocks of ``dtype`` of about
+    :data:`BLOCK_BYTES` each (:func:`read_rows`)."""
+    n_rows = max(1, BLOCK_BYTES // max(1, X.shape[1] * np.dtype(dtype).itemsize))
+    for start in range(0, X.shape[0], n_rows):
+        yield read_rows(X, start, start + n_rows, dtype)
 
 
 # -- statistics of the training data ------------------------------------------
@@ -184,10 +181,27 @@ def mean_feature_variance(X):
     """Average per-feature variance of ``X`` (dense or sparse); 1 if it is 0."""
     if sp.issparse(X):
         variance = mean_variance_axis(X, axis=0)[1].mean()
+    elif is_streamed(X):
+        variance = _streamed_variance(X).mean()
     else:
         variance = X.var(axis=0).mean()
     variance = float(variance)
     return variance if variance > 0 else 1.0
+
+
+def _streamed_variance(X):
+    """Per-feature variance of the memory map ``X``, block by block (Chan et
+    al.'s pairwise update, as stable as one pass over all rows)."""
+    count, mean, squares = 0, np.zeros(X.shape[1]), np.zeros(X.shape[1])
+    for block in blocks(X):
+        n, block_mean = block.shape[0], block.mean(axis=0)
+        block_squares = ((block - block_mean) ** 2).sum(axis=0)
+        delta = block_mean - mean
+        total = count + n
+        squares += block_squares + delta**2 * count * n / total
+        mean += delta * n / total
+        count = total
+    return squares / count
 
 
 def geometric_median(X, max_rows=10_000, max_iter=100, tol=1e-7):
@@ -199,6 +213,9 @@ def geometric_median(X, max_rows=10_000, max_iter=100, tol=1e-7):
     from it (Gao et al., 2024).
     """
     rows = X[:: -(-X.shape[0] // max_rows)]
+    if is_streamed(X):
+        rows = np.array(rows, dtype=np.float64)
+        release_pages(X)
     if sp.issparse(rows):
         rows = rows.tocsr().astype(np.float64)
         squared_norms = np.asarray(rows.multiply(rows).sum(axis=1)).ravel()
@@ -220,6 +237,10 @@ def geometric_median(X, max_rows=10_000, max_iter=100, tol=1e-7):
 def data_range(X):
     """``(min, max)`` of the entries of ``X`` (dense or sparse, implicit zeros
     included)."""
+    if is_streamed(X):
+        ranges = [data_range(block) for block in blocks(X, float_dtype(X.dtype))]
+        lows, highs = zip(*ranges, strict=True) if ranges else ((0.0,), (0.0,))
+        return min(lows), max(highs)
     if sp.issparse(X):
         values = X.data
         if X.nnz < X.shape[0] * X.shape[1]:
@@ -233,5 +254,8 @@ def data_range(X):
 
 def in_unit_interval(X):
     """Whether every entry of ``X`` (dense or sparse) lies in [0, 1]."""
+    if is_streamed(X):
+        low, high = data_range(X)
+        return low >= 0 and high <= 1
     values = X.data if sp.issparse(X) else X
     return values.size == 0 or (values.min() >= 0 and values.max() <= 1)

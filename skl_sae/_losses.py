@@ -137,6 +137,14 @@ class CodeStatistics:
         self._error += errors.sum()
         self._rows += fired.shape[0]
 
+    def reduce_(self, all_reduce):
+        """Sum the counts of the processes that shared the pass, with
+        ``all_reduce(tensor)`` (see :mod:`._distributed`)."""
+        rows = torch.tensor(self._rows, dtype=torch.int64, device=self._fired.device)
+        all_reduce(self._fired)
+        all_reduce(self._error)
+        self._rows = int(all_reduce(rows))
+
     def feature_density(self):
         """Fraction of the pass's samples on which each unit fired (numpy)."""
         return (self._fired.double() / max(self._rows, 1)).cpu().numpy()

@@ -6,8 +6,9 @@ from numbers import Real
 import numpy as np
 from sklearn.base import BaseEstimator, OutlierMixin, _fit_context
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import check_is_fitted
 
+from ._base import validate_rows
 from ._callbacks import CallbackSupportMixin, begin_fit_task, end_task, stage_task
 from ._transformer import SparseAutoencoderTransformer
 
@@ -205,7 +206,7 @@ random_state, verbose, warm_start, device
         self : SparseAutoencoderOutlierDetector
             The fitted detector.
         """
-        X = validate_data(self, X, accept_sparse="csr", dtype=(np.float64, np.float32))
+        X = validate_rows(self, X, accept_sparse="csr", dtype=(np.float64, np.float32))
         params = {name: getattr(self, name) for name in _AUTOENCODER_PARAMS}
         if self.warm_start and hasattr(self, "autoencoder_"):
             # A copy, so that a failed fit leaves the fitted detector as it was.
@@ -250,7 +251,7 @@ random_state, verbose, warm_start, device
             normal; a typical training sample scores about 0.
         """
         check_is_fitted(self)
-        X = validate_data(
+        X = validate_rows(
             self, X, accept_sparse="csr", dtype=(np.float64, np.float32), reset=False
         )
         error, active = _error_and_activity(self.autoencoder_, X)

@@ -145,12 +145,11 @@ def run_single_epoch(
     if isinstance(optimizer, torch.optim.LBFGS):
         train_step(module, loss_fn, batches, batches.n_samples, optimizer, step_hooks)
         return evaluate(module, loss_fn, batches)
-    order = torch.randperm(batches.n_samples, generator=generator) if shuffle else None
     total = torch.zeros((), dtype=torch.float64, device=batches.device)
-    for batch in batches.iterate(order):
+    for batch in batches.epoch(generator if shuffle else None):
         n_rows = batch[0].shape[0]
         total += train_step(module, loss_fn, (batch,), n_rows, optimizer, step_hooks) * n_rows
-    return total.item() / batches.n_samples
+    return batches.total(total).item() / batches.n_samples
 
 
 @torch.no_grad()
@@ -160,7 +159,7 @@ def evaluate(module, loss_fn, batches):
     total = torch.zeros((), dtype=torch.float64, device=batches.device)
     for batch in batches:
         total += loss_fn(module, *batch) * batch[0].shape[0]
-    return total.item() / batches.n_samples
+    return batches.total(total).item() / batches.n_samples
 
 
 def fit_loop(

@@ -7,12 +7,19 @@ import numpy as np
 import torch
 from sklearn.base import ClassNamePrefixFeaturesOutMixin, TransformerMixin, _fit_context
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.validation import check_array, check_is_fitted, validate_data
+from sklearn.utils.validation import check_array, check_is_fitted
 
-from ._base import BaseSparseAutoencoder, LayerFit, resolve_output_activation
+from ._base import (
+    BaseSparseAutoencoder,
+    LayerFit,
+    check_memory_map,
+    resolve_output_activation,
+    validate_rows,
+)
+from ._batches import apply_in_batches
 from ._callbacks import begin_fit_task, end_task
 from ._data import (
-    apply_in_batches,
+    is_streamed,
     mean_feature_variance,
     resolve_device,
     torch_dtype,
@@ -502,14 +509,19 @@ class SparseAutoencoderTransformer(
         ``X`` is computed in the model's dtype; the result has ``X``'s dtype.
         """
         module = self._get_module().eval()
-        return apply_in_batches(lambda x: function(module, x), X, next(module.parameters()))
+        return apply_in_batches(
+            lambda x: function(module, x),
+            X,
+            next(module.parameters()),
+            width=max(self.components_.shape),
+        )
 
     def _validate_X(self, X, *, reset=False):
         """``X`` validated as scikit-learn does: fixing the features at a first
         fit (``reset``), checking them against the fitted ones otherwise."""
         if not reset:
             check_is_fitted(self)
-        return validate_data(
+        return validate_rows(
             self, X, accept_sparse="csr", dtype=(np.float64, np.float32), reset=reset
         )
 
@@ -544,7 +556,10 @@ class SparseAutoencoderTransformer(
             Reconstructions.
         """
         check_is_fitted(self)
-        X = check_array(X, accept_sparse="csr", dtype=(np.float64, np.float32), input_name="X")
+        if is_streamed(X):
+            check_memory_map(X)
+        else:
+            X = check_array(X, accept_sparse="csr", dtype=(np.float64, np.float32), input_name="X")
         if X.shape[1] != self.components_.shape[0]:
             raise ValueError(
                 f"X has {X.shape[1]} features (codes), but this model has "

@@ -1,6 +1,9 @@
 import pytest
 from sklearn.datasets import load_digits
 
+# Scripts that the tests launch in other processes (torchrun), not test modules.
+collect_ignore = ["distributed"]
+
 
 @pytest.fixture(scope="session")
 def digits():

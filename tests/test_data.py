@@ -10,7 +10,7 @@ import torch
 from joblib import Parallel, delayed
 
 import skl_sae._data
-from skl_sae._data import apply_in_batches, geometric_median, resolve_device, torch_threads
+from skl_sae._data import geometric_median, resolve_device, torch_threads
 
 
 def test_resolve_device():
@@ -68,32 +68,3 @@ def test_geometric_median_resists_outliers_and_takes_sparse_input():
     corners = np.array([[0.0, 0.0], [1.0, 0.0], [0.0, 1.0], [1.0, 1.0]])
     np.testing.assert_allclose(geometric_median(corners), [0.5, 0.5])
     assert geometric_median(X, max_rows=10).shape == (3,)
-
-
-@pytest.mark.parametrize("sparse", [False, True], ids=["dense", "csr"])
-@pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_inference_sees_one_batch_at_a_time_and_fills_one_array(monkeypatch, sparse, dtype):
-    monkeypatch.setattr(skl_sae._data, "INFERENCE_BATCH_SIZE", 4)
-    rng = np.random.default_rng(0)
-    X = rng.random((10, 3)).astype(dtype)
-    X = sp.csr_matrix(X) if sparse else X
-    weight = torch.ones(2, 3, dtype=torch.float32)  # the model computes in float32
-    seen = []
-
-    def function(x):
-        seen.append((x.shape[0], x.dtype))
-        return x @ weight.T
-
-    result = apply_in_batches(function, X, weight)
-    assert seen == [(4, torch.float32), (4, torch.float32), (2, torch.float32)]
-    assert result.dtype == dtype  # the input's dtype
-    dense = X.toarray() if sparse else X
-    np.testing.assert_allclose(result, dense @ np.ones((3, 2)), rtol=1e-6)
-
-
-def test_inference_keeps_one_dimensional_results(monkeypatch):
-    monkeypatch.setattr(skl_sae._data, "INFERENCE_BATCH_SIZE", 3)
-    X = np.arange(14, dtype=np.float64).reshape(7, 2)
-    like = torch.zeros(1, dtype=torch.float64)
-    result = apply_in_batches(lambda x: x.sum(dim=1), X, like)
-    np.testing.assert_array_equal(result, X.sum(axis=1))

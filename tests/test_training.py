@@ -2,11 +2,10 @@
 
 import numpy as np
 import pytest
-import scipy.sparse as sp
 import torch
 from sklearn.exceptions import ConvergenceWarning
 
-from skl_sae._data import Batches
+from skl_sae._batches import Batches
 from skl_sae._training import EpochHook, History, fit_loop, make_optimizer
 
 
@@ -38,24 +37,6 @@ def _fit(max_iter=50, validation=None, solver="adam", **kwargs):
         **kwargs,
     )
     return module, history
-
-
-def test_batches_serve_every_row_once_per_epoch_in_the_given_order():
-    X = np.arange(20.0).reshape(10, 2)
-    batches = Batches([X], batch_size=4, device="cpu")
-    assert len(batches) == 3
-    order = torch.randperm(10, generator=torch.Generator().manual_seed(0))
-    rows = torch.cat([b[0] for b in batches.iterate(order)])
-    assert torch.equal(rows, torch.from_numpy(X)[order])
-
-
-def test_sparse_batches_are_densified_one_batch_at_a_time():
-    X = sp.random(30, 6, density=0.2, format="csr", random_state=0)
-    dense = np.asarray(X.todense())
-    batches = Batches([X], batch_size=7, device="cpu")
-    served = list(batches)
-    assert max(b[0].shape[0] for b in served) == 7
-    assert torch.equal(torch.cat([b[0] for b in served]), torch.from_numpy(dense))
 
 
 @pytest.mark.parametrize("solver", ["adam", "sgd", "lbfgs"])

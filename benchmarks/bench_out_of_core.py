@@ -1,0 +1,144 @@
+"""Data larger than memory: fit and transform streamed from a memory map.
+
+Two files, made once from MNIST's training images (tiled, each copy shifted by
+a random pixel offset so that no two rows are equal):
+
+- 2,000,000 x 784 uint8 (1.5 GB on disk), computed in float64 (as
+  ``check_array`` would convert the integers);
+- 1,000,000 x 784 float32 (3 GB on disk), computed in float32.
+
+For each, one epoch of ``SparseAutoencoderTransformer(n_components=64)`` and
+one ``transform``, each in a fresh process: the peak resident memory it adds
+(``resource.getrusage``; the transform's output array aside) and rows per
+second. The same fit and transform on rows in memory (the first ``--ram-rows``
+rows, converted as ``check_array`` converts them) give the in-memory rate.
+
+    python benchmarks/bench_out_of_core.py [--data DIR] [--dir /tmp/skl_sae_bench]
+        [--ram-rows 250000] [--device cpu]
+"""
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+from _common import load_mnist, print_table
+
+FILES = {"uint8": (2_000_000, np.uint8), "float32": (1_000_000, np.float32)}
+
+
+def make_file(path, n_rows, dtype, data):
+    """Write ``n_rows`` shifted MNIST images to ``path`` in chunks."""
+    images = load_mnist(data)[0].reshape(-1, 28, 28)
+    rng = np.random.default_rng(0)
+    rows = np.lib.format.open_memmap(path, mode="w+", dtype=dtype, shape=(n_rows, 784))
+    for start in range(0, n_rows, len(images)):
+        stop = min(start + len(images), n_rows)
+        shifted = np.roll(images, rng.integers(-2, 3, size=2), axis=(1, 2))[: stop - start]
+        chunk = shifted.reshape(-1, 784)
+        rows[start:stop] = (chunk * 255).round() if dtype == np.uint8 else chunk
+    rows.flush()
+    del rows
+
+
+def peak_rss():
+    """Peak resident memory of this process so far, in bytes."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+def run_case(path, mode, ram_rows, device):
+    """One fit (one epoch) and one transform; print a JSON line of measures."""
+    from sklearn.exceptions import ConvergenceWarning
+
+    from skl_sae import SparseAutoencoderTransformer
+
+    warnings.simplefilter("ignore", ConvergenceWarning)
+    X = np.load(path, mmap_mode="r")
+    if mode == "memory":
+        X = np.array(X[:ram_rows], dtype=np.float32 if X.dtype == np.float32 else np.float64)
+    sae = SparseAutoencoderTransformer(64, max_iter=1, random_state=0, device=device)
+    base = peak_rss()
+    start = time.perf_counter()
+    sae.fit(X)
+    fit_seconds = time.perf_counter() - start
+    fit_peak = peak_rss()
+    start = time.perf_counter()
+    codes = sae.transform(X)
+    transform_seconds = time.perf_counter() - start
+    transform_peak = peak_rss() - codes.nbytes
+    print(
+        json.dumps(
+            {
+                "rows": X.shape[0],
+                "fit_rows_per_s": X.shape[0] / fit_seconds,
+                "transform_rows_per_s": X.shape[0] / transform_seconds,
+                "fit_growth_mb": (fit_peak - base) / 2**20,
+                "transform_growth_mb": max(0, transform_peak - base) / 2**20,
+                "explained_variance": sae.explained_variance_,
+            }
+        )
+    )
+
+
+def measure(path, mode, ram_rows, device):
+    command = [sys.executable, __file__, "--case", str(path), mode, str(ram_rows), device]
+    output = subprocess.run(command, check=True, capture_output=True, text=True).stdout
+    return json.loads(output.strip().splitlines()[-1])
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", default=None, help="folder of mnist_train.npz")
+    parser.add_argument("--dir", default=str(Path(tempfile.gettempdir()) / "skl_sae_bench"))
+    parser.add_argument("--ram-rows", type=int, default=250_000)
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--case", nargs=4, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.case:
+        path, mode, ram_rows, device = args.case
+        run_case(path, mode, int(ram_rows), device)
+        return
+    folder = Path(args.dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    table = []
+    for name, (n_rows, dtype) in FILES.items():
+        path = folder / f"mnist_{name}_{n_rows}.npy"
+        if not path.exists():
+            make_file(path, n_rows, dtype, args.data)
+        size_gb = path.stat().st_size / 1e9
+        streamed = measure(path, "memmap", args.ram_rows, args.device)
+        in_memory = measure(path, "memory", args.ram_rows, args.device)
+        for stage in ("fit", "transform"):
+            rate, ram_rate = streamed[f"{stage}_rows_per_s"], in_memory[f"{stage}_rows_per_s"]
+            table.append(
+                [
+                    f"{n_rows:,} x 784 {name} ({size_gb:.1f} GB)",
+                    stage,
+                    f"{streamed[f'{stage}_growth_mb']:.0f}",
+                    f"{rate:,.0f}",
+                    f"{ram_rate:,.0f}",
+                    f"{ram_rate / rate:.2f}",
+                ]
+            )
+    print(f"device: {args.device}; in-memory rate on the first {args.ram_rows:,} rows")
+    print_table(
+        [
+            "memory map",
+            "one pass of",
+            "peak RSS growth (MB)",
+            "rows/s streamed",
+            "rows/s in memory",
+            "in memory / streamed",
+        ],
+        table,
+    )
+
+
+if __name__ == "__main__":
+    main()
