@@ -1,6 +1,7 @@
 """Shared by the benchmarks: MNIST loading, timing and table printing."""
 
 import os
+import resource
 import sys
 import time
 from pathlib import Path
@@ -48,3 +49,18 @@ def print_table(header, rows):
     print("|" + "|".join("---" for _ in header) + "|")
     for row in rows:
         print("| " + " | ".join(str(cell) for cell in row) + " |")
+
+
+def peak_rss(reset=False):
+    """Peak resident memory of this process, in bytes: since the last
+    ``reset`` where Linux lets us reset it (``/proc/self/clear_refs``), else
+    since the start (``resource.getrusage``)."""
+    try:
+        with open("/proc/self/status") as status:
+            peak = next(int(line.split()[1]) for line in status if line.startswith("VmHWM:"))
+        if reset:
+            with open("/proc/self/clear_refs", "w") as clear:
+                clear.write("5")
+        return peak * 1024
+    except (OSError, StopIteration):
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024

@@ -9,7 +9,7 @@ a random pixel offset so that no two rows are equal):
 
 For each, one epoch of ``SparseAutoencoderTransformer(n_components=64)`` and
 one ``transform``, each in a fresh process: the peak resident memory it adds
-(``resource.getrusage``; the transform's output array aside) and rows per
+(``VmHWM``, reset between the two; the transform's output array aside) and rows per
 second. The same fit and transform on rows in memory (the first ``--ram-rows``
 rows, converted as ``check_array`` converts them) give the in-memory rate.
 
@@ -19,7 +19,6 @@ rows, converted as ``check_array`` converts them) give the in-memory rate.
 
 import argparse
 import json
-import resource
 import subprocess
 import sys
 import tempfile
@@ -28,7 +27,7 @@ import warnings
 from pathlib import Path
 
 import numpy as np
-from _common import load_mnist, print_table
+from _common import load_mnist, peak_rss, print_table
 
 FILES = {"uint8": (2_000_000, np.uint8), "float32": (1_000_000, np.float32)}
 
@@ -47,11 +46,6 @@ def make_file(path, n_rows, dtype, data):
     del rows
 
 
-def peak_rss():
-    """Peak resident memory of this process so far, in bytes."""
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-
-
 def run_case(path, mode, ram_rows, device):
     """One fit (one epoch) and one transform; print a JSON line of measures."""
     from sklearn.exceptions import ConvergenceWarning
@@ -63,11 +57,11 @@ def run_case(path, mode, ram_rows, device):
     if mode == "memory":
         X = np.array(X[:ram_rows], dtype=np.float32 if X.dtype == np.float32 else np.float64)
     sae = SparseAutoencoderTransformer(64, max_iter=1, random_state=0, device=device)
-    base = peak_rss()
+    base = peak_rss(reset=True)
     start = time.perf_counter()
     sae.fit(X)
     fit_seconds = time.perf_counter() - start
-    fit_peak = peak_rss()
+    fit_peak = peak_rss(reset=True)
     start = time.perf_counter()
     codes = sae.transform(X)
     transform_seconds = time.perf_counter() - start

@@ -55,6 +55,11 @@ from ._training import EpochHook, History, fit_loop, make_optimizer
 
 _TORCH_ATTRIBUTES = ("_module", "_optimizer", "_dead_latents")
 
+#: The most memory that one dense training batch of ``batch_size="auto"`` may
+#: take: rows of wide data are fewer (and one batch's activations, outputs and
+#: gradients take about ten times this).
+AUTO_BATCH_BYTES = 32 * 2**20
+
 
 class _TableKeys(collections.abc.Set):
     """The keys of some tables as one live set: a variant registered in a
@@ -218,12 +223,22 @@ class BaseSparseAutoencoder(CallbackSupportMixin, BaseEstimator):
         """Whether ``sparsity`` selects an exactly sparse code (TopK and kin)."""
         return code_class(self.sparsity).exactly_sparse
 
-    def _batch_size(self, n_samples):
-        if self.batch_size == "auto":
-            if self.solver == "lbfgs":
-                return n_samples
-            return min(256, max(32, n_samples // 50), n_samples)
-        return min(self.batch_size, n_samples)
+    def _batch_size(self, shape, dtype):
+        """Rows per batch of data of ``shape`` computed in ``dtype``.
+
+        ``"auto"``: ``min(256, max(32, n_samples // 50))`` for the minibatch
+        solvers, all rows for L-BFGS (whose step sums the loss of every batch),
+        and in both cases no more rows than a dense batch of
+        :data:`AUTO_BATCH_BYTES` holds, so that wide data (a TF-IDF of 50,000
+        terms) train in bounded memory.
+        """
+        n_samples, width = shape[0], int(np.prod(shape[1:]))
+        if self.batch_size != "auto":
+            return min(self.batch_size, n_samples)
+        widest = max(1, AUTO_BATCH_BYTES // (width * np.dtype(dtype).itemsize))
+        if self.solver == "lbfgs":
+            return min(n_samples, widest)
+        return min(256, max(32, n_samples // 50), n_samples, widest)
 
     def _seeds(self, offset=0):
         """A numpy RNG and a local torch generator, both from ``random_state``.
@@ -326,7 +341,9 @@ class BaseSparseAutoencoder(CallbackSupportMixin, BaseEstimator):
         if statistics:
             n_rows, group = train[0].shape[0], process_group()
             if group is not None:  # this rank's share of each epoch
-                n_rows = local_rows(n_rows, self._batch_size(n_rows), *group)
+                dtype = numpy_dtype(next(layer.module.parameters()).dtype)
+                batch_size = self._batch_size(train[0].shape, dtype)
+                n_rows = local_rows(n_rows, batch_size, *group)
             layer.statistics = CodeStatistics(n_components, n_rows, device)
         loss_fn = AutoencoderLoss(
             layer.scale,
@@ -376,7 +393,7 @@ class BaseSparseAutoencoder(CallbackSupportMixin, BaseEstimator):
         parameter = layers[0].weight
         batches = make_batches(
             [X],
-            batch_size=self._batch_size(X.shape[0]),
+            batch_size=self._batch_size(X.shape, numpy_dtype(parameter.dtype)),
             device=parameter.device,
             dtype=numpy_dtype(parameter.dtype),
         )
@@ -441,7 +458,7 @@ class BaseSparseAutoencoder(CallbackSupportMixin, BaseEstimator):
                 validation, batch_size=n_rows, device=device, dtype=dtype
             )
         batches = make_batches(
-            arrays, batch_size=self._batch_size(arrays[0].shape[0]), device=device, dtype=dtype
+            arrays, batch_size=self._batch_size(arrays[0].shape, dtype), device=device, dtype=dtype
         )
         group = process_group()
         if group is not None:

@@ -257,29 +257,54 @@ class StreamedBatches(_BatchesBase):
         """Yield the batches of one pass, shuffled with ``generator`` if given."""
         return to_device(self._host_batches(generator), self.device)
 
-    def _read(self, start, stop):
+    def _buffer(self, chosen):
+        """The rows of the blocks ``chosen``, read into one new array per
+        array (the memory map's rows converted to ``dtype``)."""
+        sizes = [self._blocks[i][1] - self._blocks[i][0] for i in chosen]
         first, *others = self._arrays
-        return [read_rows(first, start, stop, self.dtype), *(a[start:stop] for a in others)]
+        buffer = [np.empty((sum(sizes), *first.shape[1:]), dtype=self.dtype)]
+        buffer += [np.empty((sum(sizes), *a.shape[1:]), dtype=a.dtype) for a in others]
+        position = 0
+        for i, size in zip(chosen, sizes, strict=True):
+            start, stop = self._blocks[i]
+            buffer[0][position : position + size] = read_rows(first, start, stop, self.dtype)
+            for target, array in zip(buffer[1:], others, strict=True):
+                target[position : position + size] = array[start:stop]
+            position += size
+        return buffer
 
     def _host_batches(self, generator):
         order = range(len(self._blocks))
         if generator is not None:
             order = torch.randperm(len(self._blocks), generator=generator).tolist()
-        carried = None
+        carried = []  # the last rows of a buffer, which begin the next batch
         for group in range(0, len(order), BLOCKS_PER_BUFFER):
-            chosen = order[group : group + BLOCKS_PER_BUFFER]
-            parts = [self._read(*self._blocks[i]) for i in chosen]
-            buffer = [np.concatenate(columns) for columns in zip(*parts, strict=True)]
+            buffer = self._buffer(order[group : group + BLOCKS_PER_BUFFER])
+            n_rows = buffer[0].shape[0]
+            rows = None
             if generator is not None:
-                permutation = torch.randperm(buffer[0].shape[0], generator=generator).numpy()
-                buffer = [array[permutation] for array in buffer]
-            if carried is not None:
-                buffer = [np.concatenate(pair) for pair in zip(carried, buffer, strict=True)]
-            n_full = buffer[0].shape[0] // self.batch_size * self.batch_size
-            for start in range(0, n_full, self.batch_size):
-                yield tuple(array[start : start + self.batch_size] for array in buffer)
-            carried = [array[n_full:] for array in buffer]
-        if carried is not None and carried[0].shape[0]:
+                rows = torch.randperm(n_rows, generator=generator).numpy()
+
+            def take(start, stop, buffer=buffer, rows=rows):
+                index = slice(start, stop) if rows is None else rows[start:stop]
+                return [array[index] for array in buffer]
+
+            position = 0
+            if carried:
+                position = min(n_rows, self.batch_size - carried[0].shape[0])
+                head = take(0, position)
+                carried = [np.concatenate(pair) for pair in zip(carried, head, strict=True)]
+                if carried[0].shape[0] < self.batch_size:
+                    continue
+                yield tuple(carried)
+                carried = []
+            for start in range(position, n_rows - self.batch_size + 1, self.batch_size):
+                yield tuple(take(start, start + self.batch_size))
+                position = start + self.batch_size
+            if position < n_rows:
+                carried = [np.array(rows) for rows in take(position, n_rows)]
+            buffer = take = None  # freed before the next buffer is read
+        if carried:
             yield tuple(carried)
 
 

@@ -100,7 +100,8 @@ class StackedSparseAutoencoderClassifier(
     batch_size : int or "auto", default="auto"
         Minibatch size: ``min(256, max(32, n_samples // 50))`` for the
         minibatch solvers (about 50 steps per epoch on small data sets),
-        all samples for ``"lbfgs"``.
+        all samples for ``"lbfgs"``, and for wide data no more rows than a
+        dense batch of 32 MB holds.
 
     learning_rate_init : float, default=1e-3
         Step size of ``"adam"`` and ``"sgd"`` in every stage.

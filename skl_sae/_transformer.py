@@ -140,7 +140,9 @@ class SparseAutoencoderTransformer(
         Minibatch size. ``"auto"`` takes ``min(256, max(32, n_samples //
         50))`` rows for the minibatch solvers, so that small data sets still
         get about 50 steps per epoch while large ones use efficient batches
-        of 256, and all samples for ``"lbfgs"``.
+        of 256, and all samples for ``"lbfgs"``; wide data get no more rows
+        than a dense batch of 32 MB holds (83 rows of a 50,000-term float64
+        TF-IDF), so that memory stays bounded whatever the width.
 
     learning_rate_init : float, default=1e-3
         Step size of ``"adam"`` and ``"sgd"``; 1e-3 is Adam's usual step and

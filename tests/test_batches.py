@@ -10,6 +10,7 @@ import torch
 
 import skl_sae._batches
 import skl_sae._data
+from skl_sae import SparseAutoencoderTransformer
 from skl_sae._batches import (
     Batches,
     StreamedBatches,
@@ -198,3 +199,19 @@ def test_reading_a_memory_map_holds_a_buffer_not_the_array(memmap, monkeypatch):
         tracemalloc.stop()
     assert n_rows == 20_000
     assert peak < float_bytes / 8
+
+
+@pytest.mark.parametrize(
+    ("shape", "dtype", "rows"),
+    [
+        ((1797, 64), np.float64, 35),  # about 50 steps an epoch on small data
+        ((60_000, 784), np.float32, 256),
+        ((20_000, 50_000), np.float64, 83),  # a dense batch of at most 32 MB
+        ((20_000, 50_000), np.float32, 167),
+    ],
+)
+def test_auto_batches_have_about_fifty_steps_and_at_most_32_mb(shape, dtype, rows):
+    assert SparseAutoencoderTransformer()._batch_size(shape, dtype) == rows
+    lbfgs = SparseAutoencoderTransformer(solver="lbfgs")  # its step sums all batches
+    widest = 32 * 2**20 // (shape[1] * np.dtype(dtype).itemsize)
+    assert lbfgs._batch_size(shape, dtype) == min(shape[0], widest)
