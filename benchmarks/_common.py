@@ -51,6 +51,17 @@ def print_table(header, rows):
         print("| " + " | ".join(str(cell) for cell in row) + " |")
 
 
+def current_rss():
+    """Resident memory of this process now, in bytes (0 where unknown)."""
+    try:
+        with open("/proc/self/status") as status:
+            return 1024 * next(
+                int(line.split()[1]) for line in status if line.startswith("VmRSS:")
+            )
+    except (OSError, StopIteration):
+        return 0
+
+
 def peak_rss(reset=False):
     """Peak resident memory of this process, in bytes: since the last
     ``reset`` where Linux lets us reset it (``/proc/self/clear_refs``), else

@@ -27,7 +27,7 @@ import warnings
 from pathlib import Path
 
 import numpy as np
-from _common import load_mnist, peak_rss, print_table
+from _common import current_rss, load_mnist, peak_rss, print_table
 
 FILES = {"uint8": (2_000_000, np.uint8), "float32": (1_000_000, np.float32)}
 
@@ -62,6 +62,7 @@ def run_case(path, mode, ram_rows, device):
     sae.fit(X)
     fit_seconds = time.perf_counter() - start
     fit_peak = peak_rss(reset=True)
+    before_transform = current_rss() or base
     start = time.perf_counter()
     codes = sae.transform(X)
     transform_seconds = time.perf_counter() - start
@@ -73,7 +74,7 @@ def run_case(path, mode, ram_rows, device):
                 "fit_rows_per_s": X.shape[0] / fit_seconds,
                 "transform_rows_per_s": X.shape[0] / transform_seconds,
                 "fit_growth_mb": (fit_peak - base) / 2**20,
-                "transform_growth_mb": max(0, transform_peak - base) / 2**20,
+                "transform_growth_mb": max(0, transform_peak - before_transform) / 2**20,
                 "explained_variance": sae.explained_variance_,
             }
         )

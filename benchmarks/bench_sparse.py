@@ -26,7 +26,7 @@ import warnings
 import numpy as np
 import scipy.sparse as sp
 import torch
-from _common import peak_rss, print_table
+from _common import current_rss, peak_rss, print_table
 
 WIDTH, DENSITY = 50_000, 0.001
 CASES = {
@@ -60,6 +60,7 @@ def run_case(n_rows):
     sae.fit(X)
     fit_s = time.perf_counter() - start
     fit_peak = peak_rss(reset=True)
+    before_transform = current_rss() or base
     start = time.perf_counter()
     codes = sae.transform(X)
     transform_s = time.perf_counter() - start
@@ -69,7 +70,8 @@ def run_case(n_rows):
                 "fit_s": fit_s,
                 "transform_s": transform_s,
                 "fit_growth_mb": (fit_peak - base) / 2**20,
-                "transform_growth_mb": max(0, peak_rss() - codes.nbytes - base) / 2**20,
+                "transform_growth_mb": max(0, peak_rss() - codes.nbytes - before_transform)
+                / 2**20,
                 "data_mb": (X.data.nbytes + X.indices.nbytes + X.indptr.nbytes) / 2**20,
             }
         )

@@ -58,7 +58,7 @@ _TORCH_ATTRIBUTES = ("_module", "_optimizer", "_dead_latents")
 #: The most memory that one dense training batch of ``batch_size="auto"`` may
 #: take: rows of wide data are fewer (and one batch's activations, outputs and
 #: gradients take about ten times this).
-AUTO_BATCH_BYTES = 32 * 2**20
+AUTO_BATCH_BYTES = 16 * 2**20
 
 
 class _TableKeys(collections.abc.Set):

@@ -101,7 +101,7 @@ class StackedSparseAutoencoderClassifier(
         Minibatch size: ``min(256, max(32, n_samples // 50))`` for the
         minibatch solvers (about 50 steps per epoch on small data sets),
         all samples for ``"lbfgs"``, and for wide data no more rows than a
-        dense batch of 32 MB holds.
+        dense batch of 16 MB holds.
 
     learning_rate_init : float, default=1e-3
         Step size of ``"adam"`` and ``"sgd"`` in every stage.

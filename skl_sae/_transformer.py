@@ -141,7 +141,7 @@ class SparseAutoencoderTransformer(
         50))`` rows for the minibatch solvers, so that small data sets still
         get about 50 steps per epoch while large ones use efficient batches
         of 256, and all samples for ``"lbfgs"``; wide data get no more rows
-        than a dense batch of 32 MB holds (83 rows of a 50,000-term float64
+        than a dense batch of 16 MB holds (41 rows of a 50,000-term float64
         TF-IDF), so that memory stays bounded whatever the width.
 
     learning_rate_init : float, default=1e-3

@@ -1,10 +1,13 @@
-"""The estimators on memory maps: rows streamed from disk, never read whole,
-with the errors and the all-or-nothing fit of data in memory."""
+"""The estimators on data larger than memory: memory maps streamed from disk,
+never read whole, and wide sparse matrices densified a bounded batch at a
+time; with the errors and the all-or-nothing fit of data in memory."""
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 from sklearn.datasets import load_digits
 
+import skl_sae._batches
 from skl_sae import (
     SparseAutoencoderOutlierDetector,
     SparseAutoencoderTransformer,
@@ -111,3 +114,29 @@ def test_a_truncated_memory_map_fails_with_a_message(tmp_path, digits):
         sae.transform(rows)
     with pytest.raises(ValueError, match="truncated"):
         SparseAutoencoderTransformer(**SMALL).fit(rows)
+
+
+def test_wide_sparse_rows_train_and_transform_without_densifying_the_matrix(monkeypatch):
+    X = sp.random(300, 5_000, density=0.002, format="csr", random_state=0)
+    seen = []
+    apply = skl_sae._batches.apply_in_batches
+
+    def recording(function, X, like, width=None):
+        return apply(lambda x: seen.append(x.shape) or function(x), X, like, width)
+
+    monkeypatch.setattr(skl_sae._batches, "INFERENCE_BYTES", 4 * 8 * 5_000 * 50)
+    monkeypatch.setattr("skl_sae._transformer.apply_in_batches", recording)
+    sae = SparseAutoencoderTransformer(**SMALL).fit(X)
+    codes = sae.transform(X)
+    assert codes.shape == (300, 16) and np.isfinite(codes).all()
+    assert max(rows for rows, _ in seen) == 50  # 50 dense rows of 5,000 at a time
+
+
+def test_explicit_nan_in_a_sparse_matrix_is_refused_and_the_model_kept(digits):
+    X = sp.csr_matrix(digits[0].astype(np.float64))
+    sae = SparseAutoencoderTransformer(**SMALL).fit(X)
+    fitted = sae.components_.copy()
+    X.data[7] = np.nan
+    with pytest.raises(ValueError, match="Input X contains NaN"):
+        sae.fit(X)
+    np.testing.assert_array_equal(sae.components_, fitted)
