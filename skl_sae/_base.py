@@ -123,9 +123,31 @@ def check_memory_map(X):
     if X.shape[0] < 1 or X.shape[1] < 1:
         raise ValueError(
             f"Found array with {X.shape[0]} sample(s) and {X.shape[1]} feature(s) "
-            "(shape={X.shape}) while a minimum of 1 of each is required."
+            f"(shape={X.shape}) while a minimum of 1 of each is required."
         )
     check_streamed(X)
+
+
+def _as_numpy(value):
+    """``value`` with its tensors (in dicts, lists and tuples) as numpy arrays."""
+    if isinstance(value, torch.Tensor):
+        return value.detach().cpu().numpy()
+    if isinstance(value, dict):
+        return {key: _as_numpy(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return type(value)(_as_numpy(item) for item in value)
+    return value
+
+
+def _as_tensors(value):
+    """The inverse of :func:`_as_numpy`."""
+    if isinstance(value, np.ndarray):
+        return torch.from_numpy(value.copy())
+    if isinstance(value, dict):
+        return {key: _as_tensors(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return type(value)(_as_tensors(item) for item in value)
+    return value
 
 
 def as_dtype(X, dtype):
@@ -520,18 +542,37 @@ class BaseSparseAutoencoder(CallbackSupportMixin, BaseEstimator):
         """
         module = copy.deepcopy(self._get_module()).to(device)
         history = copy.deepcopy(self._history)
-        optimizer = getattr(self, "_optimizer", None) if incremental else None
-        if optimizer is None:
+        saved = self._optimizer_state() if incremental else None
+        if saved is None:
             return module, None, history
+        kind, state = saved
         trainable = module.parameters() if parameters is None else parameters(module)
         copied = make_optimizer(self.solver, trainable, self.learning_rate_init)
-        if type(copied) is not type(optimizer):  # the solver was changed: start afresh
+        if type(copied).__name__ != kind:  # the solver was changed: start afresh
             return module, None, history
         try:
-            copied.load_state_dict(optimizer.state_dict())
+            copied.load_state_dict(state)
         except ValueError:  # other parameters are trained now: start afresh
             return module, None, history
         return module, copied, history
+
+    def _optimizer_state(self):
+        """``(class name, state dict)`` of the fitted optimizer, live or
+        unpickled (its tensors were pickled as numpy arrays); None if none."""
+        optimizer = getattr(self, "_optimizer", None)
+        if optimizer is not None:
+            return type(optimizer).__name__, optimizer.state_dict()
+        saved = getattr(self, "_pickled_optimizer", None)
+        return None if saved is None else (saved[0], _as_tensors(saved[1]))
+
+    def _fitted_dead_latents(self):
+        """A copy of the AuxK dead-unit counts, live or unpickled; None if none."""
+        dead_latents = getattr(self, "_dead_latents", None)
+        if dead_latents is None and getattr(self, "_pickled_dead_latents", None) is not None:
+            dead_after, counts = self._pickled_dead_latents
+            dead_latents = DeadLatents(len(counts), dead_after, "cpu")
+            dead_latents.samples_since_fired = torch.from_numpy(counts.copy())
+        return copy.deepcopy(dead_latents)
 
     # -- the network's shape --------------------------------------------------
 
@@ -580,6 +621,8 @@ class BaseSparseAutoencoder(CallbackSupportMixin, BaseEstimator):
         """Keep the trained state and set the fitted attributes that every
         estimator shares."""
         self._module, self._optimizer, self._history = module, optimizer, history
+        for unpickled in ("_pickled_optimizer", "_pickled_dead_latents"):  # superseded
+            vars(self).pop(unpickled, None)
         self.device_ = str(device)
         self._export_weights(module)
         self.loss_curve_ = list(history.loss_curve)
@@ -617,11 +660,19 @@ class BaseSparseAutoencoder(CallbackSupportMixin, BaseEstimator):
 
     def __getstate__(self):
         """Numpy arrays, plain values and public classes only: the torch
-        state is rebuilt from the exported weights."""
+        state is rebuilt from the exported weights, the optimizer's state and
+        the AuxK counts (what ``partial_fit`` continues from) from arrays."""
         state = super().__getstate__()
         state = {k: v for k, v in state.items() if k not in _TORCH_ATTRIBUTES}
         if isinstance(state.get("_history"), History):
             state["_history"] = state["_history"].to_dict()
+        optimizer = self._optimizer_state()
+        if optimizer is not None:
+            state["_pickled_optimizer"] = (optimizer[0], _as_numpy(optimizer[1]))
+        dead_latents = getattr(self, "_dead_latents", None)
+        if dead_latents is not None:
+            counts = dead_latents.samples_since_fired.cpu().numpy()
+            state["_pickled_dead_latents"] = (dead_latents.dead_after, counts)
         return state
 
     def __setstate__(self, state):

@@ -1,6 +1,5 @@
 """SparseAutoencoderTransformer: sparse autoencoder features for scikit-learn."""
 
-import copy
 from numbers import Integral
 
 import numpy as np
@@ -392,7 +391,7 @@ class SparseAutoencoderTransformer(
         The first call fixes what depends on the data: the loss scale (the
         variance of its chunk) and, with ``output_activation="auto"``, the
         output activation; give it a representative chunk. The optimizer's
-        state carries over between calls in memory, not through pickling.
+        state carries over between calls, through pickling too.
 
         Parameters
         ----------
@@ -420,7 +419,7 @@ class SparseAutoencoderTransformer(
         if continuing:
             self._check_architecture_unchanged()
             module, optimizer, history = self._copy_state(device, incremental)
-            dead_latents = copy.deepcopy(getattr(self, "_dead_latents", None))
+            dead_latents = self._fitted_dead_latents()
             previous = LayerFit(module, self.feature_variance_, optimizer, history, dead_latents)
         else:
             self.output_activation_ = resolve_output_activation(

@@ -118,18 +118,12 @@ def test_each_task_fits_with_one_torch_thread_so_the_workers_share_the_cores(cli
 # -- streaming from a Dask array ---------------------------------------------------
 
 
-def on_one_worker(client):
-    """Run the tasks of the graphs built inside on one worker: between two calls
-    of ``partial_fit`` the estimator then stays in that worker's memory, where
-    moving to another worker would pickle it and restart Adam's moments."""
-    return dask.annotate(workers=[min(client.nthreads())], allow_other_workers=False)
-
-
 def test_incremental_streams_the_blocks_through_partial_fit_in_order(client, data):
+    """Between two blocks the estimator may move to another worker, pickled
+    with its optimizer's state: the stream is that of one process."""
     X, _ = data
     blocks = da.from_array(X, chunks=(100, -1))
-    with on_one_worker(client):
-        streamed = Incremental(transformer(), shuffle_blocks=False).fit(blocks)
+    streamed = Incremental(transformer(), shuffle_blocks=False).fit(blocks)
     by_hand = transformer()
     for start in range(0, len(X), 100):
         by_hand.partial_fit(X[start : start + 100])
@@ -142,10 +136,9 @@ def test_incremental_streams_the_blocks_through_partial_fit_in_order(client, dat
 def test_incremental_streams_labelled_blocks_to_the_classifier(client, data):
     X, y = data
     classes = np.unique(y)
-    with on_one_worker(client):
-        streamed = Incremental(classifier(), shuffle_blocks=False).fit(
-            da.from_array(X, chunks=(100, -1)), da.from_array(y, chunks=100), classes=classes
-        )
+    streamed = Incremental(classifier(), shuffle_blocks=False).fit(
+        da.from_array(X, chunks=(100, -1)), da.from_array(y, chunks=100), classes=classes
+    )
     by_hand = classifier()
     for start in range(0, len(X), 100):
         by_hand.partial_fit(X[start : start + 100], y[start : start + 100], classes=classes)
@@ -169,11 +162,10 @@ def test_streaming_needs_no_chunk_sizes(client, data):
     """Each block is computed before ``partial_fit`` sees it, so its size is known then."""
     X, y = data
     X_unknown, _ = unknown_chunks(X, y)
-    with on_one_worker(client):
-        streamed = Incremental(transformer(), shuffle_blocks=False).fit(X_unknown)
-        known = Incremental(transformer(), shuffle_blocks=False).fit(
-            da.from_array(X, chunks=(100, -1))
-        )
+    streamed = Incremental(transformer(), shuffle_blocks=False).fit(X_unknown)
+    known = Incremental(transformer(), shuffle_blocks=False).fit(
+        da.from_array(X, chunks=(100, -1))
+    )
     np.testing.assert_array_equal(streamed.estimator_.components_, known.estimator_.components_)
 
 

@@ -140,3 +140,8 @@ def test_explicit_nan_in_a_sparse_matrix_is_refused_and_the_model_kept(digits):
     with pytest.raises(ValueError, match="Input X contains NaN"):
         sae.fit(X)
     np.testing.assert_array_equal(sae.components_, fitted)
+
+
+def test_an_empty_memory_map_is_refused_before_any_read(memmap):
+    with pytest.raises(ValueError, match=r"0 sample\(s\) .* \(shape=\(0, 8\)\)"):
+        SparseAutoencoderTransformer(**SMALL).fit(memmap(np.zeros((0, 8)), "empty"))

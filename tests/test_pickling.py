@@ -59,3 +59,25 @@ def test_a_pickle_imports_only_public_classes_of_the_package(digits, estimator):
     np.testing.assert_array_equal(
         getattr(restored, output)(X[:5]), getattr(estimator, output)(X[:5])
     )
+
+
+@pytest.mark.parametrize(
+    "estimator",
+    [
+        SparseAutoencoderTransformer(8, sparsity="topk", k=2, auxk_weight=0.1, random_state=0),
+        SparseAutoencoderTransformer(8, solver="sgd", random_state=0),
+        StackedSparseAutoencoderClassifier((8,), pretrain_max_iter=1, random_state=0),
+    ],
+    ids=["topk-auxk", "sgd", "classifier"],
+)
+def test_partial_fit_continues_through_a_pickle_as_in_memory(digits, estimator):
+    """Adam's moments, SGD's momentum and the AuxK counts travel as arrays, so
+    a stream can move between processes (Dask's Incremental on a cluster)."""
+    X, y = digits
+    kwargs = {"classes": np.unique(y)} if hasattr(estimator, "predict") else {}
+    estimator.partial_fit(X[:900], y[:900], **kwargs)
+    moved = pickle.loads(pickle.dumps(estimator))
+    estimator.partial_fit(X[900:], y[900:])
+    moved.partial_fit(X[900:], y[900:])
+    output = "predict_proba" if hasattr(estimator, "predict") else "transform"
+    np.testing.assert_allclose(getattr(moved, output)(X), getattr(estimator, output)(X))
