@@ -149,20 +149,40 @@ def release_pages(X, start=0, stop=None):
 def read_rows(X, start, stop, dtype):
     """Rows ``start:stop`` of ``X`` as a dense ndarray of ``dtype``.
 
-    Sparse rows are densified. Rows of a memory map are copied into memory,
-    converted, checked for NaN and infinity (with ``check_array``'s errors)
-    and their pages released (:func:`release_pages`). Dense rows already in
-    ``dtype`` are a view.
+    Sparse rows are densified. Rows of a memory map are read from its file
+    (or copied from the map, whose pages are then released:
+    :func:`release_pages`), checked for NaN and infinity (with
+    ``check_array``'s errors) and converted. Dense rows already in ``dtype``
+    are a view.
     """
     rows = X[start:stop]
     if sp.issparse(rows):
         return rows.toarray().astype(dtype, copy=False)
     if not is_streamed(X):
         return np.asarray(rows).astype(dtype, copy=False)
-    rows = np.array(rows, dtype=dtype)
+    read = _read_file(X, start, min(stop, X.shape[0]))
+    if read is None:  # through the map, whose pages are then released
+        read = np.array(rows)
+        release_pages(X, start, stop)
     if X.dtype.kind in "fc":
-        assert_all_finite(rows, input_name="X")
-    release_pages(X, start, stop)
+        assert_all_finite(read, input_name="X")
+    return read.astype(dtype, copy=False)
+
+
+def _read_file(X, start, stop):
+    """Rows ``start:stop`` of the memory map ``X`` read from its file with one
+    sequential read (no page faults, nothing mapped), or None where the file
+    may not hold them: a copy-on-write map ("c"), rows not contiguous."""
+    memory, filename = getattr(X, "_mmap", None), getattr(X, "filename", None)
+    if memory is None or filename is None or X.mode == "c" or not X.flags.c_contiguous:
+        return None
+    rows = np.empty((max(0, stop - start), *X.shape[1:]), dtype=X.dtype)
+    row_bytes = rows.itemsize * int(np.prod(X.shape[1:]))
+    offset = X.offset - X.offset % mmap.ALLOCATIONGRANULARITY + _position_in_map(X, memory)
+    with open(filename, "rb", buffering=0) as file:
+        file.seek(offset + start * row_bytes)
+        if file.readinto(memoryview(rows).cast("B")) != rows.nbytes:
+            return None
     return rows
 
 
