@@ -79,12 +79,15 @@ with warnings.catch_warnings(record=True) as caught:
     again = sae.transform(X)
 print("loaded on a CPU-only process; max |codes - cuda codes| =",
       f"{np.abs(again - codes).max():.2e};", "warning:", caught[0].message if caught else None)
+sae.set_params(device="cpu").partial_fit(X)  # Adam's state, pickled on the GPU, goes on here
+print("partial_fit continued on the CPU:", sae.device_, f"n_iter_={sae.n_iter_}")
 """
 
 
 def pickling(folder):
     X = load_digits().data.astype(np.float32) / 16
     sae = SparseAutoencoderTransformer(64, max_iter=5, random_state=0, device="cuda").fit(X)
+    sae.partial_fit(X)
     path = folder / "cuda_model.pkl"
     with open(path, "wb") as f:
         pickle.dump((sae, X, sae.transform(X)), f)
@@ -92,7 +95,7 @@ def pickling(folder):
     done = subprocess.run(
         [sys.executable, "-c", LOAD_ON_CPU, str(path)], env=env, capture_output=True, text=True
     )
-    print(done.stdout.strip() or done.stderr[-2000:])
+    print(done.stdout.strip(), done.stderr[-2000:] if done.returncode else "")
 
 
 def one_epoch(X, **params):
