@@ -15,7 +15,6 @@ process on the global batch.
 Nothing here starts processes: the launcher does, as users already do.
 """
 
-import numpy as np
 import torch
 import torch.distributed as dist
 
@@ -73,8 +72,13 @@ def _slice(n_rows, rank, world_size):
 
 def local_rows(n_samples, batch_size, rank, world_size):
     """The rows one rank computes on in an epoch of :class:`ShardedBatches`."""
-    sizes = [min(batch_size, n_samples - s) for s in range(0, n_samples, batch_size)]
-    return sum(np.diff(_slice(n, rank, world_size))[0] for n in sizes if n >= world_size)
+    rows = 0
+    for first in range(0, n_samples, batch_size):
+        n_rows = min(batch_size, n_samples - first)
+        if n_rows >= world_size:  # smaller batches are left out
+            start, stop = _slice(n_rows, rank, world_size)
+            rows += stop - start
+    return rows
 
 
 class ShardedBatches:
