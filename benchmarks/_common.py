@@ -75,3 +75,23 @@ def peak_rss(reset=False):
         return peak * 1024
     except (OSError, StopIteration):
         return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+def measure_fit_and_transform(estimator, X, transform_repeats=1):
+    """Fit ``estimator`` on ``X`` then transform ``X``, in seconds (the
+    transform's best of ``transform_repeats``) and the peak resident memory
+    each adds in MiB (the transform's output array aside)."""
+    base = peak_rss(reset=True)
+    fit_seconds = timed(estimator.fit, X)[1]
+    fit_peak = peak_rss(reset=True)
+    before_transform = current_rss() or base
+    codes, transform_seconds = timed(estimator.transform, X)
+    transform_peak = peak_rss() - codes.nbytes
+    for _ in range(transform_repeats - 1):
+        transform_seconds = min(transform_seconds, timed(estimator.transform, X)[1])
+    return {
+        "fit_s": fit_seconds,
+        "transform_s": transform_seconds,
+        "fit_growth_mb": (fit_peak - base) / 2**20,
+        "transform_growth_mb": max(0, transform_peak - before_transform) / 2**20,
+    }

@@ -23,12 +23,11 @@ import json
 import subprocess
 import sys
 import tempfile
-import time
 import warnings
 from pathlib import Path
 
 import numpy as np
-from _common import current_rss, load_mnist, peak_rss, print_table
+from _common import load_mnist, measure_fit_and_transform, print_table
 
 FILES = {"uint8": (2_000_000, np.uint8), "float32": (1_000_000, np.float32)}
 
@@ -60,29 +59,15 @@ def run_case(path, mode, ram_rows, device):
     if mode == "memory":
         X = np.array(X[:ram_rows], dtype=np.float32 if X.dtype == np.float32 else np.float64)
     sae = SparseAutoencoderTransformer(64, max_iter=1, random_state=0, device=device)
-    base = peak_rss(reset=True)
-    start = time.perf_counter()
-    sae.fit(X)
-    fit_seconds = time.perf_counter() - start
-    fit_peak = peak_rss(reset=True)
-    before_transform = current_rss() or base
-    start = time.perf_counter()
-    codes = sae.transform(X)
-    transform_seconds = time.perf_counter() - start
-    transform_peak = peak_rss() - codes.nbytes
-    for _ in range(2):  # a transform takes a second or two: the best of three
-        start = time.perf_counter()
-        sae.transform(X)
-        transform_seconds = min(transform_seconds, time.perf_counter() - start)
+    measured = measure_fit_and_transform(sae, X, transform_repeats=3)
+    rows = X.shape[0]
     print(
         json.dumps(
             {
-                "rows": X.shape[0],
-                "fit_rows_per_s": X.shape[0] / fit_seconds,
-                "transform_rows_per_s": X.shape[0] / transform_seconds,
-                "fit_growth_mb": (fit_peak - base) / 2**20,
-                "transform_growth_mb": max(0, transform_peak - before_transform) / 2**20,
-                "explained_variance": sae.explained_variance_,
+                "fit_rows_per_s": rows / measured["fit_s"],
+                "transform_rows_per_s": rows / measured["transform_s"],
+                "fit_growth_mb": measured["fit_growth_mb"],
+                "transform_growth_mb": measured["transform_growth_mb"],
             }
         )
     )

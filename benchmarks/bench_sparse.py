@@ -26,7 +26,7 @@ import warnings
 import numpy as np
 import scipy.sparse as sp
 import torch
-from _common import current_rss, peak_rss, print_table
+from _common import measure_fit_and_transform, print_table
 
 WIDTH, DENSITY = 50_000, 0.001
 CASES = {
@@ -54,28 +54,10 @@ def run_case(n_rows):
 
     warnings.simplefilter("ignore", ConvergenceWarning)
     X = tfidf_like(n_rows).astype(np.float64 if n_rows < 100_000 else np.float32)
-    base = peak_rss(reset=True)
     sae = SparseAutoencoderTransformer(random_state=0, **CASES[n_rows])
-    start = time.perf_counter()
-    sae.fit(X)
-    fit_s = time.perf_counter() - start
-    fit_peak = peak_rss(reset=True)
-    before_transform = current_rss() or base
-    start = time.perf_counter()
-    codes = sae.transform(X)
-    transform_s = time.perf_counter() - start
-    print(
-        json.dumps(
-            {
-                "fit_s": fit_s,
-                "transform_s": transform_s,
-                "fit_growth_mb": (fit_peak - base) / 2**20,
-                "transform_growth_mb": max(0, peak_rss() - codes.nbytes - before_transform)
-                / 2**20,
-                "data_mb": (X.data.nbytes + X.indices.nbytes + X.indptr.nbytes) / 2**20,
-            }
-        )
-    )
+    measured = measure_fit_and_transform(sae, X)
+    measured["data_mb"] = (X.data.nbytes + X.indices.nbytes + X.indptr.nbytes) / 2**20
+    print(json.dumps(measured))
 
 
 def step_times(batch=256, n_components=64, repeats=5):

@@ -38,14 +38,11 @@ DEVICE_SHARE = 0.5
 
 
 def to_tensor(array, device):
-    """Rows of ``array`` (dense, or scipy sparse densified here) as a tensor
-    on ``device``, in the array's dtype.
+    """The dense ``array`` as a tensor on ``device``, in the array's dtype.
 
     Read-only input (e.g. joblib's memory maps) is shared on the CPU, not
     copied: tensors made from it are only ever read.
     """
-    if sp.issparse(array):
-        array = array.toarray()
     array = np.ascontiguousarray(array)
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*not writable.*", category=UserWarning)
@@ -103,7 +100,7 @@ def _received(tensors, copied, device):
     return tensors
 
 
-class _BatchesBase:
+class BatchesBase:
     """What the training loop asks of batches: ``n_samples``, ``batch_size``,
     ``device``, ``epoch(generator)``, and :meth:`total`."""
 
@@ -119,7 +116,7 @@ class _BatchesBase:
         return tensor
 
 
-class Batches(_BatchesBase):
+class Batches(BatchesBase):
     """Aligned arrays in memory served as minibatches of tensors on ``device``.
 
     Dense arrays move to the device once if they fit there
@@ -215,7 +212,7 @@ class StreamedRows:
         )
 
 
-class StreamedBatches(_BatchesBase):
+class StreamedBatches(BatchesBase):
     """Batches of rows read from a memory map as they are needed.
 
     The rows are cut into contiguous blocks, each read in one sequential

@@ -18,6 +18,7 @@ Nothing here starts processes: the launcher does, as users already do.
 import torch
 import torch.distributed as dist
 
+from ._batches import BatchesBase
 from ._training import EpochHook
 
 
@@ -81,7 +82,7 @@ def local_rows(n_samples, batch_size, rank, world_size):
     return rows
 
 
-class ShardedBatches:
+class ShardedBatches(BatchesBase):
     """This rank's slice of every batch of ``batches``.
 
     All ranks draw the same batches (the same data and generator); rank
@@ -95,12 +96,6 @@ class ShardedBatches:
         last = batches.n_samples % batches.batch_size
         self.n_samples = batches.n_samples - (last if last < world_size else 0)
         self.rows = self.global_rows = 0
-
-    def __len__(self):
-        return len(self.inner)
-
-    def __iter__(self):
-        return self.epoch()
 
     def epoch(self, generator=None):
         for batch in self.inner.epoch(generator):
