@@ -12,6 +12,8 @@ from contextlib import contextmanager
 
 import torch
 
+from . import _fused as fused
+
 _EPS = 1e-6
 
 
@@ -189,6 +191,7 @@ class AutoencoderLoss:
         statistics=None,
     ):
         self.scale, self.activation = scale, activation
+        self.sparsity = sparsity
         self.penalty = SPARSITY_PENALTIES.get(sparsity) if sparsity_weight > 0 else None
         self.sparsity_target, self.sparsity_weight = sparsity_target, sparsity_weight
         self.alpha, self.contractive_weight = alpha, contractive_weight
@@ -202,6 +205,11 @@ class AutoencoderLoss:
         noisy = x
         if self.corruption is not None and module.training:
             noisy = corrupt(x, self.corruption, self.corruption_level, self.generator, self.bounds)
+        if module.training and torch.is_grad_enabled() and fused.supports(module, self):
+            loss, codes, errors = fused.fused_loss(module, noisy, x, self)
+            if self.statistics is not None:
+                self.statistics.add(module.encoder.code.firing(codes), errors)
+            return loss
         out = module(noisy)
         errors = squared_error(out.reconstruction, x)
         if self.statistics is not None:

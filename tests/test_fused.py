@@ -1,0 +1,119 @@
+"""The hand-written loss and gradient of the plain autoencoder equal autograd's."""
+
+import itertools
+
+import pytest
+import torch
+
+from skl_sae._codes import TopK
+from skl_sae._fused import supports
+from skl_sae._losses import AutoencoderLoss, CodeStatistics
+from skl_sae._modules import SparseAutoencoder
+
+CASES = [
+    # (hidden activation, output activation, sparsity, tied weights)
+    *itertools.product(["sigmoid"], ["sigmoid", "identity"], ["kl", "l1", None], [False, True]),
+    *itertools.product(["relu", "tanh", "identity"], ["identity", "sigmoid"], ["l1"], [False]),
+    ("relu", "identity", None, True),
+]
+
+
+def _model_and_data(activation, output_activation, tied, dtype=torch.float64):
+    generator = torch.Generator().manual_seed(0)
+    module = SparseAutoencoder(
+        7,
+        5,
+        activation=activation,
+        output_activation=output_activation,
+        tied_weights=tied,
+        generator=generator,
+        dtype=dtype,
+    )
+    with torch.no_grad():
+        module.encoder.bias.uniform_(-1, 1, generator=generator)
+        module.decoder_bias.uniform_(-1, 1, generator=generator)
+    x = torch.rand(11, 7, generator=generator, dtype=dtype)
+    return module, x
+
+
+def _gradients(module, loss_fn, x, fused):
+    """Loss value and parameter gradients with the fused path on or off."""
+    module.zero_grad(set_to_none=True)
+    if fused:
+        value = loss_fn(module, x)
+    else:  # evaluation mode takes the autograd path; corruption stays off
+        module.eval()
+        value = loss_fn(module, x)
+        module.train()
+    (value * 0.7).backward()  # a weighted loss, as L-BFGS's closure makes
+    return value.detach(), {name: p.grad.clone() for name, p in module.named_parameters()}
+
+
+@pytest.mark.parametrize(("activation", "output_activation", "sparsity", "tied"), CASES)
+def test_fused_loss_and_gradients_equal_autograds(activation, output_activation, sparsity, tied):
+    module, x = _model_and_data(activation, output_activation, tied)
+    loss_fn = AutoencoderLoss(
+        0.37,
+        activation=activation,
+        sparsity=sparsity,
+        sparsity_target=0.1,
+        sparsity_weight=2.0,
+        alpha=1e-2,
+    )
+    assert supports(module, loss_fn)
+    value, grads = _gradients(module, loss_fn, x, fused=True)
+    expected_value, expected_grads = _gradients(module, loss_fn, x, fused=False)
+    torch.testing.assert_close(value, expected_value, rtol=1e-12, atol=1e-12)
+    assert grads.keys() == expected_grads.keys()
+    for name in grads:
+        torch.testing.assert_close(grads[name], expected_grads[name], rtol=1e-10, atol=1e-12)
+
+
+def test_fused_kl_gradient_stops_at_the_clamp_as_autograds_does():
+    module, x = _model_and_data("sigmoid", "sigmoid", False)
+    with torch.no_grad():
+        module.encoder.bias[:2] = 60.0  # these units saturate at 1 on every row
+    loss_fn = AutoencoderLoss(1.0, activation="sigmoid", sparsity="kl", sparsity_weight=3.0)
+    value, grads = _gradients(module, loss_fn, x, fused=True)
+    expected_value, expected_grads = _gradients(module, loss_fn, x, fused=False)
+    torch.testing.assert_close(value, expected_value)
+    for name in grads:
+        torch.testing.assert_close(grads[name], expected_grads[name])
+
+
+def test_fused_loss_records_the_code_statistics():
+    module, x = _model_and_data("sigmoid", "sigmoid", False)
+    statistics = CodeStatistics(5, x.shape[0], "cpu")
+    loss_fn = AutoencoderLoss(1.0, activation="sigmoid", sparsity="kl", statistics=statistics)
+    loss_fn(module, x)
+    with torch.no_grad():
+        out = module(x)
+    expected = (out.codes > 0.5).double().mean(dim=0).numpy()
+    torch.testing.assert_close(torch.from_numpy(statistics.feature_density()), torch.from_numpy(expected))
+    error = (out.reconstruction - x).pow(2).mean().item()
+    assert statistics.mean_squared_error() == pytest.approx(error, rel=1e-12)
+
+
+def test_fused_loss_trains_on_the_corrupted_input_against_the_clean_one():
+    module, x = _model_and_data("sigmoid", "identity", False)
+    loss_fn = AutoencoderLoss(
+        1.0,
+        activation="sigmoid",
+        corruption="mask",
+        corruption_level=0.5,
+        generator=torch.Generator().manual_seed(3),
+    )
+    fused_value = loss_fn(module, x)
+    noisy = x * (torch.rand(x.shape, generator=torch.Generator().manual_seed(3), dtype=x.dtype) >= 0.5)
+    with torch.no_grad():
+        expected = (module(noisy).reconstruction - x).pow(2).mean()
+    torch.testing.assert_close(fused_value.detach(), expected)
+
+
+def test_sparse_codes_and_other_terms_take_the_autograd_path():
+    module, _ = _model_and_data("relu", "identity", False)
+    plain = AutoencoderLoss(1.0, activation="relu", sparsity="l1")
+    assert supports(module, plain)
+    assert not supports(module, AutoencoderLoss(1.0, activation="relu", contractive_weight=0.1))
+    module.encoder.code = TopK(2, "relu")
+    assert not supports(module, plain)
