@@ -128,6 +128,21 @@ def check_memory_map(X):
     check_streamed(X)
 
 
+@contextmanager
+def transaction(estimator):
+    """Leave ``estimator``'s attributes exactly as they were if the block
+    raises anything, ``KeyboardInterrupt`` included: a failed first fit
+    leaves it unfitted, a failed refit leaves the fitted model. Fitting must
+    replace attributes, not mutate the objects they hold."""
+    saved = dict(vars(estimator))
+    try:
+        yield
+    except BaseException:
+        vars(estimator).clear()
+        vars(estimator).update(saved)
+        raise
+
+
 def _as_numpy(value):
     """``value`` with its tensors (in dicts, lists and tuples) as numpy arrays."""
     if isinstance(value, torch.Tensor):
@@ -521,16 +536,9 @@ class BaseSparseAutoencoder(CallbackSupportMixin, BaseEstimator):
         )
         return optimizer, history
 
-    @contextmanager
     def _transaction(self):
         """Leave the estimator exactly as it was if the block raises."""
-        saved = dict(vars(self))
-        try:
-            yield
-        except BaseException:
-            vars(self).clear()
-            vars(self).update(saved)
-            raise
+        return transaction(self)
 
     def _copy_state(self, device, incremental, parameters=None):
         """Copies of the fitted module (on ``device``), of its history and,

@@ -8,7 +8,7 @@ from sklearn.base import BaseEstimator, OutlierMixin, _fit_context
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
-from ._base import validate_rows
+from ._base import transaction, validate_rows
 from ._callbacks import CallbackSupportMixin, begin_fit_task, end_task, stage_task
 from ._transformer import SparseAutoencoderTransformer
 
@@ -206,34 +206,38 @@ random_state, verbose, warm_start, device
         self : SparseAutoencoderOutlierDetector
             The fitted detector.
         """
-        X = validate_rows(self, X, accept_sparse="csr", dtype=(np.float64, np.float32))
-        params = {name: getattr(self, name) for name in _AUTOENCODER_PARAMS}
-        if self.warm_start and hasattr(self, "autoencoder_"):
-            # A copy, so that a failed fit leaves the fitted detector as it was.
-            autoencoder = copy.deepcopy(self.autoencoder_).set_params(**params)
-        else:
-            autoencoder = SparseAutoencoderTransformer(**params)
-        task = begin_fit_task(self, 1, X)
-        # The autoencoder's epochs become sub-tasks of this fit.
-        with stage_task(task, "fit-autoencoder", 0, self, X, propagate_to=autoencoder):
-            autoencoder.fit(X)
-        error, active = _error_and_activity(autoencoder, X)
-        # How often each unit fires on the training data, at inference.
-        density = np.clip(active.mean(axis=0), 1.0 / X.shape[0], 1.0)
-        self.unit_rarity_ = -np.log(density)
-        rarity = _rarity(active, self.unit_rarity_)
-        self.error_center_, self.error_scale_ = _center_and_scale(error)
-        self.rarity_center_, self.rarity_scale_ = _center_and_scale(rarity)
-        self.autoencoder_ = autoencoder
-        scores = self._combine(error, rarity)
-        if self.contamination == "auto":
-            q1, q3 = np.percentile(scores, [25, 75])
-            offset = q1 - 1.5 * (q3 - q1)
-        else:
-            offset = np.percentile(scores, 100 * self.contamination)
-        self.offset_ = float(offset)
-        end_task(task, self, X)
-        self.n_iter_, self.loss_curve_ = autoencoder.n_iter_, autoencoder.loss_curve_
+        # All or nothing, as the transformer's fit: a failure (Ctrl-C too)
+        # restores vars(self).
+        with transaction(self):
+            X = validate_rows(self, X, accept_sparse="csr", dtype=(np.float64, np.float32))
+            params = {name: getattr(self, name) for name in _AUTOENCODER_PARAMS}
+            if self.warm_start and hasattr(self, "autoencoder_"):
+                # A copy: the transaction restores the detector's attributes,
+                # not what is inside its autoencoder.
+                autoencoder = copy.deepcopy(self.autoencoder_).set_params(**params)
+            else:
+                autoencoder = SparseAutoencoderTransformer(**params)
+            task = begin_fit_task(self, 1, X)
+            # The autoencoder's epochs become sub-tasks of this fit.
+            with stage_task(task, "fit-autoencoder", 0, self, X, propagate_to=autoencoder):
+                autoencoder.fit(X)
+            error, active = _error_and_activity(autoencoder, X)
+            # How often each unit fires on the training data, at inference.
+            density = np.clip(active.mean(axis=0), 1.0 / X.shape[0], 1.0)
+            self.unit_rarity_ = -np.log(density)
+            rarity = _rarity(active, self.unit_rarity_)
+            self.error_center_, self.error_scale_ = _center_and_scale(error)
+            self.rarity_center_, self.rarity_scale_ = _center_and_scale(rarity)
+            self.autoencoder_ = autoencoder
+            scores = self._combine(error, rarity)
+            if self.contamination == "auto":
+                q1, q3 = np.percentile(scores, [25, 75])
+                offset = q1 - 1.5 * (q3 - q1)
+            else:
+                offset = np.percentile(scores, 100 * self.contamination)
+            self.offset_ = float(offset)
+            end_task(task, self, X)
+            self.n_iter_, self.loss_curve_ = autoencoder.n_iter_, autoencoder.loss_curve_
         return self
 
     def score_samples(self, X):
