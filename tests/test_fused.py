@@ -89,7 +89,9 @@ def test_fused_loss_records_the_code_statistics():
     with torch.no_grad():
         out = module(x)
     expected = (out.codes > 0.5).double().mean(dim=0).numpy()
-    torch.testing.assert_close(torch.from_numpy(statistics.feature_density()), torch.from_numpy(expected))
+    torch.testing.assert_close(
+        torch.from_numpy(statistics.feature_density()), torch.from_numpy(expected)
+    )
     error = (out.reconstruction - x).pow(2).mean().item()
     assert statistics.mean_squared_error() == pytest.approx(error, rel=1e-12)
 
@@ -104,7 +106,9 @@ def test_fused_loss_trains_on_the_corrupted_input_against_the_clean_one():
         generator=torch.Generator().manual_seed(3),
     )
     fused_value = loss_fn(module, x)
-    noisy = x * (torch.rand(x.shape, generator=torch.Generator().manual_seed(3), dtype=x.dtype) >= 0.5)
+    noisy = x * (
+        torch.rand(x.shape, generator=torch.Generator().manual_seed(3), dtype=x.dtype) >= 0.5
+    )
     with torch.no_grad():
         expected = (module(noisy).reconstruction - x).pow(2).mean()
     torch.testing.assert_close(fused_value.detach(), expected)
