@@ -201,16 +201,29 @@ class AutoencoderLoss:
         self.auxk_weight = auxk_weight if dead_latents is not None else 0.0
         self.report_auxiliary, self.statistics = report_auxiliary, statistics
 
-    def __call__(self, module, x):
-        noisy = x
+    def _input(self, module, x):
+        """What the model sees: ``x`` corrupted in training, if asked."""
         if self.corruption is not None and module.training:
-            noisy = corrupt(x, self.corruption, self.corruption_level, self.generator, self.bounds)
-        if module.training and torch.is_grad_enabled() and fused.supports(module, self):
-            loss, codes, errors = fused.fused_loss(module, noisy, x, self)
-            if self.statistics is not None:
-                self.statistics.add(module.encoder.code.firing(codes), errors)
-            return loss
-        out = module(noisy)
+            return corrupt(x, self.corruption, self.corruption_level, self.generator, self.bounds)
+        return x
+
+    def accumulate_gradients(self, module, x, weight=1.0):
+        """Add ``weight`` times the gradient of the training loss to the
+        parameters' ``.grad`` without autograd, and return the weighted loss
+        (no gradient); None where :mod:`._fused` does not cover the model or
+        the loss, which then go through autograd (see
+        :func:`~._training.train_step`)."""
+        if not (module.training and fused.supports(module, self)):
+            return None
+        value, codes, errors = fused.loss_and_gradients(
+            module, self._input(module, x), x, self, weight
+        )
+        if self.statistics is not None:
+            self.statistics.add(module.encoder.code.firing(codes), errors)
+        return value
+
+    def __call__(self, module, x):
+        out = module(self._input(module, x))
         errors = squared_error(out.reconstruction, x)
         if self.statistics is not None:
             self.statistics.add(module.encoder.code.firing(out.codes), errors.detach())

@@ -20,6 +20,8 @@ from typing import ClassVar
 import torch
 from sklearn.exceptions import ConvergenceWarning
 
+from ._optimizers import SGD, Adam
+
 
 class EpochHook:
     """What the loop calls around each epoch and each optimizer step.
@@ -104,18 +106,19 @@ class History:
 
 
 def make_optimizer(solver, parameters, learning_rate_init):
-    """Build the torch optimizer named by ``solver``.
+    """Build the optimizer named by ``solver``.
 
-    ``"sgd"`` uses Nesterov momentum 0.9, as scikit-learn's MLP does;
-    ``"lbfgs"`` takes one strong-Wolfe line-searched step per epoch. (The
-    fused Adam and SGD kernels would save about 60 us per step on small
-    models, but their first use imports torch's compiler stack: 1.5 s.)
+    ``"adam"`` and ``"sgd"`` (Nesterov momentum 0.9, as scikit-learn's MLP)
+    are those of :mod:`._optimizers`: the arithmetic of ``torch.optim``'s
+    without its import of torch's compiler (1.4 s in each new process) and
+    its per-step Python. ``"lbfgs"`` is ``torch.optim.LBFGS``, one
+    strong-Wolfe line-searched step per epoch.
     """
     parameters = list(parameters)
     if solver == "adam":
-        return torch.optim.Adam(parameters, lr=learning_rate_init)
+        return Adam(parameters, lr=learning_rate_init)
     if solver == "sgd":
-        return torch.optim.SGD(parameters, lr=learning_rate_init, momentum=0.9, nesterov=True)
+        return SGD(parameters, lr=learning_rate_init)
     if solver == "lbfgs":
         return torch.optim.LBFGS(
             parameters, lr=1.0, max_iter=1, history_size=20, line_search_fn="strong_wolfe"
@@ -138,18 +141,25 @@ def train_step(module, loss_fn, batches, n_samples, optimizer, hooks=()):
     ``batches`` is one minibatch in a tuple for the minibatch solvers, or
     every batch of the data for L-BFGS, whose closure sums the size-weighted
     batch losses (``n_samples`` rows in all) and may be called several times
-    by its line search. The hooks' ``before_step`` runs between the backward
-    pass and the step, ``after_step`` after it.
+    by its line search. A loss that offers
+    ``accumulate_gradients(module, *batch, weight=...)`` (see
+    :class:`~._losses.AutoencoderLoss`) adds its gradient itself where it
+    can; otherwise autograd computes it. The hooks' ``before_step`` runs
+    between the backward pass and the step, ``after_step`` after it.
     """
+    by_hand = getattr(loss_fn, "accumulate_gradients", None)
 
     def closure():
         optimizer.zero_grad(set_to_none=True)
         total = 0.0
         for batch in batches:
-            loss = loss_fn(module, *batch)
-            if batch[0].shape[0] != n_samples:
-                loss = loss * (batch[0].shape[0] / n_samples)
-            loss.backward()
+            weight = batch[0].shape[0] / n_samples
+            loss = None if by_hand is None else by_hand(module, *batch, weight=weight)
+            if loss is None:
+                loss = loss_fn(module, *batch)
+                if weight != 1:
+                    loss = loss * weight
+                loss.backward()
             total = total + loss.detach()
         for hook in hooks:
             hook.before_step(module)
@@ -226,7 +236,7 @@ def fit_loop(
         ``loss_fn(module, *batch)`` returns the scalar loss of a batch.
     batches : Batches
         The training data.
-    optimizer : torch.optim.Optimizer
+    optimizer : Adam, SGD or torch.optim.LBFGS
         From :func:`make_optimizer`, over ``module``'s parameters.
     max_iter : int
         Number of epochs at most.

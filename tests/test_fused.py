@@ -36,16 +36,15 @@ def _model_and_data(activation, output_activation, tied, dtype=torch.float64):
     return module, x
 
 
-def _gradients(module, loss_fn, x, fused):
-    """Loss value and parameter gradients with the fused path on or off."""
+def _gradients(module, loss_fn, x, by_hand, weight=0.7):
+    """Weighted loss and parameter gradients, by hand or by autograd (the
+    weight as L-BFGS's closure gives each batch)."""
     module.zero_grad(set_to_none=True)
-    if fused:
-        value = loss_fn(module, x)
-    else:  # evaluation mode takes the autograd path; corruption stays off
-        module.eval()
-        value = loss_fn(module, x)
-        module.train()
-    (value * 0.7).backward()  # a weighted loss, as L-BFGS's closure makes
+    if by_hand:
+        value = loss_fn.accumulate_gradients(module, x, weight=weight)
+    else:
+        value = loss_fn(module, x) * weight
+        value.backward()
     return value.detach(), {name: p.grad.clone() for name, p in module.named_parameters()}
 
 
@@ -61,8 +60,8 @@ def test_fused_loss_and_gradients_equal_autograds(activation, output_activation,
         alpha=1e-2,
     )
     assert supports(module, loss_fn)
-    value, grads = _gradients(module, loss_fn, x, fused=True)
-    expected_value, expected_grads = _gradients(module, loss_fn, x, fused=False)
+    value, grads = _gradients(module, loss_fn, x, by_hand=True)
+    expected_value, expected_grads = _gradients(module, loss_fn, x, by_hand=False)
     torch.testing.assert_close(value, expected_value, rtol=1e-12, atol=1e-12)
     assert grads.keys() == expected_grads.keys()
     for name in grads:
@@ -74,8 +73,8 @@ def test_fused_kl_gradient_stops_at_the_clamp_as_autograds_does():
     with torch.no_grad():
         module.encoder.bias[:2] = 60.0  # these units saturate at 1 on every row
     loss_fn = AutoencoderLoss(1.0, activation="sigmoid", sparsity="kl", sparsity_weight=3.0)
-    value, grads = _gradients(module, loss_fn, x, fused=True)
-    expected_value, expected_grads = _gradients(module, loss_fn, x, fused=False)
+    value, grads = _gradients(module, loss_fn, x, by_hand=True)
+    expected_value, expected_grads = _gradients(module, loss_fn, x, by_hand=False)
     torch.testing.assert_close(value, expected_value)
     for name in grads:
         torch.testing.assert_close(grads[name], expected_grads[name])
@@ -85,7 +84,7 @@ def test_fused_loss_records_the_code_statistics():
     module, x = _model_and_data("sigmoid", "sigmoid", False)
     statistics = CodeStatistics(5, x.shape[0], "cpu")
     loss_fn = AutoencoderLoss(1.0, activation="sigmoid", sparsity="kl", statistics=statistics)
-    loss_fn(module, x)
+    loss_fn.accumulate_gradients(module, x)
     with torch.no_grad():
         out = module(x)
     expected = (out.codes > 0.5).double().mean(dim=0).numpy()
@@ -105,19 +104,33 @@ def test_fused_loss_trains_on_the_corrupted_input_against_the_clean_one():
         corruption_level=0.5,
         generator=torch.Generator().manual_seed(3),
     )
-    fused_value = loss_fn(module, x)
+    fused_value = loss_fn.accumulate_gradients(module, x)
     noisy = x * (
         torch.rand(x.shape, generator=torch.Generator().manual_seed(3), dtype=x.dtype) >= 0.5
     )
     with torch.no_grad():
         expected = (module(noisy).reconstruction - x).pow(2).mean()
-    torch.testing.assert_close(fused_value.detach(), expected)
+    torch.testing.assert_close(fused_value, expected)
 
 
-def test_sparse_codes_and_other_terms_take_the_autograd_path():
-    module, _ = _model_and_data("relu", "identity", False)
+def test_gradients_add_to_those_already_there():
+    module, x = _model_and_data("sigmoid", "identity", False)
+    loss_fn = AutoencoderLoss(1.0, activation="sigmoid", sparsity="kl", sparsity_weight=3.0)
+    _, once = _gradients(module, loss_fn, x, by_hand=True, weight=1.0)
+    loss_fn.accumulate_gradients(module, x, weight=1.0)  # a second batch, the same
+    for name, parameter in module.named_parameters():
+        torch.testing.assert_close(parameter.grad, 2 * once[name])
+
+
+def test_sparse_codes_other_terms_and_evaluation_take_the_autograd_path():
+    module, x = _model_and_data("relu", "identity", False)
     plain = AutoencoderLoss(1.0, activation="relu", sparsity="l1")
     assert supports(module, plain)
-    assert not supports(module, AutoencoderLoss(1.0, activation="relu", contractive_weight=0.1))
+    contractive = AutoencoderLoss(1.0, activation="relu", contractive_weight=0.1)
+    assert not supports(module, contractive)
+    assert contractive.accumulate_gradients(module, x) is None
+    module.eval()
+    assert plain.accumulate_gradients(module, x) is None
+    module.train()
     module.encoder.code = TopK(2, "relu")
     assert not supports(module, plain)
