@@ -2,6 +2,9 @@
 the estimators."""
 
 import os
+import subprocess
+import sys
+import time
 
 import numpy as np
 import pytest
@@ -10,7 +13,7 @@ import torch
 from joblib import Parallel, delayed
 
 import skl_sae._data
-from skl_sae._data import geometric_median, resolve_device, torch_threads
+from skl_sae._data import busy_cpus, geometric_median, resolve_device, torch_threads
 
 
 def test_resolve_device():
@@ -47,6 +50,29 @@ def test_torch_threads_follow_scikit_learn_inside_and_are_restored_after(monkeyp
         assert torch.get_num_threads() == 3
     finally:
         torch.set_num_threads(before)
+
+
+def test_torch_threads_leave_the_cpus_that_other_processes_keep_busy(monkeypatch):
+    monkeypatch.setattr(skl_sae._data, "_openmp_effective_n_threads", lambda: 4)
+    monkeypatch.setattr(os, "cpu_count", lambda: 4)
+    monkeypatch.setattr(skl_sae._data, "busy_cpus", lambda: 0)
+    assert _threads_inside() == 4
+    monkeypatch.setattr(skl_sae._data, "busy_cpus", lambda: 3)
+    assert _threads_inside() == 1
+    monkeypatch.setattr(skl_sae._data, "busy_cpus", lambda: 9)
+    assert _threads_inside() == 1  # never fewer than one
+
+
+def test_busy_cpus_counts_a_cpu_bound_process():
+    if not os.path.exists("/proc/loadavg"):
+        pytest.skip("needs Linux's /proc/loadavg")
+    spinner = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    try:
+        time.sleep(0.5)
+        assert busy_cpus() >= 1
+    finally:
+        spinner.kill()
+        spinner.wait()
 
 
 def test_resolve_device_takes_a_torch_device():
