@@ -189,7 +189,8 @@ class LayerFit:
     module: SparseAutoencoder
     scale: float
     """Mean feature variance of the first data it was fitted on: the loss scale."""
-    optimizer: torch.optim.Optimizer | None = None
+    optimizer: object | None = None
+    """From :func:`~._training.make_optimizer`."""
     history: History | None = None
     dead_latents: DeadLatents | None = None
     statistics: CodeStatistics | None = None
@@ -263,8 +264,8 @@ class BaseSparseAutoencoder(CallbackSupportMixin, BaseEstimator):
     def _batch_size(self, shape, dtype):
         """Rows per batch of data of ``shape`` computed in ``dtype``.
 
-        ``"auto"``: ``min(256, max(32, n_samples // 50))`` for the minibatch
-        solvers, all rows for L-BFGS (whose step sums the loss of every batch),
+        ``"auto"``: ``min(200, n_samples)`` for the minibatch solvers (as
+        scikit-learn's MLP), all rows for L-BFGS (whose step sums the loss of every batch),
         and in both cases no more rows than a dense batch of
         :data:`AUTO_BATCH_BYTES` holds, so that wide data (a TF-IDF of 50,000
         terms) train in bounded memory.
@@ -275,7 +276,7 @@ class BaseSparseAutoencoder(CallbackSupportMixin, BaseEstimator):
         widest = max(1, AUTO_BATCH_BYTES // (width * np.dtype(dtype).itemsize))
         if self.solver == "lbfgs":
             return min(n_samples, widest)
-        return min(256, max(32, n_samples // 50), n_samples, widest)
+        return min(200, n_samples, widest)
 
     def _seeds(self, offset=0):
         """A numpy RNG and a local torch generator, both from ``random_state``.

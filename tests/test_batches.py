@@ -204,13 +204,14 @@ def test_reading_a_memory_map_holds_a_buffer_not_the_array(memmap, monkeypatch):
 @pytest.mark.parametrize(
     ("shape", "dtype", "rows"),
     [
-        ((1797, 64), np.float64, 35),  # about 50 steps an epoch on small data
-        ((60_000, 784), np.float32, 256),
+        ((1797, 64), np.float64, 200),  # scikit-learn's MLP's min(200, n_samples)
+        ((150, 4), np.float64, 150),
+        ((60_000, 784), np.float32, 200),
         ((20_000, 50_000), np.float64, 41),  # a dense batch of at most 16 MB
         ((20_000, 50_000), np.float32, 83),
     ],
 )
-def test_auto_batches_have_about_fifty_steps_and_at_most_16_mb(shape, dtype, rows):
+def test_auto_batches_take_200_rows_and_at_most_16_mb(shape, dtype, rows):
     assert SparseAutoencoderTransformer()._batch_size(shape, dtype) == rows
     lbfgs = SparseAutoencoderTransformer(solver="lbfgs")  # its step sums all batches
     widest = 16 * 2**20 // (shape[1] * np.dtype(dtype).itemsize)

@@ -38,7 +38,8 @@ def test_training_lowers_the_loss(digits):
 @pytest.mark.parametrize("solver", ["adam", "sgd", "lbfgs"])
 def test_every_solver_reconstructs_better_than_the_mean(digits, solver):
     X, _ = digits
-    sae = small(solver=solver, max_iter=60, learning_rate_init=0.1 if solver == "sgd" else 1e-3)
+    step = {"sgd": {"learning_rate_init": 0.1}}.get(solver, {})  # adam: the default
+    sae = small(solver=solver, max_iter=60, **step)
     sae.fit(X)
     error = np.mean((sae.inverse_transform(sae.transform(X)) - X) ** 2)
     assert error < 0.5 * X.var(axis=0).sum() / X.shape[1]
