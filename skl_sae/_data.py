@@ -11,7 +11,6 @@ estimators or of autoencoders.
 
 import mmap
 import os
-import time
 from contextlib import contextmanager
 
 import numpy as np
@@ -57,23 +56,32 @@ def resolve_device(device):
 
 
 def busy_cpus():
-    """CPUs that other threads keep busy now: runnable threads on the machine
-    besides this one (Linux's ``/proc/loadavg``), the fewer of two readings
-    1 ms apart so that a passing process does not count; 0 where unknown.
+    """CPUs that other processes keep busy now: the machine's runnable
+    threads (Linux's ``/proc/loadavg``) less this process's own (its threads
+    in state R, torch's spinning workers included); 0 where unknown.
 
-    A CPU-bound process is always runnable, so each reading counts it.
+    A CPU-bound process is always runnable, so one reading counts it; a
+    process that happens to pass at that instant costs one fit a thread.
     """
-    readings = []
     try:
-        for attempt in range(2):
-            if attempt:
-                time.sleep(0.001)
-            with open("/proc/loadavg") as loadavg:
-                running = int(loadavg.read().split()[3].split("/")[0])
-            readings.append(running - 1)
+        with open("/proc/loadavg") as loadavg:
+            running = int(loadavg.read().split()[3].split("/")[0])
+        return max(0, running - _own_running_threads())
     except (OSError, ValueError, IndexError):
         return 0
-    return max(0, min(readings))
+
+
+def _own_running_threads():
+    """This process's threads that are running or runnable (this one included)."""
+    count = 0
+    for task in os.listdir("/proc/self/task"):
+        try:
+            with open(f"/proc/self/task/{task}/stat") as stat:
+                # The state follows the command name, which is in parentheses.
+                count += stat.read().rsplit(")", 1)[1].split()[0] == "R"
+        except OSError:  # the thread ended meanwhile
+            continue
+    return max(count, 1)
 
 
 @contextmanager
