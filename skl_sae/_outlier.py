@@ -61,9 +61,16 @@ class SparseAutoencoderOutlierDetector(CallbackSupportMixin, OutlierMixin, BaseE
         Mean number of active units per sample with ``"batchtopk"`` (at most
         that many with ``"topk"``).
 
+    learning_rate_init : float, default=1e-3
+        Step size of ``"adam"`` and ``"sgd"``. Smaller than the
+        transformer's: on the MNIST tasks below, 1e-2 stopped sooner but
+        ranked the outliers worse (ROC AUC 0.955 against 0.963 on the digit
+        3), 3e-3 gave a mean of 0.973 over the ten digits against 0.975,
+        and 1e-3 stops by ``tol`` in about 50 epochs.
+
     sparsity_target, sparsity_weight, auxk_weight, alpha, corruption, \
 corruption_level, contractive_weight, activation, output_activation, \
-tied_weights, solver, batch_size, learning_rate_init, max_iter, tol, \
+tied_weights, solver, batch_size, max_iter, tol, \
 n_iter_no_change, early_stopping, validation_fraction, shuffle, \
 random_state, verbose, warm_start, device
         As in :class:`~skl_sae.SparseAutoencoderTransformer`, with the same
@@ -149,7 +156,7 @@ random_state, verbose, warm_start, device
         tied_weights=False,
         solver="adam",
         batch_size="auto",
-        learning_rate_init=1e-2,
+        learning_rate_init=1e-3,
         max_iter=200,
         tol=1e-3,
         n_iter_no_change=10,
