@@ -49,6 +49,7 @@ ESTIMATORS = [
         tied_weights=True,
         fine_tune=False,
         solver="sgd",
+        batch_size=32,  # plain SGD on 300 rows needs more than 2 steps an epoch
         **FAST_CLASSIFIER,
     ),
     StackedSparseAutoencoderClassifier(
