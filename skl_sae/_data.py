@@ -71,6 +71,19 @@ def busy_cpus():
         return 0
 
 
+def idle_cpus():
+    """This process's CPUs (its affinity) less those that other processes
+    keep busy; the others' threads are taken as spread over the whole
+    machine, so that a container pinned to 2 of 64 CPUs counts its share of
+    the host's load, not all of it."""
+    machine = os.cpu_count() or 1
+    try:
+        ours = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # not on Linux
+        ours = machine
+    return ours - round(busy_cpus() * ours / max(machine, ours))
+
+
 def _own_running_threads():
     """This process's threads that are running or runnable (this one included)."""
     count = 0
@@ -103,7 +116,7 @@ def torch_threads():
     previous = torch.get_num_threads()
     wanted = max(1, _openmp_effective_n_threads())
     if wanted > 1:
-        wanted = max(1, min(wanted, (os.cpu_count() or 1) - busy_cpus()))
+        wanted = max(1, min(wanted, idle_cpus()))
     if wanted != previous:
         torch.set_num_threads(wanted)
     try:

@@ -81,7 +81,7 @@ class _Optimizer:
             saved = state_dict["state"].get(index, {})
             entry = {}
             for name in self.state_names:
-                if name not in saved:
+                if saved.get(name) is None:
                     continue
                 value = torch.as_tensor(saved[name])
                 if name != "step" and value.shape != parameter.shape:
@@ -107,7 +107,13 @@ class Adam(_Optimizer):
     eps = 1e-8
 
     def _hyperparameters(self):
-        return {"betas": self.betas, "eps": self.eps, "weight_decay": 0.0, "amsgrad": False}
+        return {
+            "betas": self.betas,
+            "eps": self.eps,
+            "weight_decay": 0.0,
+            "amsgrad": False,
+            "maximize": False,
+        }
 
     def _update(self, indices):
         for i in indices:
@@ -147,7 +153,13 @@ class SGD(_Optimizer):
     momentum = 0.9
 
     def _hyperparameters(self):
-        return {"momentum": self.momentum, "nesterov": True, "dampening": 0.0}
+        return {
+            "momentum": self.momentum,
+            "nesterov": True,
+            "dampening": 0.0,
+            "weight_decay": 0.0,
+            "maximize": False,
+        }
 
     def _update(self, indices):
         for i in indices:

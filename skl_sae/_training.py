@@ -82,10 +82,12 @@ class History:
 
     @property
     def diverged(self):
-        """Whether the last epoch's loss is far above ``initial_loss``."""
+        """Whether the last epoch's loss is far above ``initial_loss``, or
+        above 0.01 for a start below it: the noise of a model already fitted
+        to a loss near 0 (a cross-entropy) is not a divergence."""
         if self.initial_loss is None or not self.loss_curve:
             return False
-        return self.loss_curve[-1] > self.divergence_factor * self.initial_loss
+        return self.loss_curve[-1] > self.divergence_factor * max(self.initial_loss, 1e-2)
 
     def to_dict(self):
         """The record as plain values (no tensors), for pickling."""
@@ -277,7 +279,7 @@ def fit_loop(
     RuntimeWarning
         If training diverged without overflowing: the last epoch's loss ended
         :attr:`History.divergence_factor` times above the loss of this call's
-        first step (:attr:`History.initial_loss`). A loss that overflows
+        first step (:attr:`History.initial_loss`), or than 0.01. A loss that overflows
         (NaN or infinite) raises a ValueError instead.
     """
     history = History() if history is None else history
@@ -290,7 +292,7 @@ def fit_loop(
         loss, first_loss = run_single_epoch(
             module, loss_fn, batches, optimizer, shuffle=shuffle, generator=generator, hooks=hooks
         )
-        if epoch == 0:
+        if epoch == 0 and first_loss is not None:  # (None: this rank had no batch)
             history.initial_loss = float(first_loss)
         _check_finite(loss)
         history.loss_curve.append(loss)

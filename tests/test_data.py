@@ -55,12 +55,21 @@ def test_torch_threads_follow_scikit_learn_inside_and_are_restored_after(monkeyp
 def test_torch_threads_leave_the_cpus_that_other_processes_keep_busy(monkeypatch):
     monkeypatch.setattr(skl_sae._data, "_openmp_effective_n_threads", lambda: 4)
     monkeypatch.setattr(os, "cpu_count", lambda: 4)
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1, 2, 3}, raising=False)
     monkeypatch.setattr(skl_sae._data, "busy_cpus", lambda: 0)
     assert _threads_inside() == 4
     monkeypatch.setattr(skl_sae._data, "busy_cpus", lambda: 3)
     assert _threads_inside() == 1
     monkeypatch.setattr(skl_sae._data, "busy_cpus", lambda: 9)
     assert _threads_inside() == 1  # never fewer than one
+
+
+def test_a_process_pinned_to_some_cpus_counts_its_share_of_the_load(monkeypatch):
+    monkeypatch.setattr(skl_sae._data, "_openmp_effective_n_threads", lambda: 4)
+    monkeypatch.setattr(os, "cpu_count", lambda: 64)
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1, 2, 3}, raising=False)
+    monkeypatch.setattr(skl_sae._data, "busy_cpus", lambda: 16)  # a quarter of the host busy
+    assert _threads_inside() == 3
 
 
 def test_busy_cpus_counts_a_cpu_bound_process():

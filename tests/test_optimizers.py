@@ -1,5 +1,7 @@
 """Our Adam and SGD take the steps of torch.optim's, and read their state."""
 
+import copy
+
 import pytest
 import torch
 
@@ -60,9 +62,14 @@ def test_a_torch_optim_state_continues_here_and_back(cls):
     _train(reference, theirs, 5)
     for mine, source in zip(ours, theirs, strict=True):
         torch.testing.assert_close(mine, source, rtol=1e-12, atol=1e-14)
-    again = TORCH[cls](_parameters(), 0.01)
-    again.load_state_dict(optimizer.state_dict())  # and torch reads ours
-    assert again.state_dict()["state"].keys() == optimizer.state_dict()["state"].keys()
+    # And torch continues from ours, step for step.
+    continued = [torch.nn.Parameter(p.detach().clone()) for p in ours]
+    again = TORCH[cls](continued, 0.01)
+    again.load_state_dict(copy.deepcopy(optimizer.state_dict()))  # as through a pickle
+    _train(again, continued, 3)
+    _train(optimizer, ours, 3)
+    for theirs_now, mine in zip(continued, ours, strict=True):
+        torch.testing.assert_close(theirs_now, mine, rtol=1e-12, atol=1e-14)
 
 
 def test_the_state_dict_is_that_of_torch_adam():
