@@ -51,8 +51,7 @@ def _lr():
 
 def _epochs(pipeline):
     """Epochs (or iterations) of the pipeline's trained step, '-' if none."""
-    last = pipeline.steps[-1][1] if hasattr(pipeline, "steps") else pipeline
-    for step in [*(s for _, s in getattr(pipeline, "steps", [])), last]:
+    for _, step in getattr(pipeline, "steps", [(None, pipeline)]):
         if isinstance(step, SparseAutoencoderTransformer | MLPClassifier):
             return str(step.n_iter_)
         if isinstance(step, StackedSparseAutoencoderClassifier):

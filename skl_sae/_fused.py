@@ -16,9 +16,8 @@ same values and gradients.
 
 import torch
 
-from . import _codes  # (which imports ._losses, which imports this module)
-
-_EPS = 1e-6
+from ._codes import Activation
+from ._losses import _EPS, kl_divergence
 
 _aten = torch.ops.aten
 
@@ -37,7 +36,7 @@ def supports(module, loss):
     :class:`~._losses.AutoencoderLoss`) on ``module``."""
     code = module.encoder.code
     return (
-        type(code) is _codes.Activation
+        type(code) is Activation
         and code.activation in _BACKWARDS
         and module.output_activation in _BACKWARDS
         and loss.sparsity in (None, "kl", "l1")
@@ -95,15 +94,11 @@ def loss_and_gradients(module, noisy, x, loss, weight=1.0):
     if penalty == "kl":
         mean_code = codes.mean(dim=0)
         rho_hat = mean_code.clamp(_EPS, 1 - _EPS)
-        kl = target * torch.log(target / rho_hat) + (1 - target) * torch.log(
-            (1 - target) / (1 - rho_hat)
-        )
-        value += beta * kl.mean()
+        value += beta * kl_divergence(target, mean_code).mean()
     elif penalty == "l1":
         value += beta * codes.abs().mean()
-    weights = module.weights()
     if alpha > 0:
-        value += 0.5 * alpha * sum(w.flatten().dot(w.flatten()) for w in weights)
+        value += 0.5 * alpha * sum(w.flatten().dot(w.flatten()) for w in module.weights())
 
     # Backward, each term times weight.
     grad_output = _BACKWARDS[output_activation](

@@ -12,8 +12,6 @@ from contextlib import contextmanager
 
 import torch
 
-from . import _fused as fused
-
 _EPS = 1e-6
 
 
@@ -213,6 +211,8 @@ class AutoencoderLoss:
         (no gradient); None where :mod:`._fused` does not cover the model or
         the loss, which then go through autograd (see
         :func:`~._training.train_step`)."""
+        from . import _fused as fused  # (which builds on this module)
+
         if not (module.training and fused.supports(module, self)):
             return None
         value, codes, errors = fused.loss_and_gradients(
