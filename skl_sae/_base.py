@@ -51,6 +51,7 @@ from ._losses import (
     reconstruction_objective,
 )
 from ._modules import SparseAutoencoder
+from ._structure import StructureLearning, initial_components, resolve_max_components
 from ._training import EpochHook, History, fit_loop, make_optimizer
 
 _TORCH_ATTRIBUTES = ("_module", "_optimizer", "_dead_latents")
@@ -195,6 +196,9 @@ class LayerFit:
     dead_latents: DeadLatents | None = None
     statistics: CodeStatistics | None = None
     """What the codes did in the last epoch (when asked for)."""
+    structure: dict | None = None
+    """Structure learning's state (see :class:`~._structure.StructureLearning`);
+    None for a layer of fixed size."""
 
 
 class BaseSparseAutoencoder(CallbackSupportMixin, BaseEstimator):
@@ -209,6 +213,7 @@ class BaseSparseAutoencoder(CallbackSupportMixin, BaseEstimator):
     _parameter_constraints: dict = {
         "sparsity": [StrOptions(_TableKeys(CODES, SPARSITY_PENALTIES)), None],
         "k": [Interval(Integral, 1, None, closed="left")],
+        "max_components": [Interval(Integral, 1, None, closed="left"), None],
         "auxk_weight": [Interval(Real, 0, None, closed="left")],
         "sparsity_target": [Interval(Real, 0, 1, closed="neither")],
         "sparsity_weight": [Interval(Real, 0, None, closed="left")],
@@ -327,6 +332,7 @@ class BaseSparseAutoencoder(CallbackSupportMixin, BaseEstimator):
         generator,
         output_activation,
         previous=None,
+        observed=None,
         incremental=False,
         max_iter=None,
         early_stopping=None,
@@ -337,19 +343,30 @@ class BaseSparseAutoencoder(CallbackSupportMixin, BaseEstimator):
     ):
         """Fit one autoencoder layer on ``X`` with this estimator's loss.
 
+        ``n_components="auto"`` learns the number of units from the data
+        (:mod:`._structure`), up to the estimator's ``max_components``; a
+        ``previous`` layer that was learning its structure goes on learning it.
         A new layer (``previous`` None) starts as its code family starts: the
         sparse codes with unit-norm decoder columns, the encoder as their
         transpose, and the geometric median of ``X``. A ``previous``
         :class:`LayerFit` (copies, for ``warm_start`` and ``partial_fit``)
         is trained further. The rest is as :meth:`_train`; codes that need it
         are calibrated after training. ``statistics`` records what the codes
-        do during the last epoch. Returns a :class:`LayerFit`.
+        do during the last epoch. ``observed``, a boolean mask of ``X``'s
+        shape, travels with ``X`` through the batches (and the validation
+        split): the loss and the loss scale count its entries only (see
+        :class:`~._losses.AutoencoderLoss`). Returns a :class:`LayerFit`.
         """
         exactly_sparse = self._exactly_sparse
+        structure = None
         if previous is None:
             dtype = torch_dtype(X.dtype)
             X = as_dtype(X, numpy_dtype(dtype))
-            scale = mean_feature_variance(X)
+            scale = mean_feature_variance(X, observed)
+            if n_components == "auto":
+                max_components = self._max_components(X.shape[1])
+                structure = StructureLearning.new_state(max_components)
+                n_components = initial_components(X, max_components, rng)
             module = SparseAutoencoder(
                 X.shape[1],
                 n_components,
@@ -363,26 +380,29 @@ class BaseSparseAutoencoder(CallbackSupportMixin, BaseEstimator):
             )
             if exactly_sparse:
                 module.center_(torch.as_tensor(geometric_median(X), dtype=dtype))
-            layer = LayerFit(module.to(device), scale)
+            layer = LayerFit(module.to(device), scale, structure=structure)
         else:
             layer = previous
             X = as_dtype(X, numpy_dtype(next(layer.module.parameters()).dtype))
+        n_components = layer.module.n_components
         if layer.dead_latents is not None:  # counts survive partial_fit calls
             layer.dead_latents.to_(device)
         elif exactly_sparse and self.auxk_weight > 0:
             layer.dead_latents = DeadLatents(n_components, X.shape[0], device)
         noise = self._corruption_generator(generator, device)
         early_stopping = self.early_stopping if early_stopping is None else early_stopping
-        train, validation = [X], None
+        train, validation = ([X] if observed is None else [X, observed]), None
         if early_stopping and not incremental:
             train, validation = self._split_validation(train, rng)
-        if statistics:
+        if statistics or layer.structure is not None:
             n_rows, group = train[0].shape[0], process_group()
             if group is not None:  # this rank's share of each epoch
                 dtype = numpy_dtype(next(layer.module.parameters()).dtype)
                 batch_size = self._batch_size(train[0].shape, dtype)
                 n_rows = local_rows(n_rows, batch_size, *group)
-            layer.statistics = CodeStatistics(n_components, n_rows, device)
+            layer.statistics = CodeStatistics(
+                n_components, n_rows, device, information=layer.structure is not None
+            )
         loss_fn = AutoencoderLoss(
             layer.scale,
             activation=self._activation(),
@@ -399,7 +419,13 @@ class BaseSparseAutoencoder(CallbackSupportMixin, BaseEstimator):
             dead_latents=layer.dead_latents,
             report_auxiliary=self.solver == "lbfgs",
             statistics=layer.statistics,
+            penalty_units=None if layer.structure is None else layer.structure["penalty_units"],
         )
+        hooks = [_UnitNormDecoder()] if exactly_sparse else []
+        if layer.structure is not None:
+            hooks.append(
+                self._structure_learning(layer, loss_fn, generator, incremental, max_iter)
+            )
         layer.optimizer, layer.history = self._train(
             layer.module,
             loss_fn,
@@ -413,7 +439,7 @@ class BaseSparseAutoencoder(CallbackSupportMixin, BaseEstimator):
             max_iter=max_iter,
             validation_loss_fn=reconstruction_objective(layer.scale),
             check_convergence=check_convergence,
-            hooks=[_UnitNormDecoder()] if exactly_sparse else [],
+            hooks=hooks,
             name=name,
             task=task,
         )
@@ -421,6 +447,32 @@ class BaseSparseAutoencoder(CallbackSupportMixin, BaseEstimator):
             layer.statistics.reduce_(all_reduce_)
         self._calibrate_codes([layer.module.encoder], X, generator)
         return layer
+
+    def _max_components(self, n_features):
+        """``max_components`` resolved for data of ``n_features`` columns."""
+        return resolve_max_components(getattr(self, "max_components", None), n_features)
+
+    def _structure_learning(self, layer, loss_fn, generator, incremental, max_iter):
+        """The epoch hook that learns ``layer``'s number of units. Its
+        optimizer is built here, so that the hook can resize its state."""
+        if layer.optimizer is None:
+            layer.optimizer = make_optimizer(
+                self.solver, layer.module.parameters(), self.learning_rate_init
+            )
+        n_iter = 0 if layer.history is None else layer.history.n_iter
+        budget = self.max_iter if max_iter is None else max_iter
+        return StructureLearning(
+            layer.statistics,
+            layer.scale,
+            self._max_components(layer.module.n_features),
+            layer.structure,
+            generator,
+            optimizer=layer.optimizer,
+            dead_latents=layer.dead_latents,
+            loss=loss_fn,
+            last_epoch=None if incremental else n_iter + budget,
+            reduce=all_reduce_ if process_group() is not None else None,
+        )
 
     def _calibrate_codes(self, layers, X, generator):
         """Calibrate the codes of ``layers`` (applied in turn to ``X``) that

@@ -10,7 +10,7 @@ from sklearn.base import (
     TransformerMixin,
     _fit_context,
 )
-from sklearn.utils._param_validation import Interval
+from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.multiclass import _check_partial_fit_first_call, check_classification_targets
 from sklearn.utils.validation import check_is_fitted
 
@@ -51,7 +51,15 @@ class StackedSparseAutoencoderClassifier(
     hidden_layer_sizes : array-like of shape (n_layers - 2,), default=(256, 256)
         Number of units of each hidden layer, bottom to top (each is one
         pre-trained autoencoder). Two layers, as in the classic stacked
-        autoencoder; MNIST gains from wider ones, e.g. ``(512, 512)``.
+        autoencoder; MNIST gains from wider ones, e.g. ``(512, 512)``. An
+        entry ``"auto"`` (e.g. ``("auto", 128)``) learns that layer's size
+        during its pre-training, as ``n_components="auto"`` does in
+        :class:`~skl_sae.SparseAutoencoderTransformer`;
+        ``hidden_layer_sizes_`` holds the sizes chosen.
+
+    max_components : int or None, default=None
+        Most units that an ``"auto"`` layer may grow to; None allows four
+        per input of the layer, between 256 and 4096.
 
     sparsity : {"kl", "l1", "topk", "batchtopk", "jumprelu"} or None, \
             default="kl"
@@ -164,6 +172,14 @@ class StackedSparseAutoencoderClassifier(
     n_outputs_ : int
         Number of output units (``n_classes``).
 
+    hidden_layer_sizes_ : list of int
+        Units of each hidden layer: ``hidden_layer_sizes`` with the
+        ``"auto"`` entries resolved.
+
+    structure_curves_ : list of list of int
+        Units of each hidden layer during each of its pre-training epochs;
+        constant for a layer of fixed size.
+
     coefs_ : list of ndarray
         Weight matrices, ``coefs_[i]`` of shape (units in layer i, units in
         layer i + 1): the pre-trained (and fine-tuned) encoders, then the
@@ -242,7 +258,11 @@ class StackedSparseAutoencoderClassifier(
 
     _parameter_constraints: dict = {
         **BaseSparseAutoencoder._parameter_constraints,
-        "hidden_layer_sizes": ["array-like", Interval(Integral, 1, None, closed="left")],
+        "hidden_layer_sizes": [
+            "array-like",
+            Interval(Integral, 1, None, closed="left"),
+            StrOptions({"auto"}),
+        ],
         "pretrain_max_iter": [Interval(Integral, 0, None, closed="left")],
         "fine_tune": ["boolean"],
     }
@@ -251,6 +271,7 @@ class StackedSparseAutoencoderClassifier(
         self,
         hidden_layer_sizes=(256, 256),
         *,
+        max_components=None,
         sparsity="kl",
         sparsity_target=0.05,
         sparsity_weight=3.0,
@@ -279,6 +300,7 @@ class StackedSparseAutoencoderClassifier(
         device="cpu",
     ):
         self.hidden_layer_sizes = hidden_layer_sizes
+        self.max_components = max_components
         self.sparsity = sparsity
         self.sparsity_target = sparsity_target
         self.sparsity_weight = sparsity_weight
@@ -443,15 +465,21 @@ class StackedSparseAutoencoderClassifier(
         end_task(task, self, X, targets)
 
     def _hidden_layer_sizes(self):
-        sizes = np.atleast_1d(np.asarray(self.hidden_layer_sizes))
-        if sizes.ndim != 1 or sizes.size == 0 or not np.issubdtype(sizes.dtype, np.integer):
+        """``hidden_layer_sizes`` as a list of ints and ``"auto"``."""
+        sizes = self.hidden_layer_sizes
+        sizes = [sizes] if isinstance(sizes, str | Integral) else list(sizes)
+        valid = all(
+            size == "auto" if isinstance(size, str) else isinstance(size, Integral)
+            for size in sizes
+        )
+        if not sizes or not valid:
             raise ValueError(
-                f"hidden_layer_sizes must be a positive int or a non-empty sequence of "
-                f"positive ints; got {self.hidden_layer_sizes!r}."
+                f"hidden_layer_sizes must be a positive int, \"auto\" or a non-empty sequence "
+                f"of them; got {self.hidden_layer_sizes!r}."
             )
-        if np.any(sizes < 1):
-            raise ValueError(f"hidden_layer_sizes must be > 0, got {list(sizes.tolist())}.")
-        return [int(size) for size in sizes]
+        if any(not isinstance(size, str) and size < 1 for size in sizes):
+            raise ValueError(f"hidden_layer_sizes must be > 0, got {sizes}.")
+        return [size if isinstance(size, str) else int(size) for size in sizes]
 
     def _pretrain(self, X, targets, sizes, device, rng, generator, epochs, task):
         """Stages 1 and 2: the autoencoder layers (``epochs`` each, through
@@ -459,6 +487,7 @@ class StackedSparseAutoencoderClassifier(
         sub-task of the callback ``task``. Returns the assembled network."""
         layers, codes = [], X
         self.pretrain_loss_curves_, self.softmax_loss_curve_ = [], []
+        self.hidden_layer_sizes_, self.structure_curves_ = [], []
         self._architecture["code_scales"] = []
         for depth, size in enumerate(sizes, start=1):
             with stage_task(task, f"pretrain-layer-{depth}", epochs, self, codes) as stage:
@@ -478,6 +507,10 @@ class StackedSparseAutoencoderClassifier(
                     task=stage,
                 )
             self._architecture["code_scales"].append(layer.scale**0.5)
+            size = layer.module.n_components
+            self.hidden_layer_sizes_.append(size)
+            curve = [] if layer.structure is None else layer.structure["curve"]
+            self.structure_curves_.append(curve + [size] * (epochs - len(curve)))
             if epochs:
                 self.pretrain_loss_curves_.append(list(layer.history.loss_curve))
             encoder = layer.module.encoder.eval()
@@ -487,7 +520,7 @@ class StackedSparseAutoencoderClassifier(
                     encoder, codes, encoder.weight, width=max(encoder.weight.shape)
                 )
         output = DenseLayer(
-            sizes[-1],
+            self.hidden_layer_sizes_[-1],
             len(self.classes_),
             activation="identity",
             generator=generator,

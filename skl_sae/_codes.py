@@ -31,7 +31,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ._losses import auxk_loss
+from ._losses import auxk_loss, select_units
 
 ACTIVATIONS = {
     "sigmoid": torch.sigmoid,
@@ -68,6 +68,14 @@ class Activation(nn.Module):
         self._f = ACTIVATIONS[activation]
         self.firing_threshold = 0.5 if activation == "sigmoid" and not self.exactly_sparse else 0.0
 
+    @property
+    def stochastic_firing(self):
+        """Whether a code is read as the unit's probability of firing (a
+        sigmoid unit's, never exactly 0 or 1) rather than as fired or not:
+        what the information of a unit (:meth:`CodeStatistics.information
+        <._losses.CodeStatistics.information>`) is measured on."""
+        return self.activation == "sigmoid" and not self.exactly_sparse
+
     @classmethod
     def from_params(cls, activation, n_units, *, k=None, scale=1.0, dtype=None):
         """The code of a layer of ``n_units`` with the estimator's ``k``;
@@ -97,6 +105,16 @@ class Activation(nn.Module):
         """An extra training loss of the code for ``autoencoder``'s forward
         ``output`` on ``x``; None if it has none."""
         return None
+
+    def unit_parameters(self):
+        """``(parameter, dim)`` of each parameter with one slice per unit
+        along ``dim``: what changes size with the number of units."""
+        return []
+
+    @torch.no_grad()
+    def select_units_(self, keep, n_new):
+        """Keep the units at indices ``keep`` and add ``n_new`` new ones,
+        which start as this code starts a unit."""
 
 
 class SparseCode(Activation):
@@ -281,6 +299,7 @@ class JumpReLU(SparseCode):
     def __init__(self, n_units, activation="relu", threshold=1.0, bandwidth=0.5, dtype=None):
         super().__init__(activation)
         self.bandwidth = float(bandwidth)
+        self.initial_threshold = float(threshold)
         self.log_threshold = nn.Parameter(torch.full((n_units,), math.log(threshold), dtype=dtype))
 
     @classmethod
@@ -302,6 +321,15 @@ class JumpReLU(SparseCode):
     @torch.no_grad()
     def load_thresholds_(self, thresholds):
         self.log_threshold.copy_(torch.from_numpy(np.log(thresholds)))
+
+    def unit_parameters(self):
+        return [(self.log_threshold, 0)]
+
+    @torch.no_grad()
+    def select_units_(self, keep, n_new):
+        kept = self.log_threshold.index_select(0, keep)
+        new = kept.new_full((n_new,), math.log(self.initial_threshold))
+        self.log_threshold.data = torch.cat([kept, new])
 
     def forward(self, pre):
         gates = _Step.apply(pre, self.threshold, self.bandwidth)
@@ -371,6 +399,12 @@ class DeadLatents:
     def to_(self, device):
         """Move the counts to ``device``."""
         self.samples_since_fired = self.samples_since_fired.to(device)
+        return self
+
+    def select_units_(self, keep, n_new):
+        """Keep the counts of the units at indices ``keep``; ``n_new`` new
+        units start with a count of 0."""
+        self.samples_since_fired = select_units(self.samples_since_fired, keep, n_new, dim=0)
         return self
 
     def mask(self):

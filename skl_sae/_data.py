@@ -248,9 +248,19 @@ def blocks(X, dtype=np.float64):
 # -- statistics of the training data ------------------------------------------
 
 
-def mean_feature_variance(X):
-    """Average per-feature variance of ``X`` (dense or sparse); 1 if it is 0."""
-    if sp.issparse(X):
+def mean_feature_variance(X, observed=None):
+    """Average per-feature variance of ``X`` (dense or sparse); 1 if it is 0.
+
+    With ``observed``, a boolean mask of the dense ``X``'s shape, each
+    feature's variance is that of its observed entries (0 with fewer than two).
+    """
+    if observed is not None:
+        counts = observed.sum(axis=0)
+        values = np.where(observed, X, 0.0)
+        mean = values.sum(axis=0) / np.maximum(counts, 1)
+        squares = np.where(observed, (X - mean) ** 2, 0.0).sum(axis=0)
+        variance = (squares / np.maximum(counts, 1)).mean()
+    elif sp.issparse(X):
         variance = mean_variance_axis(X, axis=0)[1].mean()
     elif is_streamed(X):
         variance = _streamed_variance(X).mean()

@@ -81,12 +81,13 @@ def loss_and_gradients(module, noisy, x, loss, weight=1.0):
     weight_matrix, bias = module.encoder.weight, module.encoder.bias
     decoder = module.decoder_weights
     penalty = loss.sparsity if loss.sparsity_weight > 0 else None
-    target, beta, alpha = loss.sparsity_target, loss.sparsity_weight, loss.alpha
+    target, alpha = loss.sparsity_target, loss.alpha
     n_samples, n_features = x.shape
 
     # Forward.
     codes = _activate_(torch.addmm(bias, noisy, weight_matrix.T), activation)
     n_units = codes.shape[1]
+    beta = loss.penalty_weight(n_units)
     output = _activate_(torch.addmm(module.decoder_bias, codes, decoder.T), output_activation)
     residual = output - x
     errors = residual.square().mean(dim=1)

@@ -8,6 +8,7 @@ and the sparsity and contractive penalties are averaged over hidden units.
 :class:`ClassifierLoss` the stacked classifier's.
 """
 
+import math
 from contextlib import contextmanager
 
 import torch
@@ -15,18 +16,33 @@ import torch
 _EPS = 1e-6
 
 
-def squared_error(reconstruction, x):
-    """Per-sample mean squared error over features, shape (n_samples,)."""
-    return (reconstruction - x).pow(2).mean(dim=1)
+def squared_error(reconstruction, x, observed=None):
+    """Per-sample mean squared error over features, shape (n_samples,); over
+    the ``observed`` entries only where that boolean mask (of ``x``'s shape)
+    is given (0 for a row with none)."""
+    if observed is None:
+        return (reconstruction - x).pow(2).mean(dim=1)
+    observed = observed.to(x.dtype)
+    return ((reconstruction - x).pow(2) * observed).sum(dim=1) / observed.sum(dim=1).clamp_min(1)
 
 
-def reconstruction_loss(reconstruction, x, scale=1.0):
-    """Mean squared error divided by ``scale`` (the data's mean variance).
+def batch_error(errors, observed=None):
+    """The mean squared error of a batch from its per-sample ``errors``
+    (:func:`squared_error`): over every entry, or over the ``observed`` ones."""
+    if observed is None:
+        return errors.mean()
+    counts = observed.sum(dim=1).to(errors.dtype)
+    return errors @ counts / counts.sum().clamp_min(1)
+
+
+def reconstruction_loss(reconstruction, x, scale=1.0, observed=None):
+    """Mean squared error (over the ``observed`` entries, if given) divided by
+    ``scale`` (the data's mean variance).
 
     With ``scale`` the average per-feature variance of the training data this
     is the fraction of variance left unexplained: 1 for predicting the mean.
     """
-    return squared_error(reconstruction, x).mean() / scale
+    return batch_error(squared_error(reconstruction, x, observed), observed) / scale
 
 
 def kl_divergence(target, mean_activation):
@@ -118,24 +134,40 @@ class CodeStatistics:
     synchronisation per batch). Once ``n_samples`` rows have been added, the
     next batch starts a new pass, so that after training the counts describe
     the last epoch (for L-BFGS, its final evaluation).
+
+    With ``information``, it also sums what :meth:`information` needs: each
+    unit's probability of firing per sample and the entropy of that firing.
     """
 
-    def __init__(self, n_units, n_samples, device):
+    def __init__(self, n_units, n_samples, device, information=False):
         self.n_samples = int(n_samples)
         self._fired = torch.zeros(n_units, dtype=torch.int64, device=device)
         self._error = torch.zeros((), dtype=torch.float64, device=device)
         self._rows = 0
+        self._information = None
+        if information:  # sums of the firing probability and of its entropy
+            self._information = torch.zeros(2, n_units, dtype=torch.float64, device=device)
 
     @torch.no_grad()
-    def add(self, fired, errors):
-        """Record a batch: its (rows, units) boolean ``fired`` and per-row ``errors``."""
+    def add(self, code, codes, errors):
+        """Record a batch: the ``codes`` that the code module ``code`` gave
+        its rows, shape (rows, units), and their per-row ``errors``."""
         if self._rows >= self.n_samples:
             self._fired.zero_()
             self._error.zero_()
             self._rows = 0
+            if self._information is not None:
+                self._information.zero_()
+        fired = code.firing(codes)
         self._fired += fired.sum(dim=0)
         self._error += errors.sum()
         self._rows += fired.shape[0]
+        if self._information is not None:
+            if code.stochastic_firing:
+                self._information[0] += codes.sum(dim=0)
+                self._information[1] += binary_entropy(codes).sum(dim=0)
+            else:  # a deterministic firing carries no entropy of its own
+                self._information[0] += fired.sum(dim=0)
 
     def reduce_(self, all_reduce):
         """Sum the counts of the processes that shared the pass, with
@@ -143,7 +175,19 @@ class CodeStatistics:
         rows = torch.tensor(self._rows, dtype=torch.int64, device=self._fired.device)
         all_reduce(self._fired)
         all_reduce(self._error)
+        if self._information is not None:
+            all_reduce(self._information)
         self._rows = int(all_reduce(rows))
+
+    def reduced(self, all_reduce):
+        """A copy with the counts of the processes that shared the pass
+        summed (see :meth:`reduce_`); this one is left as it is."""
+        copy = CodeStatistics.__new__(CodeStatistics)
+        copy.n_samples, copy._rows = self.n_samples, self._rows
+        copy._fired, copy._error = self._fired.clone(), self._error.clone()
+        copy._information = None if self._information is None else self._information.clone()
+        copy.reduce_(all_reduce)
+        return copy
 
     def feature_density(self):
         """Fraction of the pass's samples on which each unit fired (numpy)."""
@@ -153,9 +197,45 @@ class CodeStatistics:
         """Mean squared reconstruction error per sample and feature."""
         return float(self._error) / max(self._rows, 1)
 
+    def information(self):
+        """Bits of information that each unit's firing carried about the
+        samples of the pass (numpy), as a binary channel: ``H(mean q) -
+        mean H(q)``, where ``q`` is the unit's probability of firing on a
+        sample (a sigmoid unit's code, else 0 or 1) and ``H`` the binary
+        entropy. 0 for a unit that never fires, always fires or fires with
+        the same probability on every sample; ``H(p)`` for a unit that fires
+        deterministically on a fraction ``p`` of them."""
+        rows = max(self._rows, 1)
+        mean_q, mean_entropy = self._information / rows
+        return (binary_entropy(mean_q) - mean_entropy).clamp_min(0).cpu().numpy()
+
+    @torch.no_grad()
+    def select_units_(self, keep, n_new):
+        """Keep the counts of the units at indices ``keep`` and append zero
+        counts for ``n_new`` new units, in place."""
+        self._fired = select_units(self._fired, keep, n_new, dim=0)
+        if self._information is not None:
+            self._information = select_units(self._information, keep, n_new, dim=1)
+
+
+def binary_entropy(p):
+    """Entropy in bits of a coin that comes up heads with probability ``p``,
+    element-wise; 0 at 0 and 1."""
+    p = p.clamp(0, 1)
+    return -(torch.xlogy(p, p) + torch.xlogy(1 - p, 1 - p)) / math.log(2)
+
+
+def select_units(tensor, keep, n_new, dim):
+    """``tensor``'s slices at ``keep`` along ``dim``, then ``n_new`` zero slices."""
+    kept = tensor.index_select(dim, keep)
+    shape = list(kept.shape)
+    shape[dim] = n_new
+    return torch.cat([kept, kept.new_zeros(shape)], dim=dim)
+
 
 class AutoencoderLoss:
-    """The training loss of one autoencoder layer: ``loss(module, x)``.
+    """The training loss of one autoencoder layer: ``loss(module, x,
+    observed=None)``.
 
     ``reconstruction / scale + sparsity_weight * penalty + contractive_weight
     * jacobian + alpha * weight decay``, plus ``auxk_weight`` times the code's
@@ -166,7 +246,15 @@ class AutoencoderLoss:
     The auxiliary loss adds its gradient but not its value, except with
     ``report_auxiliary`` (L-BFGS's line search needs the value whose gradient
     it follows). ``statistics`` (a :class:`CodeStatistics`), if given,
-    records each batch.
+    records each batch. ``penalty_units`` fixes the price of a unit in the
+    sparsity penalty for a layer whose size changes (:meth:`penalty_weight`).
+
+    ``observed``, a boolean mask of ``x``'s shape, marks the entries that
+    were measured; the others (missing values, held at a fill value in ``x``)
+    count in neither the reconstruction error nor AuxK's residual. With
+    ``corruption="mask"`` and the fill value 0, training also hides a
+    fraction ``corruption_level`` of the observed entries and asks for them
+    back: what an imputer learns (:class:`~skl_sae.SparseAutoencoderImputer`).
     """
 
     def __init__(
@@ -187,6 +275,7 @@ class AutoencoderLoss:
         dead_latents=None,
         report_auxiliary=False,
         statistics=None,
+        penalty_units=None,
     ):
         self.scale, self.activation = scale, activation
         self.sparsity = sparsity
@@ -198,6 +287,17 @@ class AutoencoderLoss:
         self.dead_latents = dead_latents
         self.auxk_weight = auxk_weight if dead_latents is not None else 0.0
         self.report_auxiliary, self.statistics = report_auxiliary, statistics
+        self.penalty_units = penalty_units
+
+    def penalty_weight(self, n_units):
+        """The weight of the sparsity penalty (an average over the
+        ``n_units`` units) for a layer of ``n_units``: ``sparsity_weight``,
+        times ``n_units / penalty_units`` if ``penalty_units`` is set, so that
+        each unit's price stays that of a layer of ``penalty_units`` units
+        whatever the layer's size (structure learning)."""
+        if self.penalty_units is None:
+            return self.sparsity_weight
+        return self.sparsity_weight * n_units / self.penalty_units
 
     def _input(self, module, x):
         """What the model sees: ``x`` corrupted in training, if asked."""
@@ -205,38 +305,41 @@ class AutoencoderLoss:
             return corrupt(x, self.corruption, self.corruption_level, self.generator, self.bounds)
         return x
 
-    def accumulate_gradients(self, module, x, weight=1.0):
+    def accumulate_gradients(self, module, x, observed=None, weight=1.0):
         """Add ``weight`` times the gradient of the training loss to the
         parameters' ``.grad`` without autograd, and return the weighted loss
         (no gradient); None where :mod:`._fused` does not cover the model or
-        the loss, which then go through autograd (see
-        :func:`~._training.train_step`)."""
+        the loss (nor a mask of ``observed`` entries), which then go through
+        autograd (see :func:`~._training.train_step`)."""
         from . import _fused as fused  # (which builds on this module)
 
-        if not (module.training and fused.supports(module, self)):
+        if observed is not None or not (module.training and fused.supports(module, self)):
             return None
         value, codes, errors = fused.loss_and_gradients(
             module, self._input(module, x), x, self, weight
         )
         if self.statistics is not None:
-            self.statistics.add(module.encoder.code.firing(codes), errors)
+            self.statistics.add(module.encoder.code, codes, errors)
         return value
 
-    def __call__(self, module, x):
+    def __call__(self, module, x, observed=None):
         out = module(self._input(module, x))
-        errors = squared_error(out.reconstruction, x)
+        errors = squared_error(out.reconstruction, x, observed)
         if self.statistics is not None:
-            self.statistics.add(module.encoder.code.firing(out.codes), errors.detach())
-        loss = errors.mean() / self.scale
+            self.statistics.add(module.encoder.code, out.codes.detach(), errors.detach())
+        loss = batch_error(errors, observed) / self.scale
         if self.auxk_weight > 0 and module.training:
-            auxiliary = module.encoder.code.auxiliary_loss(module, out, x, self.dead_latents)
+            # Where x was not observed, the target is the reconstruction: no residual.
+            target = x if observed is None else x.where(observed, out.reconstruction.detach())
+            auxiliary = module.encoder.code.auxiliary_loss(module, out, target, self.dead_latents)
             if auxiliary is not None:
                 auxiliary = self.auxk_weight * auxiliary
                 loss = loss + (
                     auxiliary if self.report_auxiliary else auxiliary - auxiliary.detach()
                 )
         if self.penalty is not None:
-            loss = loss + self.sparsity_weight * self.penalty(out, self.sparsity_target)
+            penalty = self.penalty(out, self.sparsity_target)
+            loss = loss + self.penalty_weight(out.codes.shape[1]) * penalty
         if self.contractive_weight > 0:
             jacobian = contractive_penalty(out.codes, module.encoder_weight, self.activation)
             loss = loss + self.contractive_weight * jacobian
@@ -246,11 +349,12 @@ class AutoencoderLoss:
 
 
 def reconstruction_objective(scale):
-    """``loss(module, x)``: the scaled reconstruction error alone, which
-    early stopping monitors."""
+    """``loss(module, x, observed=None)``: the scaled reconstruction error
+    alone (of the ``observed`` entries, if given), which early stopping
+    monitors."""
 
-    def loss(module, x):
-        return reconstruction_loss(module(x).reconstruction, x, scale)
+    def loss(module, x, observed=None):
+        return reconstruction_loss(module(x).reconstruction, x, scale, observed)
 
     return loss
 

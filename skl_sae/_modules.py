@@ -219,6 +219,52 @@ class SparseAutoencoder(nn.Module):
             self.decoder_bias.copy_(center)
         self.encoder.bias.copy_(-self.encoder.weight @ center)
 
+    def unit_parameters(self):
+        """``(parameter, dim)`` of each parameter with one slice per hidden
+        unit along ``dim`` (the code's thresholds included)."""
+        pairs = [(self.encoder.weight, 0), (self.encoder.bias, 0)]
+        if not self.tied_weights:
+            pairs.append((self.decoder_weight, 1))
+        return pairs + self.encoder.code.unit_parameters()
+
+    @torch.no_grad()
+    def select_units_(self, keep, n_new, generator=None):
+        """Keep the hidden units at indices ``keep`` (a long tensor), in that
+        order, and append ``n_new`` new units.
+
+        The new units start as a new autoencoder of the resulting size starts
+        its units (Glorot-uniform weights for that size and zero biases; with
+        ``unit_norm_decoder``, unit-norm atoms, the encoder as their transpose
+        and the pre-activations of the current centre at zero), drawn from
+        ``generator``. The parameters keep their identity (an optimizer's
+        references to them stay valid) and change shape; their gradients are
+        dropped.
+        """
+        keep = keep.to(self.encoder.weight.device)
+        n_units = len(keep) + n_new
+        weight = self.encoder.weight
+        rows = weight.new_empty(n_new, self.n_features)
+        _uniform_(rows, glorot_bound(self.n_features, n_units, self.encoder.activation), generator)
+        bias = weight.new_zeros(n_new)
+        if not self.tied_weights:
+            columns = weight.new_empty(self.n_features, n_new)
+            _uniform_(columns, glorot_bound(n_units, self.n_features, "identity"), generator)
+        if self.unit_norm_decoder:
+            atoms = rows.T if self.tied_weights else columns
+            atoms.div_(atoms.norm(dim=0, keepdim=True).clamp_min(1e-12))
+            rows = atoms.T.clone()
+            bias = -rows @ self._g(self.decoder_bias)
+        self.encoder.weight.data = torch.cat([weight.index_select(0, keep), rows])
+        self.encoder.bias.data = torch.cat([self.encoder.bias.index_select(0, keep), bias])
+        if not self.tied_weights:
+            kept = self.decoder_weight.index_select(1, keep)
+            self.decoder_weight.data = torch.cat([kept, columns], dim=1)
+        self.encoder.code.select_units_(keep, n_new)
+        for parameter, _ in self.unit_parameters():
+            parameter.grad = None
+        self.n_components = n_units
+        return self
+
     def encode(self, x):
         """Return ``(pre_activations, codes)`` for a batch ``x``."""
         pre = self.encoder.pre_activations(x)

@@ -97,6 +97,22 @@ class _Optimizer:
     def _hyperparameters(self):
         return {}
 
+    @torch.no_grad()
+    def select_units_(self, parameter, dim, keep, n_new):
+        """Follow a change of ``parameter``'s size along ``dim`` (see
+        :meth:`SparseAutoencoder.select_units_
+        <._modules.SparseAutoencoder.select_units_>`): its state keeps the
+        slices at ``keep`` and starts the ``n_new`` new ones at 0, as for a
+        parameter never updated."""
+        position = next(i for i, p in enumerate(self.parameters) if p is parameter)
+        for name, value in self.state[position].items():
+            if name == "step":
+                continue
+            kept = value.index_select(dim, keep.to(value.device))
+            shape = list(kept.shape)
+            shape[dim] = n_new
+            self.state[position][name] = torch.cat([kept, kept.new_zeros(shape)], dim=dim)
+
 
 class Adam(_Optimizer):
     """Adam (Kingma & Ba, 2015) with torch's defaults: betas (0.9, 0.999),

@@ -39,8 +39,13 @@ class SparseAutoencoderOutlierDetector(CallbackSupportMixin, OutlierMixin, BaseE
 
     Parameters
     ----------
-    n_components : int, default=128
-        Number of hidden units.
+    n_components : int or "auto", default=128
+        Number of hidden units; ``"auto"`` learns it from the data, as in
+        :class:`~skl_sae.SparseAutoencoderTransformer`.
+
+    max_components : int or None, default=None
+        Most units that ``n_components="auto"`` may grow to (see
+        :class:`~skl_sae.SparseAutoencoderTransformer`).
 
     contamination : "auto" or float, default="auto"
         Expected fraction of outliers in the training data; it sets
@@ -140,6 +145,7 @@ random_state, verbose, warm_start, device
         self,
         n_components=128,
         *,
+        max_components=None,
         contamination="auto",
         code_weight=1.0,
         sparsity="batchtopk",
@@ -169,6 +175,7 @@ random_state, verbose, warm_start, device
         device="cpu",
     ):
         self.n_components = n_components
+        self.max_components = max_components
         self.contamination = contamination
         self.code_weight = code_weight
         self.sparsity = sparsity

@@ -1,5 +1,6 @@
 """SparseAutoencoderTransformer: sparse autoencoder features for scikit-learn."""
 
+import copy
 from numbers import Integral
 
 import numpy as np
@@ -55,11 +56,24 @@ class SparseAutoencoderTransformer(
 
     Parameters
     ----------
-    n_components : int, default=256
+    n_components : int or "auto", default=256
         Number of hidden units (features out). More units than inputs (an
         over-complete code) work well with sparsity; 256 is over-complete
         for small images such as digits (64 pixels) and a fair size for
-        tabular data, while MNIST-sized images gain from 1024.
+        tabular data, while MNIST-sized images gain from 1024. ``"auto"``
+        learns it from the data (structure learning): training starts from
+        as many units as principal components explain 95% of the variance;
+        every 5 epochs it doubles the units while each doubling lowers the
+        reconstruction error by a tenth and at least half of the new units
+        carry information about the samples (up to ``max_components``), then
+        prunes the units whose firing carries less than 0.01 bits (dead or
+        constant units); see the user guide. ``n_components_`` is the size
+        chosen.
+
+    max_components : int or None, default=None
+        Most hidden units that ``n_components="auto"`` may grow to; None
+        allows four per input feature, between 256 and 4096. Ignored for a
+        fixed ``n_components``.
 
     sparsity : {"kl", "l1", "topk", "batchtopk", "jumprelu"} or None, \
             default="kl"
@@ -192,6 +206,14 @@ class SparseAutoencoderTransformer(
 
     Attributes
     ----------
+    n_components_ : int
+        Number of hidden units: ``n_components``, or the size that
+        ``"auto"`` chose.
+
+    structure_curve_ : list of int
+        Hidden units during each epoch, next to ``loss_curve_``; constant
+        for a fixed ``n_components``.
+
     components_ : ndarray of shape (n_components, n_features)
         Decoder dictionary: row ``j`` is what unit ``j`` adds to a
         reconstruction (the transposed decoder weight ``W'``).
@@ -304,7 +326,7 @@ class SparseAutoencoderTransformer(
 
     _parameter_constraints: dict = {
         **BaseSparseAutoencoder._parameter_constraints,
-        "n_components": [Interval(Integral, 1, None, closed="left")],
+        "n_components": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
         "output_activation": [StrOptions({"auto", "identity", "sigmoid"})],
     }
 
@@ -312,6 +334,7 @@ class SparseAutoencoderTransformer(
         self,
         n_components=256,
         *,
+        max_components=None,
         sparsity="kl",
         sparsity_target=0.05,
         sparsity_weight=3.0,
@@ -339,6 +362,7 @@ class SparseAutoencoderTransformer(
         device="cpu",
     ):
         self.n_components = n_components
+        self.max_components = max_components
         self.sparsity = sparsity
         self.sparsity_target = sparsity_target
         self.sparsity_weight = sparsity_weight
@@ -425,7 +449,14 @@ class SparseAutoencoderTransformer(
             self._check_architecture_unchanged()
             module, optimizer, history = self._copy_state(device, incremental)
             dead_latents = self._fitted_dead_latents()
-            previous = LayerFit(module, self.feature_variance_, optimizer, history, dead_latents)
+            previous = LayerFit(
+                module,
+                self.feature_variance_,
+                optimizer,
+                history,
+                dead_latents,
+                structure=copy.deepcopy(getattr(self, "_structure", None)),
+            )
         else:
             self.output_activation_ = resolve_output_activation(
                 self.output_activation, X, self._exactly_sparse
@@ -448,10 +479,22 @@ class SparseAutoencoderTransformer(
         if not continuing:
             self._architecture["code_scale"] = layer.scale**0.5
         self._dead_latents, self.feature_variance_ = layer.dead_latents, layer.scale
+        self._set_structure(layer, previous)
         variance = layer.scale if previous is None else mean_feature_variance(X)
         self._set_diagnostics(layer.statistics, variance)
         self._finish_fit(layer.module, layer.optimizer, layer.history, device)
         end_task(task, self, X)
+
+    def _set_structure(self, layer, previous):
+        """``n_components_``, ``structure_curve_`` and what structure
+        learning continues from."""
+        self._structure = layer.structure
+        self.n_components_ = layer.module.n_components
+        curve = [] if previous is None else list(self.structure_curve_)
+        if layer.structure is not None:
+            curve = list(layer.structure["curve"])
+        n_epochs = len(layer.history.loss_curve)
+        self.structure_curve_ = curve + [self.n_components_] * (n_epochs - len(curve))
 
     def _shape_params(self):
         return {

@@ -11,8 +11,9 @@ from skl_sae import (
 
 # Small, fast instances (few units, few epochs) that still exercise every configuration:
 # each sparsity and sparse code in both estimators, tied weights, each solver, both
-# corruptions, the contractive penalty, early stopping and frozen features. The others'
-# parameters are the defaults. The checks fit on purpose for too few epochs to converge.
+# corruptions, the contractive penalty, early stopping, frozen features and structure
+# learning. The others' parameters are the defaults. The checks fit on purpose for too few
+# epochs to converge.
 # The classifiers learn the checks' small problems in fewer, larger steps.
 FAST_CLASSIFIER = dict(pretrain_max_iter=5, learning_rate_init=1e-2, max_iter=50)
 
@@ -35,6 +36,9 @@ ESTIMATORS = [
         n_components=8, sparsity="batchtopk", k=3, tied_weights=True, max_iter=5
     ),
     SparseAutoencoderTransformer(n_components=8, sparsity="jumprelu", solver="lbfgs", max_iter=5),
+    # Structure learning: one structure step (at epoch 5) and an epoch after it.
+    SparseAutoencoderTransformer(n_components="auto", max_iter=6),
+    SparseAutoencoderTransformer(n_components="auto", sparsity="topk", k=3, max_iter=6),
     StackedSparseAutoencoderClassifier(hidden_layer_sizes=(8, 8), **FAST_CLASSIFIER),
     StackedSparseAutoencoderClassifier(
         hidden_layer_sizes=(8,),
@@ -64,8 +68,12 @@ ESTIMATORS = [
     StackedSparseAutoencoderClassifier(
         hidden_layer_sizes=(8,), sparsity="jumprelu", **FAST_CLASSIFIER
     ),
+    StackedSparseAutoencoderClassifier(
+        hidden_layer_sizes=("auto", 4), **{**FAST_CLASSIFIER, "pretrain_max_iter": 6}
+    ),
     SparseAutoencoderOutlierDetector(n_components=8, max_iter=5),
     SparseAutoencoderOutlierDetector(8, contamination=0.1, sparsity=None, max_iter=5),
+    SparseAutoencoderOutlierDetector("auto", max_iter=6),
 ]
 
 
