@@ -474,7 +474,7 @@ class StackedSparseAutoencoderClassifier(
         )
         if not sizes or not valid:
             raise ValueError(
-                f"hidden_layer_sizes must be a positive int, \"auto\" or a non-empty sequence "
+                f'hidden_layer_sizes must be a positive int, "auto" or a non-empty sequence '
                 f"of them; got {self.hidden_layer_sizes!r}."
             )
         if any(not isinstance(size, str) and size < 1 for size in sizes):

@@ -46,7 +46,6 @@ import math
 import numpy as np
 import torch
 
-from ._data import is_streamed
 from ._training import EpochHook
 
 #: Epochs between two structure steps: enough for new units to find a role
@@ -86,7 +85,7 @@ def initial_components(X, max_components, rng):
     sample = X[rows]
     sample = sample.toarray() if hasattr(sample, "toarray") else np.asarray(sample)
     sample = sample.astype(np.float64) - sample.mean(axis=0, dtype=np.float64)
-    if is_streamed(X) or sample.shape[0] < sample.shape[1]:  # the smaller Gram matrix
+    if sample.shape[0] < sample.shape[1]:  # the smaller Gram matrix
         variances = np.linalg.eigvalsh(sample @ sample.T)
     else:
         variances = np.linalg.eigvalsh(sample.T @ sample)

@@ -4,6 +4,7 @@ import pytest
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from skl_sae import (
+    SparseAutoencoderImputer,
     SparseAutoencoderOutlierDetector,
     SparseAutoencoderTransformer,
     StackedSparseAutoencoderClassifier,
@@ -11,9 +12,10 @@ from skl_sae import (
 
 # Small, fast instances (few units, few epochs) that still exercise every configuration:
 # each sparsity and sparse code in both estimators, tied weights, each solver, both
-# corruptions, the contractive penalty, early stopping, frozen features and structure
-# learning. The others' parameters are the defaults. The checks fit on purpose for too few
-# epochs to converge.
+# corruptions, the contractive penalty, early stopping and frozen features, and the imputer
+# (with its indicator, a number as missing_values, and missing entries through the L-BFGS
+# closure and the validation split). The others' parameters are the defaults. The checks
+# fit on purpose for too few epochs to converge.
 # The classifiers learn the checks' small problems in fewer, larger steps.
 FAST_CLASSIFIER = dict(pretrain_max_iter=5, learning_rate_init=1e-2, max_iter=50)
 
@@ -74,6 +76,11 @@ ESTIMATORS = [
     SparseAutoencoderOutlierDetector(n_components=8, max_iter=5),
     SparseAutoencoderOutlierDetector(8, contamination=0.1, sparsity=None, max_iter=5),
     SparseAutoencoderOutlierDetector("auto", max_iter=6),
+    SparseAutoencoderImputer(n_components=8, max_iter=5),
+    SparseAutoencoderImputer(n_components=8, add_indicator=True, missing_values=-1, max_iter=5),
+    SparseAutoencoderImputer(
+        n_components=8, sparsity="topk", k=3, solver="lbfgs", early_stopping=True, max_iter=5
+    ),
 ]
 
 

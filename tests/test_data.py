@@ -13,7 +13,13 @@ import torch
 from joblib import Parallel, delayed
 
 import skl_sae._data
-from skl_sae._data import busy_cpus, geometric_median, resolve_device, torch_threads
+from skl_sae._data import (
+    busy_cpus,
+    geometric_median,
+    mean_feature_variance,
+    resolve_device,
+    torch_threads,
+)
 
 
 def test_resolve_device():
@@ -103,3 +109,12 @@ def test_geometric_median_resists_outliers_and_takes_sparse_input():
     corners = np.array([[0.0, 0.0], [1.0, 0.0], [0.0, 1.0], [1.0, 1.0]])
     np.testing.assert_allclose(geometric_median(corners), [0.5, 0.5])
     assert geometric_median(X, max_rows=10).shape == (3,)
+
+
+def test_the_mean_feature_variance_of_observed_entries_ignores_the_others():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(100, 3)) * [1.0, 2.0, 3.0]
+    observed = rng.random(X.shape) < 0.7
+    expected = np.mean([X[observed[:, j], j].var() for j in range(3)])
+    filled = np.where(observed, X, 1e6)
+    assert mean_feature_variance(filled, observed) == pytest.approx(expected)

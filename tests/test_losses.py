@@ -8,6 +8,7 @@ import torch
 from skl_sae._codes import TopK
 from skl_sae._losses import (
     SPARSITY_PENALTIES,
+    AutoencoderLoss,
     auxk_loss,
     contractive_penalty,
     corrupt,
@@ -104,3 +105,33 @@ def test_corruption_masks_a_fraction_or_adds_noise():
     assert (noisy - x).std().item() == pytest.approx(0.5, abs=0.02)
     clipped = corrupt(x, "gaussian", 0.5, torch.Generator().manual_seed(0), bounds=(0.0, 1.0))
     assert torch.equal(clipped, noisy.clamp(0.0, 1.0))
+
+
+def test_with_a_mask_the_reconstruction_error_counts_the_observed_entries_only():
+    generator = torch.Generator().manual_seed(0)
+    x = torch.randn(6, 4, dtype=torch.float64, generator=generator)
+    reconstruction = torch.randn(6, 4, dtype=torch.float64, generator=generator)
+    observed = torch.rand(6, 4, generator=generator) < 0.6
+    observed[0] = False  # a row with nothing observed
+    expected = (reconstruction - x)[observed].pow(2).mean().item()
+    assert reconstruction_loss(reconstruction, x, 2.0, observed).item() == pytest.approx(
+        expected / 2
+    )
+    elsewhere = reconstruction.where(observed, reconstruction + 100)
+    assert torch.equal(
+        squared_error(elsewhere, x, observed), squared_error(reconstruction, x, observed)
+    )
+    assert squared_error(reconstruction, x, observed)[0] == 0
+
+
+def test_an_autoencoder_loss_with_a_mask_leaves_the_gradient_to_autograd():
+    module = SparseAutoencoder(4, 3, generator=torch.Generator().manual_seed(0))
+    module = module.to(torch.float64)
+    x = torch.rand(5, 4, dtype=torch.float64)
+    observed = torch.rand(5, 4) < 0.5
+    loss_fn = AutoencoderLoss(0.5, activation="sigmoid", sparsity="kl", sparsity_weight=0.0)
+    assert loss_fn.accumulate_gradients(module, x) is not None  # the hand-written gradient
+    assert loss_fn.accumulate_gradients(module, x, observed) is None
+    module.eval()
+    expected = reconstruction_loss(module(x).reconstruction, x, 0.5, observed)
+    assert loss_fn(module, x, observed).item() == pytest.approx(expected.item())

@@ -11,12 +11,14 @@ import numpy as np
 import pytest
 
 from skl_sae import (
+    SparseAutoencoderImputer,
     SparseAutoencoderOutlierDetector,
     SparseAutoencoderTransformer,
     StackedSparseAutoencoderClassifier,
 )
 
 ESTIMATORS = (
+    SparseAutoencoderImputer,
     SparseAutoencoderOutlierDetector,
     SparseAutoencoderTransformer,
     StackedSparseAutoencoderClassifier,
@@ -43,6 +45,7 @@ def _imported_names(payload):
         SparseAutoencoderTransformer(8, early_stopping=True, max_iter=2, random_state=0),
         StackedSparseAutoencoderClassifier((8,), pretrain_max_iter=1, max_iter=2, random_state=0),
         SparseAutoencoderOutlierDetector(8, max_iter=2, random_state=0),
+        SparseAutoencoderImputer(8, sparsity="batchtopk", k=2, max_iter=2, random_state=0),
     ],
     ids=lambda estimator: type(estimator).__name__,
 )

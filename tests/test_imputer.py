@@ -1,0 +1,197 @@
+"""SparseAutoencoderImputer, stated as a specification."""
+
+import pickle
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from sklearn.impute import MissingIndicator, SimpleImputer
+from sklearn.utils._param_validation import InvalidParameterError
+
+from skl_sae import SparseAutoencoderImputer
+
+
+def small(**params):
+    defaults = dict(n_components=16, max_iter=10, random_state=0)
+    return SparseAutoencoderImputer(**{**defaults, **params})
+
+
+@pytest.fixture(scope="module")
+def table():
+    """200 rows of 6 correlated columns of very different scales, 20% missing."""
+    rng = np.random.default_rng(0)
+    factors = rng.normal(size=(200, 2))
+    X = factors @ rng.normal(size=(2, 6)) + 0.1 * rng.normal(size=(200, 6))
+    X = X * [1.0, 10.0, 100.0, 0.01, 1.0, 1000.0] + [0.0, 5.0, -50.0, 0.0, 3.0, 0.0]
+    missing = rng.random(X.shape) < 0.2
+    return X, missing, np.where(missing, np.nan, X)
+
+
+def test_observed_entries_are_returned_unchanged_and_missing_ones_filled(table):
+    X, missing, X_missing = table
+    imputed = small().fit(X_missing).transform(X_missing)
+    assert imputed.shape == X.shape and not np.isnan(imputed).any()
+    np.testing.assert_array_equal(imputed[~missing], X[~missing])  # bit for bit
+
+
+def test_imputation_beats_the_column_mean_on_digits_with_30_percent_missing(digits):
+    X, _ = digits
+    missing = np.random.default_rng(0).random(X.shape) < 0.3
+    X_missing = np.where(missing, np.nan, X)
+    train, test = slice(0, 1300), slice(1300, None)
+    imputer = SparseAutoencoderImputer(n_components=128, max_iter=50, random_state=0)
+    imputed = imputer.fit(X_missing[train]).transform(X_missing[test])
+    by_mean = SimpleImputer().fit(X_missing[train]).transform(X_missing[test])
+
+    def rmse(X_imputed):
+        return np.sqrt(np.mean((X_imputed - X[test])[missing[test]] ** 2))
+
+    assert rmse(imputed) < 0.75 * rmse(by_mean)
+
+
+@pytest.mark.parametrize("marker", [-1, 0])
+def test_a_number_as_missing_values_imputes_exactly_where_nan_would(table, marker):
+    X, missing, X_missing = table
+    X = np.where(X == marker, marker + 0.5, X)  # the marker occurs only where missing
+    marked = np.where(missing, marker, X)
+    by_marker = small(missing_values=marker).fit_transform(marked)
+    by_nan = small().fit_transform(np.where(missing, np.nan, X))
+    np.testing.assert_allclose(by_marker, by_nan, rtol=1e-12)
+    np.testing.assert_array_equal(by_marker[~missing], X[~missing])
+
+
+def test_add_indicator_appends_the_missing_indicator(table):
+    _, missing, X_missing = table
+    X_missing = X_missing.copy()
+    X_missing[:, 2] = np.arange(len(X_missing))  # a feature never missing: no column
+    imputer = small(add_indicator=True).fit(X_missing)
+    imputed = imputer.transform(X_missing)
+    expected = MissingIndicator().fit_transform(X_missing)
+    assert imputed.shape[1] == 6 + 5
+    np.testing.assert_array_equal(imputed[:, 6:], expected)
+    np.testing.assert_array_equal(imputed[:, :6], small().fit_transform(X_missing))
+    names = imputer.get_feature_names_out()
+    assert list(names[6:]) == [f"missingindicator_x{i}" for i in (0, 1, 3, 4, 5)]
+
+
+@pytest.mark.parametrize(
+    "params, fill",
+    [
+        ({}, None),
+        ({"keep_empty_features": True}, 0.0),
+        ({"keep_empty_features": True, "initial_strategy": "constant", "fill_value": 7.0}, 7.0),
+    ],
+)
+def test_features_without_observed_values_are_dropped_unless_kept(table, params, fill):
+    _, _, X_missing = table
+    X_missing = X_missing.copy()
+    X_missing[:, 1] = np.nan
+    imputer = small(**params).fit(X_missing)
+    if fill is None:
+        with pytest.warns(UserWarning, match="Skipping features without any observed values"):
+            imputed = imputer.transform(X_missing)
+        assert imputed.shape == (len(X_missing), 5)
+        assert list(imputer.get_feature_names_out()) == ["x0", "x2", "x3", "x4", "x5"]
+    else:
+        imputed = imputer.transform(X_missing)
+        assert imputed.shape == X_missing.shape
+        np.testing.assert_array_equal(imputed[:, 1], fill)
+        assert len(imputer.get_feature_names_out()) == 6
+    assert not np.isnan(imputed).any()
+
+
+def test_rows_without_observed_values_get_the_same_fill(table):
+    _, _, X_missing = table
+    X_missing = X_missing.copy()
+    X_missing[[3, 7]] = np.nan
+    imputed = small().fit(X_missing).transform(X_missing)
+    assert not np.isnan(imputed).any()
+    np.testing.assert_array_equal(imputed[3], imputed[7])
+
+
+def test_missing_values_that_never_occur_in_fit(table):
+    X, missing, X_missing = table
+    imputer = small().fit(X)  # nothing missing: it learns from its own masking
+    np.testing.assert_array_equal(imputer.transform(X), X)
+    imputed = imputer.transform(X_missing)
+    assert not np.isnan(imputed).any()
+    np.testing.assert_array_equal(imputed[~missing], X[~missing])
+
+
+def test_feature_names_and_pandas_output(table):
+    pd = pytest.importorskip("pandas")
+    _, _, X_missing = table
+    frame = pd.DataFrame(X_missing, columns=[f"f{i}" for i in range(6)])
+    imputer = small(add_indicator=True).set_output(transform="pandas").fit(frame)
+    imputed = imputer.transform(frame)
+    assert isinstance(imputed, pd.DataFrame)
+    assert list(imputed.columns) == list(imputer.get_feature_names_out())
+    assert list(imputed.columns[:6]) == list(frame.columns)
+    assert imputed.columns[6] == "missingindicator_f0"
+    assert not imputed.isna().any().any()
+
+
+def test_a_pickled_imputer_transforms_identically(table):
+    _, _, X_missing = table
+    imputer = small().fit(X_missing)
+    payload = pickle.dumps(imputer)
+    assert b"torch" not in payload
+    np.testing.assert_array_equal(
+        pickle.loads(payload).transform(X_missing), imputer.transform(X_missing)
+    )
+
+
+def test_float32_stays_float32(table):
+    X, missing, X_missing = table
+    imputed = small().fit(X_missing.astype(np.float32)).transform(X_missing.astype(np.float32))
+    assert imputed.dtype == np.float32
+    np.testing.assert_array_equal(imputed[~missing], X.astype(np.float32)[~missing])
+
+
+def test_random_state_makes_fits_reproducible(table):
+    _, _, X_missing = table
+    first = small(random_state=1).fit_transform(X_missing)
+    np.testing.assert_array_equal(small(random_state=1).fit_transform(X_missing), first)
+    assert not np.array_equal(small(random_state=2).fit_transform(X_missing), first)
+
+
+def test_more_fill_iterations_change_only_the_missing_entries(table):
+    X, missing, X_missing = table
+    imputer = small().fit(X_missing)
+    once = imputer.transform(X_missing)
+    thrice = imputer.set_params(n_fill_iter=3).transform(X_missing)
+    np.testing.assert_array_equal(thrice[~missing], once[~missing])
+    assert not np.array_equal(thrice[missing], once[missing])
+
+
+@pytest.mark.parametrize(
+    "X, params, error, match",
+    [
+        ([[1.0, np.inf], [2.0, 3.0]], {}, ValueError, "infinity"),
+        ([[1.0, np.nan], [2.0, 3.0]], {"missing_values": -1}, ValueError, "missing_values=-1"),
+        ([[1.0, "a"], [2.0, "b"]], {}, ValueError, "numeric data only"),
+        ([[np.nan, np.nan], [np.nan, np.nan]], {}, ValueError, "no observed entry"),
+        (sp.csr_matrix(np.eye(3)), {}, TypeError, "dense data is required"),
+        ([[1.0, 2.0], [3.0, 4.0]], {"mask_fraction": 1.0}, InvalidParameterError, "mask_fraction"),
+        ([[1.0, 2.0], [3.0, 4.0]], {"missing_values": "?"}, InvalidParameterError, "missing"),
+    ],
+    ids=[
+        "inf",
+        "unmarked-nan",
+        "strings",
+        "all-missing",
+        "sparse",
+        "mask_fraction",
+        "string-marker",
+    ],
+)
+def test_bad_input_raises_a_clear_error(X, params, error, match):
+    with pytest.raises(error, match=match):
+        small(**params).fit(np.array(X, dtype=object) if isinstance(X, list) else X)
+
+
+def test_strings_in_a_dataframe_raise_a_clear_error():
+    pd = pytest.importorskip("pandas")
+    frame = pd.DataFrame({"size": [1.0, np.nan, 3.0], "colour": ["red", "blue", "red"]})
+    with pytest.raises(ValueError, match="numeric data only.*OrdinalEncoder"):
+        small().fit(frame)
