@@ -422,10 +422,10 @@ class BaseSparseAutoencoder(CallbackSupportMixin, BaseEstimator):
             penalty_units=None if layer.structure is None else layer.structure["penalty_units"],
         )
         hooks = [_UnitNormDecoder()] if exactly_sparse else []
+        structure = None
         if layer.structure is not None:
-            hooks.append(
-                self._structure_learning(layer, loss_fn, generator, incremental, max_iter)
-            )
+            structure = self._structure_learning(layer, loss_fn, generator)
+            hooks.append(structure)
         layer.optimizer, layer.history = self._train(
             layer.module,
             loss_fn,
@@ -442,7 +442,10 @@ class BaseSparseAutoencoder(CallbackSupportMixin, BaseEstimator):
             hooks=hooks,
             name=name,
             task=task,
+            task_data=train[:1] if observed is not None else None,
         )
+        if structure is not None:
+            structure.finish(layer.module)
         if layer.statistics is not None and process_group() is not None:
             layer.statistics.reduce_(all_reduce_)
         self._calibrate_codes([layer.module.encoder], X, generator)
@@ -452,15 +455,13 @@ class BaseSparseAutoencoder(CallbackSupportMixin, BaseEstimator):
         """``max_components`` resolved for data of ``n_features`` columns."""
         return resolve_max_components(getattr(self, "max_components", None), n_features)
 
-    def _structure_learning(self, layer, loss_fn, generator, incremental, max_iter):
+    def _structure_learning(self, layer, loss_fn, generator):
         """The epoch hook that learns ``layer``'s number of units. Its
         optimizer is built here, so that the hook can resize its state."""
         if layer.optimizer is None:
             layer.optimizer = make_optimizer(
                 self.solver, layer.module.parameters(), self.learning_rate_init
             )
-        n_iter = 0 if layer.history is None else layer.history.n_iter
-        budget = self.max_iter if max_iter is None else max_iter
         return StructureLearning(
             layer.statistics,
             layer.scale,
@@ -470,7 +471,6 @@ class BaseSparseAutoencoder(CallbackSupportMixin, BaseEstimator):
             optimizer=layer.optimizer,
             dead_latents=layer.dead_latents,
             loss=loss_fn,
-            last_epoch=None if incremental else n_iter + budget,
             reduce=all_reduce_ if process_group() is not None else None,
         )
 
@@ -526,6 +526,7 @@ class BaseSparseAutoencoder(CallbackSupportMixin, BaseEstimator):
         hooks=(),
         name="",
         task=None,
+        task_data=None,
     ):
         """Fit ``module`` on ``arrays`` through :func:`fit_loop`.
 
@@ -536,7 +537,8 @@ class BaseSparseAutoencoder(CallbackSupportMixin, BaseEstimator):
         ``loss_fn``) on the ``validation`` arrays, if given. A continued
         ``history`` keeps its curves but starts a new search for the best
         epoch. ``hooks`` are the loop's epoch hooks; each epoch also becomes a
-        sub-task of the callback ``task`` if given. Returns ``(optimizer,
+        sub-task of the callback ``task`` if given, which sees ``task_data``
+        (default: the first two of ``arrays``, as ``X`` and ``y``). Returns ``(optimizer,
         history)``.
         """
         max_iter = self.max_iter if max_iter is None else max_iter
@@ -568,7 +570,10 @@ class BaseSparseAutoencoder(CallbackSupportMixin, BaseEstimator):
         if history is not None and not incremental:
             history.best_loss, history.no_improvement_count = np.inf, 0
         if task is not None:
-            hooks = [*hooks, EpochTasks(task, self, *arrays[:2])]
+            hooks = [
+                *hooks,
+                EpochTasks(task, self, *(arrays[:2] if task_data is None else task_data)),
+            ]
         history = fit_loop(
             module,
             loss_fn,

@@ -66,7 +66,7 @@ class Activation(nn.Module):
         super().__init__()
         self.activation = activation
         self._f = ACTIVATIONS[activation]
-        self.firing_threshold = 0.5 if activation == "sigmoid" and not self.exactly_sparse else 0.0
+        self.firing_threshold = 0.5 if self.stochastic_firing else 0.0
 
     @property
     def stochastic_firing(self):

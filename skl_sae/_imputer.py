@@ -126,8 +126,14 @@ class SparseAutoencoderImputer(_BaseImputer, BaseSparseAutoencoder):
         How the codes are made sparse, as in
         :class:`~skl_sae.SparseAutoencoderTransformer`.
 
+    solver : {"adam", "sgd"}, default="adam"
+        As in :class:`~skl_sae.SparseAutoencoderTransformer`, without
+        ``"lbfgs"``: the entries hidden in training are drawn anew at every
+        evaluation of the loss, which the line search of L-BFGS (several
+        evaluations of one objective per step) cannot follow.
+
     sparsity_target, sparsity_weight, k, auxk_weight, alpha, \
-contractive_weight, activation, tied_weights, solver, batch_size, \
+contractive_weight, activation, tied_weights, batch_size, \
 learning_rate_init, max_iter, tol, n_iter_no_change, early_stopping, \
 validation_fraction, shuffle, random_state, verbose, device
         As in :class:`~skl_sae.SparseAutoencoderTransformer`, with the same
@@ -151,9 +157,10 @@ validation_fraction, shuffle, random_state, verbose, device
         Lowest training loss reached.
 
     validation_scores_ : list of float or None
-        With ``early_stopping``, the share of the held-out rows' observed
-        variance that their reconstructions explain, at each epoch; None
-        otherwise.
+        With ``early_stopping``, ``1 -`` the reconstruction error of the
+        observed entries of the held-out rows (nothing hidden) divided by
+        the mean variance of the observed entries of all training rows, at
+        each epoch; None otherwise.
 
     best_validation_score_ : float or None
         The best of ``validation_scores_``, or None.
@@ -248,6 +255,7 @@ validation_fraction, shuffle, random_state, verbose, device
         **_BaseImputer._parameter_constraints,
         "missing_values": [MissingValues(numeric_only=True)],
         "n_components": [Interval(Integral, 1, None, closed="left")],
+        "solver": [StrOptions({"adam", "sgd"})],
         "mask_fraction": [Interval(Real, 0, 1, closed="left")],
         "n_fill_iter": [Interval(Integral, 1, None, closed="left")],
         "initial_strategy": [StrOptions({"mean", "median", "most_frequent", "constant"})],
@@ -435,7 +443,10 @@ validation_fraction, shuffle, random_state, verbose, device
             filled = Z
             for _ in range(self.n_fill_iter):
                 reconstruction = apply_in_batches(
-                    lambda x: module(x).reconstruction, filled, next(module.parameters())
+                    lambda x: module(x).reconstruction,
+                    filled,
+                    next(module.parameters()),
+                    width=max(module.n_features, module.n_components),
                 )
                 filled = np.where(observed, Z, np.clip(reconstruction, low, high))
             trained = imputed[:, self._trained_out]
@@ -515,6 +526,7 @@ validation_fraction, shuffle, random_state, verbose, device
             output_activation="identity",
             tied_weights=architecture["tied_weights"],
             code=self._fitted_code(n_components, architecture["code_scale"], None, dtype),
+            generator=torch.Generator(),  # (overwritten: torch's global generator stays)
             dtype=dtype,
         )
         module.load_state_dict({name: torch.from_numpy(a) for name, a in self._weights.items()})

@@ -10,6 +10,7 @@ and the sparsity and contractive penalties are averaged over hidden units.
 
 import math
 from contextlib import contextmanager
+from copy import deepcopy
 
 import torch
 
@@ -182,12 +183,9 @@ class CodeStatistics:
     def reduced(self, all_reduce):
         """A copy with the counts of the processes that shared the pass
         summed (see :meth:`reduce_`); this one is left as it is."""
-        copy = CodeStatistics.__new__(CodeStatistics)
-        copy.n_samples, copy._rows = self.n_samples, self._rows
-        copy._fired, copy._error = self._fired.clone(), self._error.clone()
-        copy._information = None if self._information is None else self._information.clone()
-        copy.reduce_(all_reduce)
-        return copy
+        reduced = deepcopy(self)
+        reduced.reduce_(all_reduce)
+        return reduced
 
     def feature_density(self):
         """Fraction of the pass's samples on which each unit fired (numpy)."""
@@ -247,7 +245,7 @@ class AutoencoderLoss:
     ``report_auxiliary`` (L-BFGS's line search needs the value whose gradient
     it follows). ``statistics`` (a :class:`CodeStatistics`), if given,
     records each batch. ``penalty_units`` fixes the price of a unit in the
-    sparsity penalty for a layer whose size changes (:meth:`penalty_weight`).
+    penalties for a layer whose size changes (:meth:`unit_price`).
 
     ``observed``, a boolean mask of ``x``'s shape, marks the entries that
     were measured; the others (missing values, held at a fill value in ``x``)
@@ -289,15 +287,18 @@ class AutoencoderLoss:
         self.report_auxiliary, self.statistics = report_auxiliary, statistics
         self.penalty_units = penalty_units
 
+    def unit_price(self, n_units):
+        """What the penalties averaged over the ``n_units`` units of a layer
+        (sparsity, contractive) are multiplied by: 1, or ``n_units /
+        penalty_units`` if ``penalty_units`` is set, so that each unit's
+        price stays that of a layer of ``penalty_units`` units whatever the
+        layer's size (structure learning)."""
+        return 1.0 if self.penalty_units is None else n_units / self.penalty_units
+
     def penalty_weight(self, n_units):
-        """The weight of the sparsity penalty (an average over the
-        ``n_units`` units) for a layer of ``n_units``: ``sparsity_weight``,
-        times ``n_units / penalty_units`` if ``penalty_units`` is set, so that
-        each unit's price stays that of a layer of ``penalty_units`` units
-        whatever the layer's size (structure learning)."""
-        if self.penalty_units is None:
-            return self.sparsity_weight
-        return self.sparsity_weight * n_units / self.penalty_units
+        """The weight of the sparsity penalty for a layer of ``n_units``:
+        ``sparsity_weight`` times :meth:`unit_price`."""
+        return self.sparsity_weight * self.unit_price(n_units)
 
     def _input(self, module, x):
         """What the model sees: ``x`` corrupted in training, if asked."""
@@ -342,7 +343,8 @@ class AutoencoderLoss:
             loss = loss + self.penalty_weight(out.codes.shape[1]) * penalty
         if self.contractive_weight > 0:
             jacobian = contractive_penalty(out.codes, module.encoder_weight, self.activation)
-            loss = loss + self.contractive_weight * jacobian
+            price = self.unit_price(out.codes.shape[1])
+            loss = loss + self.contractive_weight * price * jacobian
         if self.alpha > 0:
             loss = loss + self.alpha * weight_decay(module.weights())
         return loss

@@ -102,16 +102,31 @@ class _Optimizer:
         """Follow a change of ``parameter``'s size along ``dim`` (see
         :meth:`SparseAutoencoder.select_units_
         <._modules.SparseAutoencoder.select_units_>`): its state keeps the
-        slices at ``keep`` and starts the ``n_new`` new ones at 0, as for a
-        parameter never updated."""
+        slices at ``keep`` and gives the ``n_new`` new ones the state of
+        :meth:`_new_state`."""
         position = next(i for i, p in enumerate(self.parameters) if p is parameter)
         for name, value in self.state[position].items():
             if name == "step":
                 continue
             kept = value.index_select(dim, keep.to(value.device))
-            shape = list(kept.shape)
-            shape[dim] = n_new
-            self.state[position][name] = torch.cat([kept, kept.new_zeros(shape)], dim=dim)
+            new = self._new_state(name, kept, dim, n_new)
+            self.state[position][name] = torch.cat([kept, new], dim=dim)
+
+    def _new_state(self, name, kept, dim, n_new):
+        """State ``name`` of ``n_new`` new slices along ``dim``, given that of
+        the ``kept`` ones: zero moments.
+
+        Adam's step count, and with it its bias correction, is shared by the
+        whole tensor and long past its start, so that new slices with zero
+        moments take first steps larger than the learning rate (up to about
+        5 times, decaying over some hundred steps): new units leave their
+        random start fast. Structure learning measured it against second
+        moments started at the kept slices' mean (steps that grow to the
+        learning rate): on MNIST (10,000 images) the layer chosen then gave
+        a logistic regression 0.9547 against 0.9688 (``bench_structure.py``)."""
+        shape = list(kept.shape)
+        shape[dim] = n_new
+        return kept.new_zeros(shape)
 
 
 class Adam(_Optimizer):

@@ -91,6 +91,14 @@ random_state, verbose, warm_start, device
     autoencoder_ : SparseAutoencoderTransformer
         The fitted autoencoder.
 
+    n_components_ : int
+        Its number of hidden units (the size that ``n_components="auto"``
+        chose).
+
+    structure_curve_ : list of int
+        Its hidden units during each epoch (see
+        :class:`~skl_sae.SparseAutoencoderTransformer`).
+
     offset_ : float
         Threshold on ``score_samples``: ``decision_function`` is
         ``score_samples - offset_``.
@@ -99,7 +107,7 @@ random_state, verbose, warm_start, device
         Median and inter-quartile range of the training samples'
         reconstruction errors (relative to the training data's variance).
 
-    unit_rarity_ : ndarray of shape (n_components,)
+    unit_rarity_ : ndarray of shape (n_components_,)
         ``-log`` of each unit's firing frequency on the training data (at
         least one sample's worth): what a sample's code rarity averages.
 
@@ -243,6 +251,8 @@ random_state, verbose, warm_start, device
             self.error_center_, self.error_scale_ = _center_and_scale(error)
             self.rarity_center_, self.rarity_scale_ = _center_and_scale(rarity)
             self.autoencoder_ = autoencoder
+            self.n_components_ = autoencoder.n_components_
+            self.structure_curve_ = list(autoencoder.structure_curve_)
             scores = self._combine(error, rarity)
             if self.contamination == "auto":
                 q1, q3 = np.percentile(scores, [25, 75])

@@ -23,27 +23,33 @@ during the epoch just ended:
    others) and ``H`` the binary entropy
    (:meth:`~._losses.CodeStatistics.information`).
 
-The sparsity penalties are averaged over units, so that a unit's price
-depends on the layer's size (:meth:`~._losses.AutoencoderLoss.penalty_weight`).
-While the layer grows they price each unit as in a layer of
-``max_components`` units: at the price of a small layer, an L1 or L0 penalty
-would silence every unit of the first ones. When growth ends, the price
-becomes that of the layer's size then, and stays there while pruning
-removes units (which would otherwise raise the price of the units left): the
-final layer is trained as a layer of its size would be.
+The penalties are averaged over units (sparsity, contractive), so that a
+unit's price depends on the layer's size
+(:meth:`~._losses.AutoencoderLoss.unit_price`). While the layer grows they
+price each unit as in a layer of ``max_components`` units: at the price of
+a small layer, an L1 or L0 penalty would silence every unit of the first
+ones. When growth ends, the price becomes that of the layer's size then, and
+stays there while pruning removes units (which would otherwise raise the
+price of the units left): the final layer is trained as a layer of its size
+would be.
 
-New units start as the code family starts a unit; the optimizer's state
-and the counts that follow units (AuxK's dead units, the statistics) keep
-the slices of the kept units, so that training goes on where it was. After
-a change the patience of early stopping and convergence starts again (and
-the best weights kept by early stopping are those of the new structure). No
-change is made after the last epoch of a fixed budget, so that every unit
-trains.
+A change decided after an epoch is made when the next epoch begins, so that
+no fit and no ``partial_fit`` call ends with untrained units: a growth
+decided after the last epoch waits for more training (``warm_start``,
+``partial_fit``), a pruning is made at the end. New units start as the code
+family starts a unit; the optimizer's state and the counts that follow
+units (AuxK's dead units, the statistics) keep the slices of the kept units,
+so that training goes on where it was, and new units start with Adam's
+moments at 0 (see :meth:`~._optimizers._Optimizer._new_state`). A growth and the
+end of growth (a new price) restart the patience of convergence and early
+stopping; a pruning does not, as removing uninformative units barely changes
+the loss. Early stopping keeps the best weights of the final structure.
 """
 
 import math
 
 import numpy as np
+import scipy.sparse as sp
 import torch
 
 from ._training import EpochHook
@@ -71,25 +77,33 @@ MIN_GAIN = 0.1
 #: Share of the variance that the first units could explain linearly.
 INITIAL_VARIANCE = 0.95
 
-#: Rows of the data that the initial size is measured on.
+#: Rows of the data that the initial size is measured on, at most.
 INITIAL_SAMPLE = 1000
+
+#: Memory that those rows may take as dense float64 rows, at most.
+INITIAL_SAMPLE_BYTES = 32 * 2**20
 
 
 def initial_components(X, max_components, rng):
     """Units to start structure learning with: the number of principal
     components that explain :data:`INITIAL_VARIANCE` of the variance of up to
     :data:`INITIAL_SAMPLE` random rows of ``X`` (dense, sparse or a memory
-    map), at least 1 and at most ``max_components``."""
-    n_samples = X.shape[0]
-    rows = np.sort(rng.choice(n_samples, min(n_samples, INITIAL_SAMPLE), replace=False))
-    sample = X[rows]
-    sample = sample.toarray() if hasattr(sample, "toarray") else np.asarray(sample)
-    sample = sample.astype(np.float64) - sample.mean(axis=0, dtype=np.float64)
-    if sample.shape[0] < sample.shape[1]:  # the smaller Gram matrix
-        variances = np.linalg.eigvalsh(sample @ sample.T)
+    map; no more rows than :data:`INITIAL_SAMPLE_BYTES` hold densely, and a
+    sparse sample is never densified), at least 1 and at most
+    ``max_components``."""
+    n_samples, n_features = X.shape
+    n_rows = min(n_samples, INITIAL_SAMPLE, max(2, INITIAL_SAMPLE_BYTES // (8 * n_features)))
+    sample = X[np.sort(rng.choice(n_samples, n_rows, replace=False))]
+    if sp.issparse(sample) or n_rows < n_features:  # the smaller Gram matrix, rows'
+        gram = sample @ sample.T
+        gram = np.asarray(gram.toarray() if sp.issparse(gram) else gram, dtype=np.float64)
+        means = gram.mean(axis=0)  # centred: (I - 11'/n) G (I - 11'/n)
+        gram = gram - means[:, None] - means[None, :] + means.mean()
     else:
-        variances = np.linalg.eigvalsh(sample.T @ sample)
-    variances = np.sort(np.clip(variances, 0, None))[::-1]
+        centred = np.asarray(sample, dtype=np.float64)
+        centred = centred - centred.mean(axis=0)
+        gram = centred.T @ centred
+    variances = np.sort(np.clip(np.linalg.eigvalsh(gram), 0, None))[::-1]
     total = variances.sum()
     if total <= 0:
         return 1
@@ -123,9 +137,11 @@ class StructureLearning(EpochHook):
         What carries over between fits (``warm_start``, ``partial_fit``):
         ``"growing"`` (bool), ``"growth"`` (the fraction of variance
         unexplained, the informative units and the units added at the last
-        growth, or None), ``"curve"`` (units per epoch) and
+        growth, or None), ``"curve"`` (units per epoch),
         ``"penalty_units"`` (the size of layer whose price of a unit the
-        sparsity penalty takes), updated in place.
+        penalties take) and ``"pending"`` (a change decided after the last
+        epoch and not made yet: ``{"keep": [...], "n_new": int}``, or None),
+        updated in place.
     generator : torch.Generator
         Source of the new units' weights.
     optimizer : Adam, SGD or torch.optim.LBFGS, default=None
@@ -135,9 +151,6 @@ class StructureLearning(EpochHook):
     loss : AutoencoderLoss, default=None
         The loss whose ``penalty_units`` becomes the layer's size when
         growth ends.
-    last_epoch : int, default=None
-        The value of ``history.n_iter`` after the last epoch of the budget:
-        no change then.
     reduce : callable, default=None
         ``reduce(tensor)`` sums a tensor over the processes of a
         ``torch.distributed`` group, so that all take the same step.
@@ -154,23 +167,43 @@ class StructureLearning(EpochHook):
         optimizer=None,
         dead_latents=None,
         loss=None,
-        last_epoch=None,
         reduce=None,
     ):
         self.statistics, self.scale = statistics, scale
         self.max_components, self.state, self.generator = max_components, state, generator
         self.optimizer, self.dead_latents, self.loss = optimizer, dead_latents, loss
-        self.last_epoch, self.reduce = last_epoch, reduce
+        self.reduce = reduce
 
     @staticmethod
     def new_state(max_components):
         """The state of a layer that has not taken a structure step yet."""
-        return {"growing": True, "growth": None, "curve": [], "penalty_units": max_components}
+        return {
+            "growing": True,
+            "growth": None,
+            "curve": [],
+            "penalty_units": max_components,
+            "pending": None,
+        }
+
+    def on_epoch_begin(self, module):
+        """Make the change decided after the last epoch: decided changes are
+        made when training goes on, so that no unit is left untrained at the
+        end of a fit or of a ``partial_fit`` call."""
+        pending, self.state["pending"] = self.state["pending"], None
+        if pending is not None:
+            self._select_units(module, np.asarray(pending["keep"]), pending["n_new"])
+
+    def finish(self, module):
+        """At the end of training: make a pending pruning now (a growth waits
+        for more training)."""
+        pending = self.state["pending"]
+        if pending is not None and pending["n_new"] == 0:
+            self.on_epoch_begin(module)
 
     def on_epoch_end(self, module, history):
         n_units = module.n_components
         self.state["curve"].append(n_units)
-        if history.n_iter % CHECK_INTERVAL or history.n_iter == self.last_epoch:
+        if history.n_iter % CHECK_INTERVAL:
             return False
         statistics = self.statistics
         if self.reduce is not None:
@@ -186,7 +219,10 @@ class StructureLearning(EpochHook):
                 self.state["penalty_units"] = n_units
                 if self.loss is not None:
                     self.loss.penalty_units = n_units
-                _restart_patience(history)
+            # A new structure or a new price: patience starts again.
+            history.best_loss, history.no_improvement_count = math.inf, 0
+            history.best_state = None
+            if n_new == 0:
                 return False
             keep = np.arange(n_units)
         elif informative.all():
@@ -194,8 +230,10 @@ class StructureLearning(EpochHook):
         else:  # prune, keeping the best unit rather than none
             informative[int(np.argmax(information))] = True
             keep, n_new = np.flatnonzero(informative), 0
-        self._select_units(module, keep, n_new)
-        _restart_patience(history)
+            # Pruning uninformative units barely changes the loss: patience
+            # goes on, but the best weights kept so far have the old shape.
+            history.best_state = None
+        self.state["pending"] = {"keep": keep.tolist(), "n_new": n_new}
         return False
 
     def _growth(self, n_units, n_informative, unexplained):
@@ -232,9 +270,3 @@ class StructureLearning(EpochHook):
         self.statistics.select_units_(keep, n_new)
         if self.dead_latents is not None:
             self.dead_latents.select_units_(keep, n_new)
-
-
-def _restart_patience(history):
-    """A new structure or a new loss: patience and the best weights start again."""
-    history.best_loss, history.no_improvement_count = math.inf, 0
-    history.best_state = None

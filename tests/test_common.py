@@ -13,8 +13,8 @@ from skl_sae import (
 # Small, fast instances (few units, few epochs) that still exercise every configuration:
 # each sparsity and sparse code in both estimators, tied weights, each solver, both
 # corruptions, the contractive penalty, early stopping and frozen features, and the imputer
-# (with its indicator, a number as missing_values, and missing entries through the L-BFGS
-# closure and the validation split). The others' parameters are the defaults. The checks
+# (with its indicator, a number as missing_values, and missing entries through SGD and the
+# validation split). The others' parameters are the defaults. The checks
 # fit on purpose for too few epochs to converge.
 # The classifiers learn the checks' small problems in fewer, larger steps.
 FAST_CLASSIFIER = dict(pretrain_max_iter=5, learning_rate_init=1e-2, max_iter=50)
@@ -79,7 +79,7 @@ ESTIMATORS = [
     SparseAutoencoderImputer(n_components=8, max_iter=5),
     SparseAutoencoderImputer(n_components=8, add_indicator=True, missing_values=-1, max_iter=5),
     SparseAutoencoderImputer(
-        n_components=8, sparsity="topk", k=3, solver="lbfgs", early_stopping=True, max_iter=5
+        n_components=8, sparsity="topk", k=3, solver="sgd", early_stopping=True, max_iter=5
     ),
 ]
 

@@ -1,5 +1,5 @@
 """What a fit leaves behind when it diverges, fails or is interrupted,
-stated as a specification for the three estimators."""
+stated as a specification for the estimators."""
 
 import pickle
 import warnings
@@ -11,6 +11,7 @@ from sklearn.exceptions import NotFittedError
 from sklearn.utils.validation import check_is_fitted
 
 from skl_sae import (
+    SparseAutoencoderImputer,
     SparseAutoencoderOutlierDetector,
     SparseAutoencoderTransformer,
     StackedSparseAutoencoderClassifier,
@@ -32,12 +33,16 @@ ESTIMATORS = {
         ),
         "predict_proba",
     ),
+    "auto": (  # structure learning: a structure step after epoch 5
+        lambda **p: SparseAutoencoderTransformer("auto", max_iter=7, random_state=0, **p),
+        "transform",
+    ),
     "detector": (
         lambda **p: SparseAutoencoderOutlierDetector(8, max_iter=3, random_state=0, **p),
         "score_samples",
     ),
 }
-INCREMENTAL = ["transformer", "classifier"]  # the estimators with partial_fit
+INCREMENTAL = ["transformer", "classifier", "auto"]  # the estimators with partial_fit
 
 
 @pytest.fixture(scope="module")
@@ -208,3 +213,23 @@ def test_a_fitted_detector_stays_usable_after_a_failed_refit(data):
     assert vars(detector).keys() == state.keys()
     assert all(vars(detector)[key] is value for key, value in state.items())
     np.testing.assert_array_equal(detector.score_samples(X), before)
+
+
+def test_an_interrupted_imputer_fit_leaves_the_imputer_as_it_was(data, monkeypatch):
+    X = data[0].copy()
+    X[np.random.RandomState(0).rand(*X.shape) < 0.2] = np.nan
+    imputer = SparseAutoencoderImputer(8, max_iter=3, random_state=0)
+    monkeypatch.setattr(_training, "run_single_epoch", _interrupted_after_one_epoch())
+    with pytest.raises(KeyboardInterrupt):
+        imputer.fit(X)
+    assert vars(imputer) == imputer.get_params(deep=False)
+    monkeypatch.undo()
+
+    imputer.fit(X)
+    before, state = imputer.transform(X), dict(vars(imputer))
+    monkeypatch.setattr(_training, "run_single_epoch", _interrupted_after_one_epoch())
+    with pytest.raises(KeyboardInterrupt):
+        imputer.fit(X[:, :32])
+    monkeypatch.undo()
+    assert all(vars(imputer)[key] is value for key, value in state.items())
+    np.testing.assert_array_equal(imputer.transform(X), before)

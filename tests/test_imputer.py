@@ -5,6 +5,7 @@ import pickle
 import numpy as np
 import pytest
 import scipy.sparse as sp
+import torch
 from sklearn.impute import MissingIndicator, SimpleImputer
 from sklearn.utils._param_validation import InvalidParameterError
 
@@ -195,3 +196,17 @@ def test_strings_in_a_dataframe_raise_a_clear_error():
     frame = pd.DataFrame({"size": [1.0, np.nan, 3.0], "colour": ["red", "blue", "red"]})
     with pytest.raises(ValueError, match="numeric data only.*OrdinalEncoder"):
         small().fit(frame)
+
+
+def test_lbfgs_is_refused_since_its_line_search_needs_one_objective():
+    X = np.array([[1.0, np.nan], [2.0, 3.0], [np.nan, 4.0]])
+    with pytest.raises(InvalidParameterError, match="solver"):
+        SparseAutoencoderImputer(solver="lbfgs").fit(X)
+
+
+def test_loading_a_fitted_imputer_leaves_torchs_global_generator_alone(table):
+    X_missing = table[2]
+    restored = pickle.loads(pickle.dumps(small().fit(X_missing)))
+    state = torch.random.get_rng_state()
+    restored.transform(X_missing)
+    assert torch.equal(torch.random.get_rng_state(), state)

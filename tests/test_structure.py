@@ -5,6 +5,7 @@ import pickle
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 import torch
 from sklearn.datasets import load_digits
 from sklearn.utils._param_validation import InvalidParameterError
@@ -155,12 +156,14 @@ class _Epoch:
 
 
 def _step(module, information, unexplained, state, *, epoch=CHECK_INTERVAL, max_components=64):
+    """A structure step after an epoch, made at the start of the next one."""
     statistics = _Epoch(information, unexplained)
     hook = StructureLearning(
         statistics, 1.0, max_components, state, torch.Generator().manual_seed(0)
     )
-    history = History(n_iter=epoch, best_loss=0.5, no_improvement_count=3)
+    history = History(n_iter=epoch, best_loss=0.5, no_improvement_count=3, best_state={})
     hook.on_epoch_end(module, history)
+    hook.on_epoch_begin(module)
     return statistics.selected, history
 
 
@@ -177,12 +180,17 @@ def test_the_first_structure_step_doubles_the_units_and_restarts_the_patience():
     assert state["curve"] == [4] and state["growing"]
 
 
-def test_structure_steps_come_every_few_epochs_and_never_at_the_budgets_end():
+def test_structure_steps_come_every_few_epochs_and_wait_for_the_next_one():
     module, state = _module(4), StructureLearning.new_state(64)
     assert _step(module, [0.2] * 4, 0.5, state, epoch=CHECK_INTERVAL - 1)[0] is None
-    hook = StructureLearning(_Epoch([0.2] * 4, 0.5), 1.0, 64, state, None, last_epoch=10)
-    hook.on_epoch_end(module, History(n_iter=10))
+    hook = StructureLearning(_Epoch([0.2] * 4, 0.5), 1.0, 64, state, None)
+    hook.on_epoch_end(module, History(n_iter=CHECK_INTERVAL))
+    # Decided, not made: a fit that ends here leaves no untrained unit.
+    assert module.n_components == 4 and state["pending"] == {"keep": [0, 1, 2, 3], "n_new": 4}
+    hook.finish(module)
     assert module.n_components == 4
+    hook.on_epoch_begin(module)  # training goes on (warm_start, partial_fit)
+    assert module.n_components == 8 and state["pending"] is None
 
 
 def test_growth_goes_on_while_it_pays_and_new_units_are_busy():
@@ -200,9 +208,20 @@ def test_growth_ends_when_the_error_falls_by_less_than_a_tenth_and_pruning_follo
     selected, _ = _step(module, information, 0.46, state)
     # The units of the last growth get one more interval before any pruning.
     assert not state["growing"] and selected is None and module.n_components == 8
-    selected, _ = _step(module, information, 0.45, state)
+    selected, history = _step(module, information, 0.45, state)
     assert selected == (list(range(6)), 0) and module.n_components == 6
+    # Pruning leaves patience as it was; the best weights had the old shape.
+    assert history.no_improvement_count == 3 and history.best_state is None
     assert _step(module, [0.2] * 6, 0.44, state)[0] is None  # all informative: no change
+
+
+def test_a_pruning_decided_after_the_last_epoch_is_made_at_the_end():
+    module, state = _module(4), StructureLearning.new_state(64)
+    state["growing"] = False
+    hook = StructureLearning(_Epoch([0.2, 0.0, 0.2, 0.0], 0.5), 1.0, 64, state, None)
+    hook.on_epoch_end(module, History(n_iter=CHECK_INTERVAL))
+    hook.finish(module)
+    assert module.n_components == 2 and state["pending"] is None
 
 
 def test_growth_ends_when_fewer_than_half_the_new_units_are_informative():
@@ -228,6 +247,10 @@ def test_the_initial_size_explains_most_of_the_variance_linearly():
     assert initial_components(X, 100, rng) <= 5
     assert initial_components(X, 3, rng) == 3
     assert initial_components(np.ones((10, 4)), 100, rng) == 1  # no variance
+    # Sparse rows give the same count through their Gram matrix, never densified.
+    wide = sp.random(300, 20_000, density=0.001, random_state=0, format="csr")
+    dense_count = initial_components(wide.toarray(), 1000, np.random.RandomState(1))
+    assert initial_components(wide, 1000, np.random.RandomState(1)) == dense_count
     assert resolve_max_components(None, 64) == 256
     assert resolve_max_components(None, 784) == 3136
     assert resolve_max_components(None, 50_000) == 4096
@@ -259,7 +282,8 @@ def test_auto_chooses_a_size_that_every_fitted_attribute_follows(digits, sparsit
     assert sae.components_.shape == (n, 64) and sae.encoder_weights_.shape == (n, 64)
     assert sae.feature_density_.shape == (n,) and len(sae.get_feature_names_out()) == n
     assert len(sae.structure_curve_) == len(sae.loss_curve_) == sae.n_iter_
-    assert sae.structure_curve_[-1] == n
+    # A pruning decided after the last epoch is made at the end of the fit.
+    assert sae.structure_curve_[-1] >= n
     assert sae.inverse_transform(codes).shape == digits.shape
     if sparsity in ("kl", None):  # every unit stays informative: the layer grows
         assert n > sae.structure_curve_[0]
@@ -354,4 +378,7 @@ def test_classifier_refuses_sizes_that_are_neither_positive_ints_nor_auto(digits
 
 def test_outlier_detector_may_learn_its_size(digits):
     detector = SparseAutoencoderOutlierDetector("auto", max_iter=7, random_state=0).fit(digits)
-    assert detector.autoencoder_.n_components_ == len(detector.unit_rarity_)
+    assert detector.n_components_ == detector.autoencoder_.n_components_
+    assert detector.n_components_ == len(detector.unit_rarity_)
+    assert detector.structure_curve_ == detector.autoencoder_.structure_curve_
+    assert len(set(detector.structure_curve_)) > 1
