@@ -677,7 +677,7 @@ class StackedSparseAutoencoderClassifier(
 
         Returns
         -------
-        codes : ndarray of shape (n_samples, hidden_layer_sizes_[-1])
+        codes : ndarray of shape (n_samples, `hidden_layer_sizes_[-1]`)
             Top hidden codes, in the dtype of ``X``.
         """
         return self._forward(X, lambda module: module.encode)

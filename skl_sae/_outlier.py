@@ -107,7 +107,7 @@ random_state, verbose, warm_start, device
         Median and inter-quartile range of the training samples'
         reconstruction errors (relative to the training data's variance).
 
-    unit_rarity_ : ndarray of shape (n_components_,)
+    unit_rarity_ : ndarray of shape (`n_components_`,)
         ``-log`` of each unit's firing frequency on the training data (at
         least one sample's worth): what a sample's code rarity averages.
 

@@ -216,7 +216,7 @@ class SparseAutoencoderTransformer(
         is made at the end of the fit, so that ``n_components_`` may be
         below the last entry.
 
-    components_ : ndarray of shape (n_components_, n_features)
+    components_ : ndarray of shape (`n_components_`, n_features)
         Decoder dictionary: row ``j`` is what unit ``j`` adds to a
         reconstruction (the transposed decoder weight ``W'``).
 
@@ -224,16 +224,16 @@ class SparseAutoencoderTransformer(
         Output activation in use (``output_activation`` with ``"auto"``
         resolved).
 
-    encoder_weights_ : ndarray of shape (n_components_, n_features)
+    encoder_weights_ : ndarray of shape (`n_components_`, n_features)
         Encoder weight ``W``.
 
-    encoder_bias_ : ndarray of shape (n_components_,)
+    encoder_bias_ : ndarray of shape (`n_components_`,)
         Encoder bias ``b``.
 
     decoder_bias_ : ndarray of shape (n_features,)
         Decoder bias ``c``.
 
-    thresholds_ : ndarray of shape (n_components_,) or None
+    thresholds_ : ndarray of shape (`n_components_`,) or None
         Inference thresholds of the codes: JumpReLU's per unit, or
         BatchTopK's single learned threshold repeated; None for the other
         sparsities.
@@ -248,7 +248,7 @@ class SparseAutoencoderTransformer(
         Mean number of active codes per sample on the training data during
         the last epoch.
 
-    feature_density_ : ndarray of shape (n_components_,)
+    feature_density_ : ndarray of shape (`n_components_`,)
         Fraction of the training samples on which each unit was active
         during the last epoch.
 
@@ -586,7 +586,7 @@ class SparseAutoencoderTransformer(
 
         Returns
         -------
-        codes : ndarray of shape (n_samples, n_components_)
+        codes : ndarray of shape (n_samples, `n_components_`)
             Codes, in the dtype of ``X`` (float32 stays float32).
         """
         X = self._validate_X(X)
@@ -597,7 +597,7 @@ class SparseAutoencoderTransformer(
 
         Parameters
         ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_components_)
+        X : {array-like, sparse matrix} of shape (n_samples, `n_components_`)
             Codes, e.g. from :meth:`transform`; sparse codes are decoded one
             batch at a time.
 

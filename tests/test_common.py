@@ -71,7 +71,7 @@ ESTIMATORS = [
         hidden_layer_sizes=(8,), sparsity="jumprelu", **FAST_CLASSIFIER
     ),
     StackedSparseAutoencoderClassifier(
-        hidden_layer_sizes=("auto", 4), **{**FAST_CLASSIFIER, "pretrain_max_iter": 6}
+        hidden_layer_sizes=("auto",), **{**FAST_CLASSIFIER, "pretrain_max_iter": 6}
     ),
     SparseAutoencoderOutlierDetector(n_components=8, max_iter=5),
     SparseAutoencoderOutlierDetector(8, contamination=0.1, sparsity=None, max_iter=5),
