@@ -367,16 +367,8 @@ class BaseSparseAutoencoder(CallbackSupportMixin, BaseEstimator):
                 max_components = self._max_components(X.shape[1])
                 structure = StructureLearning.new_state(max_components)
                 n_components = initial_components(X, max_components, rng)
-            module = SparseAutoencoder(
-                X.shape[1],
-                n_components,
-                activation=self._activation(),
-                output_activation=output_activation,
-                tied_weights=self.tied_weights,
-                code=self._new_code(n_components, scale**0.5, dtype),
-                unit_norm_decoder=exactly_sparse,
-                generator=generator,
-                dtype=dtype,
+            module = self._new_module(
+                X.shape[1], n_components, output_activation, scale, generator, dtype
             )
             if exactly_sparse:
                 module.center_(torch.as_tensor(geometric_median(X), dtype=dtype))
@@ -388,7 +380,8 @@ class BaseSparseAutoencoder(CallbackSupportMixin, BaseEstimator):
         if layer.dead_latents is not None:  # counts survive partial_fit calls
             layer.dead_latents.to_(device)
         elif exactly_sparse and self.auxk_weight > 0:
-            layer.dead_latents = DeadLatents(n_components, X.shape[0], device)
+            rows = X.shape[0] * layer.module.rows_per_sample  # rows of codes an epoch
+            layer.dead_latents = DeadLatents(n_components, rows, device)
         noise = self._corruption_generator(generator, device)
         early_stopping = self.early_stopping if early_stopping is None else early_stopping
         train, validation = ([X] if observed is None else [X, observed]), None
@@ -410,7 +403,7 @@ class BaseSparseAutoencoder(CallbackSupportMixin, BaseEstimator):
             sparsity_target=self.sparsity_target,
             sparsity_weight=self.sparsity_weight,
             alpha=self.alpha,
-            contractive_weight=self.contractive_weight,
+            contractive_weight=getattr(self, "contractive_weight", 0.0),
             corruption=self.corruption,
             corruption_level=self.corruption_level,
             generator=noise,
@@ -450,6 +443,22 @@ class BaseSparseAutoencoder(CallbackSupportMixin, BaseEstimator):
             layer.statistics.reduce_(all_reduce_)
         self._calibrate_codes([layer.module.encoder], X, generator)
         return layer
+
+    def _new_module(self, n_features, n_components, output_activation, scale, generator, dtype):
+        """The network of a new layer: a :class:`~._modules.SparseAutoencoder`
+        as its code family starts it (``scale``: the data's mean feature
+        variance)."""
+        return SparseAutoencoder(
+            n_features,
+            n_components,
+            activation=self._activation(),
+            output_activation=output_activation,
+            tied_weights=self.tied_weights,
+            code=self._new_code(n_components, scale**0.5, dtype),
+            unit_norm_decoder=self._exactly_sparse,
+            generator=generator,
+            dtype=dtype,
+        )
 
     def _max_components(self, n_features):
         """``max_components`` resolved for data of ``n_features`` columns."""

@@ -124,7 +124,8 @@ class SparseCode(Activation):
 
     def auxiliary_loss(self, autoencoder, output, x, dead_latents):
         """The AuxK loss of Gao et al. (2024): the dead units' ``k_aux``
-        largest codes (``k_aux`` = half the input width) reconstruct what the
+        largest codes (``k_aux``: the autoencoder's ``auxiliary_k``, half the
+        input width) reconstruct what the
         live codes missed; weighted by the share of ``k_aux`` that is dead.
         ``dead_latents`` (a :class:`DeadLatents`) is updated with the batch."""
         dead_latents.update(self.firing(output.codes))
@@ -132,7 +133,7 @@ class SparseCode(Activation):
         n_dead = int(dead.sum())
         if n_dead == 0:
             return output.reconstruction.new_zeros(())
-        k_aux = max(1, autoencoder.n_features // 2)
+        k_aux = autoencoder.auxiliary_k
         aux = auxiliary_codes(output.pre_activations, dead, k_aux, self.activation)
         reconstruction = autoencoder.auxiliary_reconstruction(output, aux)
         return min(n_dead / k_aux, 1.0) * auxk_loss(reconstruction, output.reconstruction, x)

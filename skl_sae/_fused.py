@@ -18,6 +18,7 @@ import torch
 
 from ._codes import Activation
 from ._losses import _EPS, kl_divergence
+from ._modules import SparseAutoencoder
 
 _aten = torch.ops.aten
 
@@ -36,7 +37,8 @@ def supports(module, loss):
     :class:`~._losses.AutoencoderLoss`) on ``module``."""
     code = module.encoder.code
     return (
-        type(code) is Activation
+        type(module) is SparseAutoencoder
+        and type(code) is Activation
         and code.activation in _BACKWARDS
         and module.output_activation in _BACKWARDS
         and loss.sparsity in (None, "kl", "l1")

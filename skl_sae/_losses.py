@@ -130,11 +130,13 @@ SPARSITY_PENALTIES = {
 class CodeStatistics:
     """What the codes did during the last complete pass over the training data.
 
-    Counts, per unit, the samples on which it fired and sums the per-sample
-    mean squared reconstruction errors, on the model's device (no
-    synchronisation per batch). Once ``n_samples`` rows have been added, the
-    next batch starts a new pass, so that after training the counts describe
-    the last epoch (for L-BFGS, its final evaluation).
+    Counts, per unit, the rows of codes on which it fired and sums the
+    per-sample mean squared reconstruction errors, on the model's device (no
+    synchronisation per batch). A sample has one row of codes, or one per
+    position of a convolutional code's feature maps. Once ``n_samples``
+    samples have been added, the next batch starts a new pass, so that after
+    training the counts describe the last epoch (for L-BFGS, its final
+    evaluation).
 
     With ``information``, it also sums what :meth:`information` needs: each
     unit's probability of firing per sample and the entropy of that firing.
@@ -144,7 +146,7 @@ class CodeStatistics:
         self.n_samples = int(n_samples)
         self._fired = torch.zeros(n_units, dtype=torch.int64, device=device)
         self._error = torch.zeros((), dtype=torch.float64, device=device)
-        self._rows = 0
+        self._rows = self._samples = 0
         self._information = None
         if information:  # sums of the firing probability and of its entropy
             self._information = torch.zeros(2, n_units, dtype=torch.float64, device=device)
@@ -152,17 +154,18 @@ class CodeStatistics:
     @torch.no_grad()
     def add(self, code, codes, errors):
         """Record a batch: the ``codes`` that the code module ``code`` gave
-        its rows, shape (rows, units), and their per-row ``errors``."""
-        if self._rows >= self.n_samples:
+        it, shape (rows, units), and its per-sample ``errors``."""
+        if self._samples >= self.n_samples:
             self._fired.zero_()
             self._error.zero_()
-            self._rows = 0
+            self._rows = self._samples = 0
             if self._information is not None:
                 self._information.zero_()
         fired = code.firing(codes)
         self._fired += fired.sum(dim=0)
         self._error += errors.sum()
         self._rows += fired.shape[0]
+        self._samples += errors.shape[0]
         if self._information is not None:
             if code.stochastic_firing:
                 self._information[0] += codes.sum(dim=0)
@@ -173,12 +176,14 @@ class CodeStatistics:
     def reduce_(self, all_reduce):
         """Sum the counts of the processes that shared the pass, with
         ``all_reduce(tensor)`` (see :mod:`._distributed`)."""
-        rows = torch.tensor(self._rows, dtype=torch.int64, device=self._fired.device)
+        counts = torch.tensor(
+            [self._rows, self._samples], dtype=torch.int64, device=self._fired.device
+        )
         all_reduce(self._fired)
         all_reduce(self._error)
         if self._information is not None:
             all_reduce(self._information)
-        self._rows = int(all_reduce(rows))
+        self._rows, self._samples = (int(count) for count in all_reduce(counts))
 
     def reduced(self, all_reduce):
         """A copy with the counts of the processes that shared the pass
@@ -188,12 +193,12 @@ class CodeStatistics:
         return reduced
 
     def feature_density(self):
-        """Fraction of the pass's samples on which each unit fired (numpy)."""
+        """Fraction of the pass's rows of codes on which each unit fired (numpy)."""
         return (self._fired.double() / max(self._rows, 1)).cpu().numpy()
 
     def mean_squared_error(self):
         """Mean squared reconstruction error per sample and feature."""
-        return float(self._error) / max(self._rows, 1)
+        return float(self._error) / max(self._samples, 1)
 
     def information(self):
         """Bits of information that each unit's firing carried about the

@@ -162,6 +162,14 @@ class SparseAutoencoder(nn.Module):
                     self.encoder.weight.copy_(self.decoder_weight.T)
         self._g = ACTIVATIONS[output_activation]
 
+    #: Rows of codes per sample (one; a convolutional code has one per position).
+    rows_per_sample = 1
+
+    @property
+    def auxiliary_k(self):
+        """Dead units that AuxK gives a code to per row: half the input width."""
+        return max(1, self.n_features // 2)
+
     @property
     def encoder_weight(self):
         """Encoder matrix ``W`` of shape (n_components, n_features)."""
@@ -324,3 +332,246 @@ class StackedNetwork(nn.Module):
     def weights(self):
         """The weight matrices (not the biases): what weight decay acts on."""
         return [layer.weight for layer in self.layers]
+
+
+def _glorot_uniform_(parameter, fan_in, fan_out, activation, generator):
+    _uniform_(parameter, glorot_bound(fan_in, fan_out, activation), generator)
+
+
+class ConvolutionalEncoder(nn.Module):
+    """Strided convolutions from an image to feature maps, whose channels
+    are the units of a code.
+
+    The pre-activations of the last convolution are seen as rows of units:
+    one row per sample and position, ``(n_samples * height * width,
+    channels)``, so that any code of :mod:`._codes` applies to them as to a
+    dense layer's (KL and L1 per channel, TopK over the channels at each
+    position, JumpReLU thresholds per channel). The hidden convolutions use
+    relu.
+
+    Parameters
+    ----------
+    image_shape : tuple of int
+        ``(height, width, channels)`` of an image; a row of data holds its
+        pixels in that order (row-major, channels last).
+    filters : sequence of int
+        Channels of each convolution, bottom to top.
+    kernel_size, stride : int
+        Of every convolution; the padding is ``(kernel_size - 1) // 2``.
+    activation : str
+        The activation ``f`` of the code.
+    code : torch.nn.Module, default=None
+        The code of the last feature maps; the plain ``activation`` if None.
+    generator : torch.Generator, default=None
+        Source of the Glorot-uniform initial weights (biases start at 0).
+    dtype : torch.dtype, default=None
+        Dtype of the parameters.
+    """
+
+    def __init__(
+        self,
+        image_shape,
+        filters,
+        *,
+        kernel_size=3,
+        stride=2,
+        activation="relu",
+        code=None,
+        generator=None,
+        dtype=None,
+    ):
+        super().__init__()
+        height, width, channels = (int(d) for d in image_shape)
+        self.image_shape, self.activation = (height, width, channels), activation
+        padding = (kernel_size - 1) // 2
+        self.map_sizes = [(height, width)]
+        self.convolutions = nn.ModuleList()
+        for n_in, n_out in zip([channels, *filters[:-1]], filters, strict=True):
+            convolution = nn.Conv2d(n_in, n_out, kernel_size, stride, padding, dtype=dtype)
+            with torch.no_grad():
+                fan_in, fan_out = n_in * kernel_size**2, n_out * kernel_size**2
+                last = len(self.convolutions) == len(filters) - 1
+                _glorot_uniform_(
+                    convolution.weight, fan_in, fan_out, activation if last else "relu", generator
+                )
+                convolution.bias.zero_()
+            self.convolutions.append(convolution)
+            height = (height + 2 * padding - kernel_size) // stride + 1
+            width = (width + 2 * padding - kernel_size) // stride + 1
+            self.map_sizes.append((height, width))
+        self.code = Activation(activation) if code is None else code
+
+    @property
+    def weight(self):
+        """The first convolution's kernels, shape (filters[0], channels, k, k)."""
+        return self.convolutions[0].weight
+
+    @property
+    def map_shape(self):
+        """``(channels, height, width)`` of the code's feature maps."""
+        return (self.convolutions[-1].out_channels, *self.map_sizes[-1])
+
+    def pre_activations(self, x):
+        """Pre-activations of the last convolution as rows of units, shape
+        (n_samples * height * width, channels)."""
+        height, width, channels = self.image_shape
+        maps = x.reshape(-1, height, width, channels).permute(0, 3, 1, 2)
+        for convolution in self.convolutions[:-1]:
+            maps = torch.relu(convolution(maps))
+        maps = self.convolutions[-1](maps)
+        return maps.permute(0, 2, 3, 1).reshape(-1, maps.shape[1])
+
+    def forward(self, x):
+        return self.code(self.pre_activations(x))[0]
+
+
+class ConvolutionalAutoencoder(nn.Module):
+    """Convolutional autoencoder: a :class:`ConvolutionalEncoder`, then
+    transposed convolutions back to the image.
+
+    Its codes are rows of units, one per sample and position of the feature
+    maps (see :class:`ConvolutionalEncoder`), as :class:`SparseAutoencoder`'s
+    are rows of units, one per sample: losses, codes and statistics take
+    either. :meth:`maps` and :meth:`unit_rows` convert between the rows and
+    the flattened feature maps of each sample, ``(channels, height, width)``.
+
+    Parameters
+    ----------
+    image_shape, filters, kernel_size, stride, activation, code, generator, dtype
+        As in :class:`ConvolutionalEncoder`; the decoder mirrors the encoder
+        (hidden transposed convolutions use relu).
+    output_activation : {"identity", "sigmoid"}
+        Output activation ``g``.
+    """
+
+    def __init__(
+        self,
+        image_shape,
+        filters,
+        *,
+        kernel_size=3,
+        stride=2,
+        activation="relu",
+        output_activation="identity",
+        code=None,
+        generator=None,
+        dtype=None,
+    ):
+        super().__init__()
+        self.encoder = ConvolutionalEncoder(
+            image_shape,
+            filters,
+            kernel_size=kernel_size,
+            stride=stride,
+            activation=activation,
+            code=code,
+            generator=generator,
+            dtype=dtype,
+        )
+        height, width, channels = self.encoder.image_shape
+        self.n_features = height * width * channels
+        self.n_components = int(filters[-1])
+        self.output_activation = output_activation
+        self.tied_weights, self.unit_norm_decoder = False, False
+        padding = (kernel_size - 1) // 2
+        self.deconvolutions = nn.ModuleList()
+        n_outs = [channels, *filters[:-1]]
+        sizes = self.encoder.map_sizes
+        for depth in reversed(range(len(filters))):
+            n_in, n_out = filters[depth], n_outs[depth]
+            (target_h, target_w), (h, w) = sizes[depth], sizes[depth + 1]
+            output_padding = [
+                target - ((size - 1) * stride - 2 * padding + kernel_size)
+                for target, size in ((target_h, h), (target_w, w))
+            ]
+            deconvolution = nn.ConvTranspose2d(
+                n_in, n_out, kernel_size, stride, padding, tuple(output_padding), dtype=dtype
+            )
+            with torch.no_grad():
+                fan_in, fan_out = n_in * kernel_size**2, n_out * kernel_size**2
+                _glorot_uniform_(deconvolution.weight, fan_in, fan_out, "identity", generator)
+                deconvolution.bias.zero_()
+            self.deconvolutions.append(deconvolution)
+        self._g = ACTIVATIONS[output_activation]
+
+    @property
+    def rows_per_sample(self):
+        """Rows of codes per sample: the positions of the feature maps."""
+        _, height, width = self.encoder.map_shape
+        return height * width
+
+    @property
+    def auxiliary_k(self):
+        """Dead units that AuxK gives a code to per row: half the channels."""
+        return max(1, self.n_components // 2)
+
+    @property
+    def encoder_weight(self):
+        return self.encoder.weight
+
+    def weights(self):
+        """The kernels (not the biases): what weight decay acts on."""
+        return [layer.weight for layer in (*self.encoder.convolutions, *self.deconvolutions)]
+
+    def unit_parameters(self):
+        """The code's per-unit parameters; the kernels are not resized."""
+        return self.encoder.code.unit_parameters()
+
+    def maps(self, rows):
+        """Rows of units, (n_samples * height * width, channels), as each
+        sample's flattened feature maps, (n_samples, channels * height * width)."""
+        channels, height, width = self.encoder.map_shape
+        return rows.reshape(-1, height, width, channels).permute(0, 3, 1, 2).flatten(1)
+
+    def unit_rows(self, maps):
+        """The inverse of :meth:`maps`."""
+        channels, height, width = self.encoder.map_shape
+        return maps.reshape(-1, channels, height, width).permute(0, 2, 3, 1).reshape(-1, channels)
+
+    def _atoms(self):
+        """Each unit's kernels in the first transposed convolution, one row per unit."""
+        return self.deconvolutions[0].weight
+
+    @torch.no_grad()
+    def normalize_decoder_(self):
+        """Rescale each unit's kernels in the first transposed convolution
+        to unit norm (what a unit adds to the maps below it)."""
+        weight = self._atoms()
+        norms = weight.flatten(1).norm(dim=1).clamp_min(1e-12)
+        weight.div_(norms.view(-1, 1, 1, 1))
+
+    @torch.no_grad()
+    def remove_parallel_gradient_(self):
+        """Remove from those kernels' gradient its part along them."""
+        weight = self._atoms()
+        if weight.grad is not None:
+            parallel = (weight.grad * weight).flatten(1).sum(dim=1)
+            weight.grad.sub_(parallel.view(-1, 1, 1, 1) * weight)
+
+    def center_(self, center):
+        """Nothing: the decoder has no per-pixel bias to hold a centre."""
+
+    def encode(self, x):
+        """Return ``(pre_activations, codes)`` as rows of units."""
+        pre = self.encoder.pre_activations(x)
+        return pre, self.encoder.code(pre)[0]
+
+    def decode(self, codes):
+        """Reconstruct inputs from ``codes``, rows of units."""
+        channels, height, width = self.encoder.map_shape
+        maps = codes.reshape(-1, height, width, channels).permute(0, 3, 1, 2)
+        for deconvolution in self.deconvolutions[:-1]:
+            maps = torch.relu(deconvolution(maps))
+        images = self.deconvolutions[-1](maps)
+        return self._g(images.permute(0, 2, 3, 1).flatten(1))
+
+    def auxiliary_reconstruction(self, output, auxiliary_codes):
+        """The reconstruction from the codes (held fixed) plus the dead
+        units' ``auxiliary_codes``: the decoder is not linear, so the codes
+        are added before decoding."""
+        return self.decode(output.codes.detach() + auxiliary_codes)
+
+    def forward(self, x):
+        pre = self.encoder.pre_activations(x)
+        codes, gates = self.encoder.code(pre)
+        return AutoencoderOutput(codes, self.decode(codes), pre, gates)

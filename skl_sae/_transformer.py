@@ -468,7 +468,7 @@ class SparseAutoencoderTransformer(
         with torch_threads():
             layer = self._fit_layer(
                 X,
-                self.n_components,
+                self._layer_size(),
                 device=device,
                 rng=rng,
                 generator=generator,
@@ -497,6 +497,10 @@ class SparseAutoencoderTransformer(
             curve = list(layer.structure["curve"])
         n_epochs = len(layer.history.loss_curve)
         self.structure_curve_ = curve + [self.n_components_] * (n_epochs - len(curve))
+
+    def _layer_size(self):
+        """What ``_fit_layer`` is asked for: ``n_components``."""
+        return self.n_components
 
     def _shape_params(self):
         return {
@@ -564,8 +568,12 @@ class SparseAutoencoderTransformer(
             lambda x: function(module, x),
             X,
             next(module.parameters()),
-            width=max(self.components_.shape),
+            width=self._inference_width(),
         )
+
+    def _inference_width(self):
+        """The widest row of one inference batch (inputs or codes)."""
+        return max(self.components_.shape)
 
     def _validate_X(self, X, *, reset=False):
         """``X`` validated as scikit-learn does: fixing the features at a first

@@ -4,6 +4,7 @@ import pytest
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from skl_sae import (
+    ConvolutionalSparseAutoencoderTransformer,
     SparseAutoencoderImputer,
     SparseAutoencoderOutlierDetector,
     SparseAutoencoderTransformer,
@@ -72,6 +73,14 @@ ESTIMATORS = [
     ),
     StackedSparseAutoencoderClassifier(
         hidden_layer_sizes=("auto",), **{**FAST_CLASSIFIER, "pretrain_max_iter": 6}
+    ),
+    # Convolutions over the checks' tables, one row of pixels each.
+    ConvolutionalSparseAutoencoderTransformer(filters=(4,), max_iter=3),
+    ConvolutionalSparseAutoencoderTransformer(
+        filters=(4, 4), sparsity="topk", k=2, pooling="max", max_iter=3
+    ),
+    ConvolutionalSparseAutoencoderTransformer(
+        filters=(4,), sparsity="jumprelu", solver="lbfgs", early_stopping=True, max_iter=3
     ),
     SparseAutoencoderOutlierDetector(n_components=8, max_iter=5),
     SparseAutoencoderOutlierDetector(8, contamination=0.1, sparsity=None, max_iter=5),

@@ -79,12 +79,15 @@ class FiltersDisplay:
         estimator : fitted skl_sae estimator
             A :class:`~skl_sae.SparseAutoencoderTransformer`, a
             :class:`~skl_sae.SparseAutoencoderOutlierDetector` (its
-            ``autoencoder_`` is shown) or a
-            :class:`~skl_sae.StackedSparseAutoencoderClassifier`.
+            ``autoencoder_`` is shown), a
+            :class:`~skl_sae.StackedSparseAutoencoderClassifier` or a
+            :class:`~skl_sae.ConvolutionalSparseAutoencoderTransformer`.
         weights : {"decoder", "encoder"}, default="decoder"
             The autoencoder's ``components_`` (what each unit adds to a
             reconstruction) or ``encoder_weights_`` (what each unit responds
-            to); the classifier always shows its first layer's encoder.
+            to); the classifier always shows its first layer's encoder, the
+            convolutional autoencoder its first convolution's kernels
+            (``kernels_``, averaged over colour channels).
         image_shape : tuple of int, default=None
             Shape of one image; square if None.
         max_filters : int, default=100
@@ -105,6 +108,9 @@ class FiltersDisplay:
         check_is_fitted(estimator)
         if hasattr(estimator, "coefs_"):
             filters = estimator.coefs_[0].T
+        elif hasattr(estimator, "kernels_"):  # a convolutional autoencoder's first layer
+            kernels = estimator.kernels_.mean(axis=3)  # (channels averaged)
+            filters, image_shape = kernels.reshape(len(kernels), -1), kernels.shape[1:]
         elif weights == "decoder":
             filters = estimator.components_
         elif weights == "encoder":
@@ -215,8 +221,11 @@ class ReconstructionDisplay:
 
         Parameters
         ----------
-        estimator : SparseAutoencoderTransformer or SparseAutoencoderOutlierDetector
-            Fitted; a detector's ``autoencoder_`` reconstructs.
+        estimator : SparseAutoencoderTransformer, \
+                ConvolutionalSparseAutoencoderTransformer or SparseAutoencoderOutlierDetector
+            Fitted; a detector's ``autoencoder_`` reconstructs. A
+            convolutional autoencoder's grey images are shown in its
+            ``image_shape_``.
         X : array-like of shape (n_samples, n_features)
             Inputs (e.g. noisy images).
         clean : array-like of shape (n_samples, n_features), default=None
@@ -241,6 +250,9 @@ class ReconstructionDisplay:
         reconstructions = estimator.inverse_transform(estimator.transform(X))
         if clean is not None:
             clean = check_array(clean)[:n_samples]
+        if image_shape is None and hasattr(estimator, "image_shape_"):  # convolutional
+            height, width, channels = estimator.image_shape_
+            image_shape = (height, width) if channels == 1 else None
         display = cls(X, reconstructions, clean=clean, image_shape=image_shape)
         return display.plot(cmap=cmap, ax=ax)
 

@@ -1,0 +1,369 @@
+"""ConvolutionalSparseAutoencoderTransformer: sparse feature maps of images."""
+
+import math
+from numbers import Integral
+
+import numpy as np
+import torch
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import check_array, check_is_fitted
+
+from ._base import check_memory_map
+from ._data import is_streamed, torch_dtype
+from ._docstrings import fill_parameter_docs
+from ._modules import ConvolutionalAutoencoder
+from ._transformer import SparseAutoencoderTransformer
+
+#: The dense transformer's parameters that a convolutional network does not
+#: take: its size is ``filters``, its decoder is not the encoder transposed,
+#: and the contractive penalty's closed form is a dense layer's.
+_NOT_TAKEN = ("n_components", "max_components", "tied_weights", "contractive_weight")
+
+
+def resolve_image_shape(image_shape, n_features):
+    """``(height, width, channels)`` of the images in rows of ``n_features``.
+
+    None takes a square grey image where ``n_features`` is a square, and a
+    row of ``n_features`` pixels otherwise (one-dimensional convolutions).
+    """
+    if image_shape is None:
+        side = math.isqrt(n_features)
+        return (side, side, 1) if side * side == n_features else (1, n_features, 1)
+    shape = tuple(int(d) for d in image_shape)
+    if len(shape) == 2:
+        shape = (*shape, 1)
+    if math.prod(shape) != n_features:
+        raise ValueError(
+            f"image_shape={tuple(image_shape)} holds {math.prod(shape)} pixels, but X has "
+            f"{n_features} features; rows must be images flattened row by row (channels last)."
+        )
+    return shape
+
+
+@fill_parameter_docs
+class ConvolutionalSparseAutoencoderTransformer(SparseAutoencoderTransformer):
+    """Convolutional sparse autoencoder as a scikit-learn transformer.
+
+    Takes the rows every other estimator takes, each an image flattened row
+    by row (channels last, as ``images.reshape(n, -1)`` of an array of shape
+    ``(n, height, width[, channels])``). Strided convolutions encode an image
+    into feature maps (``filters[-1]`` channels), transposed convolutions
+    decode them. The channels of the last maps are the code's units: the
+    code at each position is one row of units, to which ``sparsity`` applies
+    as to a dense code's rows. So ``"kl"`` and ``"l1"`` act per channel (a
+    channel's mean activation over samples and positions), ``"topk"`` keeps
+    the ``k`` largest channels at each position, ``"batchtopk"`` the ``k``
+    per position on average over a batch, and ``"jumprelu"`` learns one
+    threshold per channel. The loss, the training loop, callbacks,
+    pickling, devices and diagnostics are those of
+    :class:`SparseAutoencoderTransformer`; the diagnostics
+    (``feature_density_``, ``dead_latents_``, ``l0_``) count channels over
+    positions.
+
+    Parameters
+    ----------
+    image_shape : tuple of int or None, default=None
+        ``(height, width)`` or ``(height, width, channels)`` of an image.
+        None takes square grey images when the number of features is a
+        square (64 pixels: 8 x 8) and one row of pixels otherwise (so that
+        any table is accepted, convolved along its columns). Rows whose
+        width does not match raise a ValueError.
+
+    filters : tuple of int, default=(16, 32)
+        Channels of each convolution, bottom to top; the decoder mirrors
+        them.
+
+    kernel_size : int, default=3
+        Side of every (square) kernel; odd, so that the padding
+        ``(kernel_size - 1) // 2`` keeps the maps centred.
+
+    stride : int, default=2
+        Stride of every convolution: each halves the maps with 2 (28 x 28
+        -> 14 x 14 -> 7 x 7 with two convolutions), keeps them with 1.
+
+    pooling : {"mean", "max"} or None, default=None
+        What ``transform`` returns: None, the codes' feature maps flattened
+        (``channels * height * width`` features, channel by channel); or
+        each channel's mean or maximum over positions (``channels``
+        features, a compact code that forgets where). Pooled codes cannot be
+        decoded: ``inverse_transform`` needs None.
+
+    sparsity : {"kl", "l1", "topk", "batchtopk", "jumprelu"} or None, \
+            default="kl"
+        How the codes are made sparse, per channel or per position as said
+        above; see :class:`SparseAutoencoderTransformer`.
+
+    sparsity_target, sparsity_weight, k, auxk_weight, alpha, corruption, \
+corruption_level, activation, output_activation, solver, batch_size, \
+learning_rate_init, max_iter, tol, n_iter_no_change, early_stopping, \
+validation_fraction, shuffle, random_state, verbose, warm_start, device
+        As in :class:`SparseAutoencoderTransformer`, with the same
+        defaults. ``activation`` is that of the code; the hidden
+        convolutions use relu. ``k`` counts channels per position. The
+        sparse codes' dictionary atoms are each channel's kernels in the
+        first transposed convolution (kept at unit norm); a convolutional
+        decoder has no per-pixel bias to start from the data's median.
+
+    Attributes
+    ----------
+    image_shape_ : tuple of int
+        ``(height, width, channels)`` of the images.
+
+    map_shape_ : tuple of int
+        ``(channels, height, width)`` of the codes' feature maps.
+
+    kernels_ : ndarray of shape (filters[0], kernel_size, kernel_size, channels)
+        The first convolution's kernels: what each first-layer filter
+        responds to (``skl_sae.plot.FiltersDisplay`` shows them).
+
+    n_components_ : int
+        Units of the code: ``filters[-1]``.
+
+    thresholds_, activity_threshold_, l0_, feature_density_, \
+dead_latents_, explained_variance_, feature_variance_, output_activation_, \
+structure_curve_, loss_curve_, best_loss_, validation_scores_, \
+best_validation_score_, n_iter_, device_, n_features_in_, feature_names_in_
+        As in :class:`SparseAutoencoderTransformer`, per channel (a
+        channel's firing counted over samples and positions).
+
+    See Also
+    --------
+    SparseAutoencoderTransformer : The dense sparse autoencoder.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_digits
+    >>> from skl_sae import ConvolutionalSparseAutoencoderTransformer
+    >>> X = load_digits().data / 16
+    >>> conv = ConvolutionalSparseAutoencoderTransformer(
+    ...     filters=(8, 16), max_iter=5, random_state=0
+    ... ).fit(X)
+    >>> conv.image_shape_, conv.map_shape_
+    ((8, 8, 1), (16, 2, 2))
+    >>> conv.transform(X).shape, conv.inverse_transform(conv.transform(X)).shape
+    ((1797, 64), (1797, 64))
+    """
+
+    _parameter_constraints: dict = {
+        **{
+            name: constraint
+            for name, constraint in SparseAutoencoderTransformer._parameter_constraints.items()
+            if name not in _NOT_TAKEN
+        },
+        "image_shape": ["array-like", None],
+        "filters": ["array-like"],
+        "kernel_size": [Interval(Integral, 1, None, closed="left")],
+        "stride": [Interval(Integral, 1, None, closed="left")],
+        "pooling": [StrOptions({"mean", "max"}), None],
+    }
+
+    def __init__(
+        self,
+        image_shape=None,
+        *,
+        filters=(16, 32),
+        kernel_size=3,
+        stride=2,
+        pooling=None,
+        sparsity="kl",
+        sparsity_target=0.05,
+        sparsity_weight=3.0,
+        k=32,
+        auxk_weight=1 / 32,
+        alpha=1e-5,
+        corruption=None,
+        corruption_level=0.1,
+        activation="auto",
+        output_activation="auto",
+        solver="adam",
+        batch_size="auto",
+        learning_rate_init=1e-2,
+        max_iter=200,
+        tol=1e-3,
+        n_iter_no_change=10,
+        early_stopping=False,
+        validation_fraction=0.1,
+        shuffle=True,
+        random_state=None,
+        verbose=False,
+        warm_start=False,
+        device="cpu",
+    ):
+        self.image_shape = image_shape
+        self.filters = filters
+        self.kernel_size = kernel_size
+        self.stride = stride
+        self.pooling = pooling
+        self.sparsity = sparsity
+        self.sparsity_target = sparsity_target
+        self.sparsity_weight = sparsity_weight
+        self.k = k
+        self.auxk_weight = auxk_weight
+        self.alpha = alpha
+        self.corruption = corruption
+        self.corruption_level = corruption_level
+        self.activation = activation
+        self.output_activation = output_activation
+        self.solver = solver
+        self.batch_size = batch_size
+        self.learning_rate_init = learning_rate_init
+        self.max_iter = max_iter
+        self.tol = tol
+        self.n_iter_no_change = n_iter_no_change
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.shuffle = shuffle
+        self.random_state = random_state
+        self.verbose = verbose
+        self.warm_start = warm_start
+        self.device = device
+
+    # -- the network --------------------------------------------------------
+
+    def _filters(self):
+        filters = [self.filters] if isinstance(self.filters, Integral) else list(self.filters)
+        if not filters or not all(
+            isinstance(f, Integral) and not isinstance(f, bool) and f >= 1 for f in filters
+        ):
+            raise ValueError(
+                f"filters must be a positive int or a non-empty sequence of them; "
+                f"got {self.filters!r}."
+            )
+        return [int(f) for f in filters]
+
+    def _check_params(self):
+        super()._check_params()
+        self._filters()
+        if self.kernel_size % 2 == 0:
+            raise ValueError(
+                f"kernel_size must be odd, so that the maps stay centred; got {self.kernel_size}."
+            )
+
+    def _layer_size(self):
+        return self._filters()[-1]
+
+    def _new_module(self, n_features, n_components, output_activation, scale, generator, dtype):
+        return ConvolutionalAutoencoder(
+            self.image_shape_,
+            self._filters(),
+            kernel_size=self.kernel_size,
+            stride=self.stride,
+            activation=self._activation(),
+            output_activation=output_activation,
+            code=self._new_code(n_components, scale**0.5, dtype),
+            generator=generator,
+            dtype=dtype,
+        )
+
+    def _shape_params(self):
+        return {
+            "image_shape": self.image_shape_,
+            "filters": self._filters(),
+            "kernel_size": self.kernel_size,
+            "stride": self.stride,
+            "output_activation": self.output_activation_,
+        }
+
+    @torch.no_grad()
+    def _export_weights(self, module):
+        self._weights = {
+            name: tensor.detach().cpu().clone().numpy()
+            for name, tensor in module.state_dict().items()
+        }
+        self.kernels_ = self._weights["encoder.convolutions.0.weight"].transpose(0, 2, 3, 1).copy()
+        self.map_shape_ = tuple(module.encoder.map_shape)
+        self.thresholds_ = module.encoder.code.export_thresholds(module.n_components)
+        self.activity_threshold_ = float(module.encoder.code.firing_threshold)
+
+    def _module_from_arrays(self):
+        architecture = self._architecture
+        dtype = torch_dtype(self.kernels_.dtype)
+        filters = architecture["filters"]
+        module = ConvolutionalAutoencoder(
+            architecture["image_shape"],
+            filters,
+            kernel_size=architecture["kernel_size"],
+            stride=architecture["stride"],
+            activation=architecture["hidden_activation"],
+            output_activation=architecture["output_activation"],
+            code=self._fitted_code(filters[-1], architecture["code_scale"], None, dtype),
+            generator=torch.Generator(),  # (overwritten: torch's global generator stays)
+            dtype=dtype,
+        )
+        module.load_state_dict({name: torch.from_numpy(a) for name, a in self._weights.items()})
+        return module
+
+    # -- data and codes -------------------------------------------------------
+
+    def _validate_X(self, X, *, reset=False):
+        X = super()._validate_X(X, reset=reset)
+        if reset:  # a first fit (not one that continues): the images' shape
+            self.image_shape_ = resolve_image_shape(self.image_shape, X.shape[1])
+        return X
+
+    def _inference_width(self):
+        return max(self.n_features_in_, math.prod(self.map_shape_))
+
+    def transform(self, X):
+        """Encode ``X``: the codes' feature maps, flattened or pooled.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Images, one per row.
+
+        Returns
+        -------
+        codes : ndarray of shape (n_samples, n_features_out)
+            ``channels * height * width`` features (channel by channel) with
+            ``pooling=None``, ``channels`` with ``"mean"`` or ``"max"``; in
+            the dtype of ``X``.
+        """
+        X = self._validate_X(X)
+        pooling = self.pooling
+
+        def encode(module, x):
+            maps = module.maps(module.encode(x)[1])
+            if pooling is None:
+                return maps
+            maps = maps.reshape(maps.shape[0], module.n_components, -1)
+            return maps.mean(dim=2) if pooling == "mean" else maps.amax(dim=2)
+
+        return self._map(X, encode)
+
+    def inverse_transform(self, X):
+        """Decode feature maps (from ``transform`` with ``pooling=None``) to images.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, channels * height * width)
+            Flattened feature maps, channel by channel.
+
+        Returns
+        -------
+        X_original : ndarray of shape (n_samples, n_features)
+            Reconstructed images, one per row.
+        """
+        check_is_fitted(self)
+        if self.pooling is not None:
+            raise ValueError(
+                f"Codes pooled over positions (pooling={self.pooling!r}) cannot be decoded; "
+                "set pooling=None to transform and inverse_transform."
+            )
+        if is_streamed(X):
+            check_memory_map(X)
+        else:
+            X = check_array(X, accept_sparse="csr", dtype=(np.float64, np.float32), input_name="X")
+        width = math.prod(self.map_shape_)
+        if X.shape[1] != width:
+            raise ValueError(
+                f"X has {X.shape[1]} features, but the feature maps of this model have "
+                f"{width} (map_shape_={self.map_shape_})."
+            )
+        return self._map(X, lambda module, maps: module.decode(module.unit_rows(maps)))
+
+    @property
+    def _n_features_out(self):
+        if self.pooling is not None:
+            return self.map_shape_[0]
+        return math.prod(self.map_shape_)
