@@ -337,6 +337,12 @@ def apply_in_batches(function, X, like, width=None):
     widest of ``X``'s width and ``width`` (the model's), and the results fill
     one array made for them: besides ``X`` and the result, memory holds one
     batch.
+
+    Raises
+    ------
+    ValueError
+        If a result is not finite: inputs far larger than the training data
+        overflow the float type of the model or of the result.
     """
     dtype = numpy_dtype(like.dtype)
     n_rows = inference_batch_rows(max(X.shape[1], width or 0), np.dtype(dtype).itemsize)
@@ -349,5 +355,21 @@ def apply_in_batches(function, X, like, width=None):
             out = function(rows).cpu().numpy()
             if result is None:
                 result = np.empty((X.shape[0], *out.shape[1:]), dtype=result_dtype)
-            result[start : start + out.shape[0]] = out
+            stop = start + out.shape[0]
+            with np.errstate(over="ignore"):  # float64 results beyond float32: inf
+                result[start:stop] = out
+            if not np.isfinite(result[start:stop]).all():
+                _raise_overflow(X[start:stop], result.dtype, like.dtype)
     return result
+
+
+def _raise_overflow(rows, result_dtype, model_dtype):
+    """The error for ``rows`` of X whose results are not finite."""
+    largest = float(abs(rows).max())
+    in_float32 = result_dtype == np.float32 or model_dtype == torch.float32
+    raise ValueError(
+        f"The outputs for some rows of X are not finite: X holds values up to {largest:.3g} "
+        f"in magnitude, beyond what {'float32' if in_float32 else 'float64'} can compute "
+        "with this model. Scale X as the training data were scaled"
+        + (", or fit and use the model on float64 data." if in_float32 else ".")
+    )

@@ -636,7 +636,8 @@ class StackedSparseAutoencoderClassifier(
         return self._forward(X, lambda module: _Then(module, torch.softmax))
 
     def predict_log_proba(self, X):
-        """Logarithm of :meth:`predict_proba`.
+        """Logarithm of :meth:`predict_proba`: the log-softmax of the logits,
+        finite also where a probability rounds to 0.
 
         Parameters
         ----------
@@ -648,8 +649,7 @@ class StackedSparseAutoencoderClassifier(
         log_proba : ndarray of shape (n_samples, n_classes)
             Log-probabilities in the order of ``classes_``.
         """
-        proba = self.predict_proba(X)
-        return np.log(proba, out=proba)
+        return self._forward(X, lambda module: _Then(module, torch.log_softmax))
 
     def predict(self, X):
         """Most probable class of each sample.

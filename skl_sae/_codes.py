@@ -243,6 +243,8 @@ class BatchTopK(SparseCode):
         smallest = smallest[torch.isfinite(smallest)]
         if smallest.numel():
             self.threshold.copy_(smallest.mean())
+        elif torch.isnan(self.threshold):  # no code was ever positive: 0, as inference reads it
+            self.threshold.zero_()
 
 
 def _smallest_positive(values):

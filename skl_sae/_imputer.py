@@ -431,6 +431,7 @@ validation_fraction, shuffle, random_state, verbose, device
             ``add_indicator``.
         """
         check_is_fitted(self)
+        self._check_indicator()
         X = self._validate_X(X, reset=False)
         missing = _get_mask(X, self.missing_values)
         indicator = self._transform_indicator(missing)
@@ -470,9 +471,18 @@ validation_fraction, shuffle, random_state, verbose, device
             Transformed feature names.
         """
         check_is_fitted(self, "n_features_in_")
+        self._check_indicator()
         input_features = _check_feature_names_in(self, input_features)
         names = self.initial_imputer_.get_feature_names_out(input_features)
         return self._concatenate_indicator_feature_names_out(names, input_features)
+
+    def _check_indicator(self):
+        """Raise if ``add_indicator`` asks for an indicator that ``fit`` did not make."""
+        if self.add_indicator and self.indicator_ is None:
+            raise ValueError(
+                "add_indicator=True was set after fit, which made no missing indicator: "
+                "fit the imputer again to add the indicator columns."
+            )
 
     def _validate_X(self, X, *, reset):
         """``X`` as a float array (float32 kept), with NaN only where it marks

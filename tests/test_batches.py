@@ -103,6 +103,20 @@ def test_inference_keeps_one_dimensional_results(monkeypatch):
     np.testing.assert_array_equal(result, X.sum(axis=1))
 
 
+@pytest.mark.parametrize(
+    "X, dtype, overflowed",
+    [
+        (np.full((3, 2), 1e200), torch.float64, "float64"),  # the squares
+        (np.full((3, 2), 1e20, dtype=np.float32), torch.float64, "float32"),  # the result
+        (np.full((3, 2), 1e300), torch.float32, "float32"),  # the rows, in the model
+    ],
+)
+def test_inference_results_that_overflow_raise_a_clear_error(X, dtype, overflowed):
+    like = torch.zeros(1, dtype=dtype)
+    with pytest.raises(ValueError, match=f"not finite.* beyond what {overflowed} can compute"):
+        apply_in_batches(lambda x: (x**2).sum(dim=1), X, like)
+
+
 @pytest.mark.parametrize("width", [10, 784, 50_000, 1_000_000])
 def test_inference_batches_are_sized_by_bytes_whatever_the_width(width):
     rows = inference_batch_rows(width, 8)

@@ -76,6 +76,16 @@ def test_predict_proba_is_a_distribution_whose_argmax_is_predict(fitted, split):
     np.testing.assert_array_equal(logits.argmax(axis=1), proba.argmax(axis=1))
 
 
+def test_log_probabilities_stay_finite_where_probabilities_round_to_zero(split):
+    X_train, X_test, y_train, _ = split
+    clf = small(sparsity="l1", activation="relu", max_iter=5).fit(X_train, y_train)
+    far = X_test[:5] * 1e4  # relu codes: logits thousands apart
+    assert np.any(clf.predict_proba(far) == 0)
+    log_proba = clf.predict_log_proba(far)
+    assert np.all(np.isfinite(log_proba))
+    np.testing.assert_allclose(np.exp(log_proba), clf.predict_proba(far), atol=1e-12)
+
+
 @pytest.mark.parametrize("labels", [["zero", "one", "two"], [-5, 7, 100]])
 def test_any_labels_round_trip_through_predict(digits, labels):
     X, y = digits
@@ -203,6 +213,15 @@ def test_partial_fit_needs_the_classes_first_and_continues(split):
     assert clf.score(X_test, y_test) > 0.8
     with pytest.raises(ValueError, match="labels not seen"):
         clf.partial_fit(X_train[:5], np.full(5, 11))
+
+
+def test_partial_fit_checks_the_parameters_set_since_the_last_call(split):
+    X_train, _, y_train, _ = split
+    clf = small().partial_fit(X_train, y_train, classes=np.arange(10))
+    clf.set_params(learning_rate_init=-1.0)  # trained silently before
+    with pytest.raises(ValueError, match="'learning_rate_init' parameter"):
+        clf.partial_fit(X_train, y_train)
+    assert clf.n_iter_ == 1
 
 
 # -- input, errors, determinism, pickling ----------------------------------------

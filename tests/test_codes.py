@@ -46,6 +46,15 @@ def test_batchtopk_learns_the_smallest_kept_code_as_its_inference_threshold():
     assert torch.equal(codes, torch.tensor([[2.5, 0.0, 0.0]]))
 
 
+def test_batchtopk_threshold_is_zero_when_no_code_was_ever_positive():
+    # Constant data, centred on its median: every pre-activation is 0.
+    code = BatchTopK(2)
+    code.calibrate_(torch.zeros(4, 3) for _ in range(2))
+    assert code.threshold.item() == 0.0  # as inference reads it, not NaN
+    codes, _ = code.eval()(torch.tensor([[0.5, 0.0, -1.0]]))
+    assert torch.equal(codes, torch.tensor([[0.5, 0.0, 0.0]]))
+
+
 def test_jumprelu_zeroes_codes_below_the_threshold_and_returns_its_gates():
     code = JumpReLU(3, threshold=1.0, bandwidth=0.5)
     pre = torch.tensor([[0.5, 1.5, -2.0]])

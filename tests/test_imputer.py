@@ -75,6 +75,15 @@ def test_add_indicator_appends_the_missing_indicator(table):
     assert list(names[6:]) == [f"missingindicator_x{i}" for i in (0, 1, 3, 4, 5)]
 
 
+def test_an_indicator_asked_for_after_fit_needs_a_refit(table):
+    X_missing = table[2]
+    imputer = small().fit(X_missing).set_params(add_indicator=True)
+    for method in (imputer.transform, lambda X: imputer.get_feature_names_out()):
+        with pytest.raises(ValueError, match="add_indicator=True was set after fit"):
+            method(X_missing)
+    assert imputer.fit(X_missing).transform(X_missing).shape[1] == 12
+
+
 @pytest.mark.parametrize(
     "params, fill",
     [

@@ -80,3 +80,14 @@ def test_pickle_round_trip(zeros_and_others):
     detector = small(max_iter=5).fit(train)
     loaded = pickle.loads(pickle.dumps(detector))
     np.testing.assert_array_equal(loaded.score_samples(test), detector.score_samples(test))
+
+
+def test_scores_that_would_overflow_raise_a_clear_error():
+    # float32 samples far beyond the training data: their reconstruction
+    # errors overflow float32, and their scores would be -inf.
+    X = np.random.default_rng(0).normal(size=(50, 3))
+    detector = small(n_components=3, max_iter=2).fit(X)
+    far = (X * 1e30).astype(np.float32)
+    for method in (detector.score_samples, detector.decision_function, detector.predict):
+        with pytest.raises(ValueError, match="not finite.*float32.*Scale X"):
+            method(far)

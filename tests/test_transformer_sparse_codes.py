@@ -36,6 +36,14 @@ def test_batchtopk_inference_of_one_row_equals_its_row_in_a_batch(digits):
     assert sae.l0_ == pytest.approx(6, rel=0.1)
 
 
+@pytest.mark.parametrize("sparsity", ["batchtopk", "jumprelu"])
+def test_thresholds_are_finite_on_constant_data(sparsity):
+    # No code of BatchTopK fires on constant data: its threshold is 0, not NaN.
+    sae = small(n_components=3, k=2, max_iter=2, sparsity=sparsity).fit(np.ones((5, 2)))
+    assert np.all(np.isfinite(sae.thresholds_))
+    np.testing.assert_array_equal(sae.transform(np.ones((2, 2))), 0.0)
+
+
 def test_jumprelu_codes_are_sparse_and_trained_thresholds_move(digits):
     X, _ = digits
     sae = small(sparsity="jumprelu", max_iter=60).fit(X)
