@@ -248,7 +248,11 @@ class BaseSparseAutoencoder(CallbackSupportMixin, BaseEstimator):
         return "sigmoid" if self.sparsity in ("kl", None) else "relu"
 
     def _check_params(self):
-        """The checks that involve more than one parameter."""
+        """Each parameter's constraints, then the checks that involve more
+        than one parameter. (``_fit_context`` skips the former for a
+        ``partial_fit`` that continues a fitted model, whose parameters may
+        have been set since.)"""
+        self._validate_params()
         if self.sparsity == "kl" and self._activation() != "sigmoid":
             raise ValueError(
                 "sparsity='kl' compares mean activations with sparsity_target and "

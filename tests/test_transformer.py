@@ -242,6 +242,20 @@ def test_partial_fit_runs_one_epoch_per_call_and_continues(digits):
     assert stream.n_iter_ == 4
 
 
+@pytest.mark.parametrize(
+    "params", [{"batch_size": 0}, {"learning_rate_init": -1.0}, {"solver": "newton"}]
+)
+def test_partial_fit_checks_the_parameters_set_since_the_last_call(digits, params):
+    X, _ = digits
+    sae = small().partial_fit(X[:100])
+    codes = sae.transform(X[:5])
+    sae.set_params(**params)
+    with pytest.raises(ValueError, match=f"'{next(iter(params))}' parameter"):
+        sae.partial_fit(X[:100])
+    assert sae.n_iter_ == 1
+    np.testing.assert_array_equal(sae.transform(X[:5]), codes)
+
+
 def test_partial_fit_rejects_a_different_number_of_features(digits):
     X, _ = digits
     sae = small().partial_fit(X)
