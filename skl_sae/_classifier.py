@@ -636,8 +636,8 @@ class StackedSparseAutoencoderClassifier(
         return self._forward(X, lambda module: _Then(module, torch.softmax))
 
     def predict_log_proba(self, X):
-        """Logarithm of :meth:`predict_proba`: the log-softmax of the logits,
-        finite also where a probability rounds to 0.
+        """Logarithm of :meth:`predict_proba`; where a probability rounds to
+        0, the log-softmax of the logits (finite).
 
         Parameters
         ----------
@@ -649,7 +649,14 @@ class StackedSparseAutoencoderClassifier(
         log_proba : ndarray of shape (n_samples, n_classes)
             Log-probabilities in the order of ``classes_``.
         """
-        return self._forward(X, lambda module: _Then(module, torch.log_softmax))
+        proba = self.predict_proba(X)
+        with np.errstate(divide="ignore"):
+            log_proba = np.log(proba)
+        underflow = np.isneginf(log_proba)  # probabilities that round to 0
+        if underflow.any():
+            exact = self._forward(X, lambda module: _Then(module, torch.log_softmax))
+            log_proba[underflow] = exact[underflow]
+        return log_proba
 
     def predict(self, X):
         """Most probable class of each sample.
