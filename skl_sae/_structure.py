@@ -94,6 +94,11 @@ def initial_components(X, max_components, rng):
     n_samples, n_features = X.shape
     n_rows = min(n_samples, INITIAL_SAMPLE, max(2, INITIAL_SAMPLE_BYTES // (8 * n_features)))
     sample = X[np.sort(rng.choice(n_samples, n_rows, replace=False))]
+    # Scaled to at most 1 in magnitude: the same shares of variance, and the
+    # squares of data near float64's limits neither overflow nor underflow.
+    largest = float(abs(sample).max())
+    if largest > 0:
+        sample = sample / largest
     if sp.issparse(sample) or n_rows < n_features:  # the smaller Gram matrix, rows'
         gram = sample @ sample.T
         gram = np.asarray(gram.toarray() if sp.issparse(gram) else gram, dtype=np.float64)

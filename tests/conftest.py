@@ -1,8 +1,24 @@
 import pytest
+from hypothesis import HealthCheck, settings
 from sklearn.datasets import load_digits
 
 # Scripts that the tests launch in other processes (torchrun), not test modules.
 collect_ignore = ["distributed"]
+
+# Hypothesis (tests/test_properties.py): a fixed seed, so that every run generates the same
+# cases, and no example database. "small" is the default run's (100 cases per estimator,
+# about 13 s on 2 cores); the slow test runs "ci" (1,000 per estimator, about 2 minutes).
+# Each case fits tiny models.
+_COMMON = dict(
+    derandomize=True,
+    database=None,
+    deadline=None,
+    print_blob=True,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+settings.register_profile("small", max_examples=100, **_COMMON)
+settings.register_profile("ci", max_examples=1000, **_COMMON)
+settings.load_profile("small")
 
 
 @pytest.fixture(scope="session")

@@ -111,6 +111,7 @@ def test_inference_keeps_one_dimensional_results(monkeypatch):
         (np.full((3, 2), 1e300), torch.float32, "float32"),  # the rows, in the model
     ],
 )
+@pytest.mark.filterwarnings("ignore:overflow encountered in cast:RuntimeWarning")  # numpy's
 def test_inference_results_that_overflow_raise_a_clear_error(X, dtype, overflowed):
     like = torch.zeros(1, dtype=dtype)
     with pytest.raises(ValueError, match=f"not finite.* beyond what {overflowed} can compute"):

@@ -257,6 +257,17 @@ def test_the_initial_size_explains_most_of_the_variance_linearly():
     assert resolve_max_components(7, 784) == 7
 
 
+@pytest.mark.parametrize("scale", [1e-300, 1e300])
+@pytest.mark.parametrize("sparse", [False, True])
+def test_the_initial_size_does_not_depend_on_the_scale_of_the_data(scale, sparse):
+    # Squares of such data overflow (or underflow) float64.
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(30, 3)) @ rng.normal(size=(3, 8))  # rank 3
+    expected = initial_components(X, 100, np.random.RandomState(1))
+    X = sp.csr_matrix(X * scale) if sparse else X * scale
+    assert initial_components(X, 100, np.random.RandomState(1)) == expected
+
+
 def test_penalties_price_units_as_in_a_layer_of_penalty_units():
     module = _module(4)
     x = torch.rand(6, 3)
