@@ -22,7 +22,7 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 
-from ._data import is_streamed, numpy_dtype, read_rows, torch_threads
+from ._data import cpu_settings, is_streamed, numpy_dtype, read_rows
 
 #: Memory that one batch of inference may take, whatever the width of the data.
 INFERENCE_BYTES = 64 * 2**20
@@ -350,7 +350,7 @@ def apply_in_batches(function, X, like, width=None):
     host = ((read_rows(X, start, start + n_rows, dtype),) for start in starts)
     result_dtype = X.dtype if X.dtype in (np.float32, np.float64) else np.float64
     result = None
-    with torch_threads():
+    with cpu_settings():
         for start, (rows,) in zip(starts, to_device(host, like.device), strict=True):
             out = function(rows).cpu().numpy()
             if result is None:

@@ -18,11 +18,11 @@ from ._base import BaseSparseAutoencoder, as_dtype, resolve_output_activation, v
 from ._batches import apply_in_batches
 from ._callbacks import begin_fit_task, end_task, stage_task
 from ._data import (
+    cpu_settings,
     is_streamed,
     numpy_dtype,
     resolve_device,
     torch_dtype,
-    torch_threads,
 )
 from ._docstrings import fill_parameter_docs
 from ._losses import ClassifierLoss
@@ -432,7 +432,7 @@ class StackedSparseAutoencoderClassifier(
         )
         task = begin_fit_task(self, n_stages, X, targets)
         last_stage = "fine-tune" if self.fine_tune else "softmax"
-        with torch_threads():
+        with cpu_settings():
             if not continuing:
                 self._architecture = self._architecture_params()
                 module = self._pretrain(

@@ -126,6 +126,40 @@ def torch_threads():
             torch.set_num_threads(previous)
 
 
+def _flushing_denormals():
+    """Whether this thread's CPU now computes denormal float32 values as 0."""
+    return bool(torch.full((1,), 1e-39, dtype=torch.float32).mul(1.0).item() == 0.0)
+
+
+@contextmanager
+def flush_denormals():
+    """Compute denormal floats (float32 below 1.2e-38) as zero inside.
+
+    x86 CPUs take a slow path for each operation on a denormal, and
+    trained sigmoid outputs and gradients reach them: the default
+    convolutional autoencoder on MNIST took 5.5 s an epoch for four
+    epochs, then 22 s, then 59 s, and 5.5 s throughout with denormals
+    flushed, at the same losses. The previous mode is restored after
+    (torch has no getter; it is read off a product). Where the CPU has no
+    such mode, nothing changes.
+    """
+    previous = _flushing_denormals()
+    torch.set_flush_denormal(True)
+    try:
+        yield
+    finally:
+        if not previous:
+            torch.set_flush_denormal(False)
+
+
+@contextmanager
+def cpu_settings():
+    """torch's CPU settings for a fit or an inference: :func:`torch_threads`
+    and :func:`flush_denormals`."""
+    with torch_threads(), flush_denormals():
+        yield
+
+
 def torch_dtype(dtype):
     """The torch dtype computing for numpy ``dtype``: float32 stays, else float64."""
     return torch.float32 if np.dtype(dtype) == np.float32 else torch.float64

@@ -18,7 +18,7 @@ from sklearn.utils.validation import (
 from ._base import BaseSparseAutoencoder
 from ._batches import apply_in_batches
 from ._callbacks import begin_fit_task, end_task
-from ._data import resolve_device, torch_dtype, torch_threads
+from ._data import cpu_settings, resolve_device, torch_dtype
 from ._docstrings import fill_parameter_docs
 from ._modules import SparseAutoencoder
 
@@ -372,7 +372,7 @@ validation_fraction, shuffle, random_state, verbose, device
             device = resolve_device(self.device)
             task = begin_fit_task(self, self.max_iter, X)
             rng, generator = self._seeds()
-            with torch_threads():
+            with cpu_settings():
                 layer = self._fit_layer(
                     Z,
                     self.n_components,

@@ -19,11 +19,11 @@ from ._base import (
 from ._batches import apply_in_batches
 from ._callbacks import begin_fit_task, end_task
 from ._data import (
+    cpu_settings,
     is_streamed,
     mean_feature_variance,
     resolve_device,
     torch_dtype,
-    torch_threads,
 )
 from ._docstrings import fill_parameter_docs
 from ._losses import squared_error
@@ -465,7 +465,7 @@ class SparseAutoencoderTransformer(
             )
             self._architecture = self._architecture_params()
         rng, generator = self._seeds(offset=0 if previous is None else previous.history.n_iter)
-        with torch_threads():
+        with cpu_settings():
             layer = self._fit_layer(
                 X,
                 self._layer_size(),

@@ -15,6 +15,8 @@ from joblib import Parallel, delayed
 import skl_sae._data
 from skl_sae._data import (
     busy_cpus,
+    cpu_settings,
+    flush_denormals,
     geometric_median,
     mean_feature_variance,
     resolve_device,
@@ -118,3 +120,25 @@ def test_the_mean_feature_variance_of_observed_entries_ignores_the_others():
     expected = np.mean([X[observed[:, j], j].var() for j in range(3)])
     filled = np.where(observed, X, 1e6)
     assert mean_feature_variance(filled, observed) == pytest.approx(expected)
+
+
+@pytest.mark.parametrize("before", [False, True])
+def test_denormals_are_flushed_inside_and_the_mode_is_restored_after(before):
+    if not torch.set_flush_denormal(before):  # a CPU without the mode
+        pytest.skip("this CPU cannot flush denormals")
+    tiny = torch.full((1,), 1e-39, dtype=torch.float32)  # a denormal float32
+    try:
+        with flush_denormals():
+            assert (tiny * 1.0).item() == 0.0
+        assert ((tiny * 1.0).item() == 0.0) is before
+    finally:
+        torch.set_flush_denormal(False)
+
+
+def test_cpu_settings_set_threads_and_denormals(monkeypatch):
+    if not torch.set_flush_denormal(False):
+        pytest.skip("this CPU cannot flush denormals")
+    monkeypatch.setattr(skl_sae._data, "_openmp_effective_n_threads", lambda: 1)
+    with cpu_settings():
+        assert torch.get_num_threads() == 1
+        assert torch.full((1,), 1e-39, dtype=torch.float32).mul(1.0).item() == 0.0
