@@ -57,7 +57,7 @@ print(f"image shape {conv.image_shape_}, feature maps {conv.map_shape_}")
 # %%
 # What it learned
 # ---------------
-# The first convolution's 16 kernels (3 x 3 each), and test digits above
+# The first convolution's 16 kernels (5 x 5 each), and test digits above
 # their reconstructions.
 fig, (left, right) = plt.subplots(1, 2, figsize=(9, 3.5))
 FiltersDisplay.from_estimator(conv, ax=left)

@@ -73,9 +73,12 @@ class ConvolutionalSparseAutoencoderTransformer(SparseAutoencoderTransformer):
         Channels of each convolution, bottom to top; the decoder mirrors
         them.
 
-    kernel_size : int, default=3
+    kernel_size : int, default=5
         Side of every (square) kernel; odd, so that the padding
-        ``(kernel_size - 1) // 2`` keeps the maps centred.
+        ``(kernel_size - 1) // 2`` keeps the maps centred. 5 rather than 3
+        (on 10,000 MNIST images, 5 epochs: LogisticRegression accuracy on
+        the codes 0.9626 against 0.9532, denoising PSNR 18.96 against
+        17.19 dB; ``benchmarks/bench_conv.py``).
 
     stride : int, default=2
         Stride of every convolution: each halves the maps with 2 (28 x 28
@@ -93,13 +96,24 @@ class ConvolutionalSparseAutoencoderTransformer(SparseAutoencoderTransformer):
         How the codes are made sparse, per channel or per position as said
         above; see :class:`SparseAutoencoderTransformer`.
 
-    sparsity_target, sparsity_weight, k, auxk_weight, alpha, corruption, \
+    sparsity_target : float, default=0.2
+        The mean activation ``"kl"`` pulls each channel to, over samples
+        and positions: a fifth of the channels active at a position, where
+        the dense transformer's 0.05 starved a code of 32 channels (on
+        10,000 MNIST images, 5 epochs: accuracy 0.9653 against 0.9626,
+        denoising PSNR 19.84 against 18.96 dB).
+
+    k : int, default=8
+        Channels kept at each position by ``"topk"`` (on average, by
+        ``"batchtopk"``): a quarter of the default 32.
+
+    sparsity_weight, auxk_weight, alpha, corruption, \
 corruption_level, activation, output_activation, solver, batch_size, \
 learning_rate_init, max_iter, tol, n_iter_no_change, early_stopping, \
 validation_fraction, shuffle, random_state, verbose, warm_start, device
         As in :class:`SparseAutoencoderTransformer`, with the same
         defaults. ``activation`` is that of the code; the hidden
-        convolutions use relu. ``k`` counts channels per position. The
+        convolutions use relu. The
         sparse codes' dictionary atoms are each channel's kernels in the
         first transposed convolution (kept at unit norm); a convolutional
         decoder has no per-pixel bias to start from the data's median.
@@ -162,13 +176,13 @@ best_validation_score_, n_iter_, device_, n_features_in_, feature_names_in_
         image_shape=None,
         *,
         filters=(16, 32),
-        kernel_size=3,
+        kernel_size=5,
         stride=2,
         pooling=None,
         sparsity="kl",
-        sparsity_target=0.05,
+        sparsity_target=0.2,
         sparsity_weight=3.0,
-        k=32,
+        k=8,
         auxk_weight=1 / 32,
         alpha=1e-5,
         corruption=None,

@@ -198,6 +198,6 @@ def test_filters_display_shows_the_first_kernels(images):
 
     conv = small().fit(images[0])
     display = FiltersDisplay.from_estimator(conv)
-    assert len(display.images_) == 4 and display.images_[0].get_array().shape == (3, 3)
+    assert len(display.images_) == 4 and display.images_[0].get_array().shape == (5, 5)
     shown = ReconstructionDisplay.from_estimator(conv, images[0], n_samples=3)
     assert shown.images_.shape == (2, 3)
