@@ -3,13 +3,11 @@
 import math
 from numbers import Integral
 
-import numpy as np
 import torch
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.validation import check_array, check_is_fitted
+from sklearn.utils.validation import check_is_fitted
 
-from ._base import check_memory_map
-from ._data import is_streamed, torch_dtype
+from ._data import torch_dtype
 from ._docstrings import fill_parameter_docs
 from ._modules import ConvolutionalAutoencoder
 from ._transformer import SparseAutoencoderTransformer
@@ -364,16 +362,9 @@ best_validation_score_, n_iter_, device_, n_features_in_, feature_names_in_
                 f"Codes pooled over positions (pooling={self.pooling!r}) cannot be decoded; "
                 "set pooling=None to transform and inverse_transform."
             )
-        if is_streamed(X):
-            check_memory_map(X)
-        else:
-            X = check_array(X, accept_sparse="csr", dtype=(np.float64, np.float32), input_name="X")
         width = math.prod(self.map_shape_)
-        if X.shape[1] != width:
-            raise ValueError(
-                f"X has {X.shape[1]} features, but the feature maps of this model have "
-                f"{width} (map_shape_={self.map_shape_})."
-            )
+        expected = f"the feature maps of this model have {width} (map_shape_={self.map_shape_})"
+        X = self._validate_codes(X, width, expected)
         return self._map(X, lambda module, maps: module.decode(module.unit_rows(maps)))
 
     @property

@@ -615,16 +615,21 @@ class SparseAutoencoderTransformer(
             Reconstructions.
         """
         check_is_fitted(self)
+        n_components = self.components_.shape[0]
+        X = self._validate_codes(X, n_components, f"this model has n_components={n_components}")
+        return self._map(X, lambda module, h: module.decode(h))
+
+    def _validate_codes(self, X, width, expected):
+        """``X`` checked as codes to decode: ``width`` features, which
+        ``expected`` names in the error. Memory maps are checked as they are
+        read."""
         if is_streamed(X):
             check_memory_map(X)
         else:
             X = check_array(X, accept_sparse="csr", dtype=(np.float64, np.float32), input_name="X")
-        if X.shape[1] != self.components_.shape[0]:
-            raise ValueError(
-                f"X has {X.shape[1]} features (codes), but this model has "
-                f"n_components={self.components_.shape[0]}."
-            )
-        return self._map(X, lambda module, h: module.decode(h))
+        if X.shape[1] != width:
+            raise ValueError(f"X has {X.shape[1]} features (codes), but {expected}.")
+        return X
 
     def score_samples(self, X):
         """Negative mean squared reconstruction error of each sample.
