@@ -21,7 +21,7 @@ from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import MinMaxScaler
 
-import skl_sae._data
+import skl_sae._runtime
 from skl_sae import SparseAutoencoderTransformer
 
 X, y = load_digits(return_X_y=True)
@@ -43,15 +43,15 @@ def search(n_jobs):
 
 def single(blind=False):
     """One default fit; ``blind``: torch's threads ignore the other processes."""
-    busy_cpus = skl_sae._data.busy_cpus
+    busy_cpus = skl_sae._runtime.busy_cpus
     if blind:
-        skl_sae._data.busy_cpus = lambda: 0
+        skl_sae._runtime.busy_cpus = lambda: 0
     try:
         start = time.perf_counter()
         SparseAutoencoderTransformer(random_state=0).fit(MinMaxScaler().fit_transform(X))
         return time.perf_counter() - start
     finally:
-        skl_sae._data.busy_cpus = busy_cpus
+        skl_sae._runtime.busy_cpus = busy_cpus
 
 
 def measure(name):

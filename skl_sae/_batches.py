@@ -22,7 +22,8 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 
-from ._data import cpu_settings, is_streamed, numpy_dtype, read_rows
+from ._data import is_streamed, numpy_dtype, read_rows
+from ._runtime import cpu_settings
 
 #: Memory that one batch of inference may take, whatever the width of the data.
 INFERENCE_BYTES = 64 * 2**20

@@ -17,16 +17,11 @@ from sklearn.utils.validation import check_is_fitted
 from ._base import BaseSparseAutoencoder, as_dtype, resolve_output_activation, validate_rows
 from ._batches import apply_in_batches
 from ._callbacks import begin_fit_task, end_task, stage_task
-from ._data import (
-    cpu_settings,
-    is_streamed,
-    numpy_dtype,
-    resolve_device,
-    torch_dtype,
-)
+from ._data import is_streamed, numpy_dtype, torch_dtype
 from ._docstrings import fill_parameter_docs
 from ._losses import ClassifierLoss
 from ._modules import DenseLayer, StackedNetwork
+from ._runtime import cpu_settings, resolve_device
 
 
 @fill_parameter_docs

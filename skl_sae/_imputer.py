@@ -18,9 +18,10 @@ from sklearn.utils.validation import (
 from ._base import BaseSparseAutoencoder
 from ._batches import apply_in_batches
 from ._callbacks import begin_fit_task, end_task
-from ._data import cpu_settings, resolve_device, torch_dtype
+from ._data import torch_dtype
 from ._docstrings import fill_parameter_docs
 from ._modules import SparseAutoencoder
+from ._runtime import cpu_settings, resolve_device
 
 #: The transformer's parameters that the imputer does not take: it masks
 #: entries itself (``mask_fraction``), decodes its own scaled units linearly,

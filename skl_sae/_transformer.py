@@ -18,16 +18,11 @@ from ._base import (
 )
 from ._batches import apply_in_batches
 from ._callbacks import begin_fit_task, end_task
-from ._data import (
-    cpu_settings,
-    is_streamed,
-    mean_feature_variance,
-    resolve_device,
-    torch_dtype,
-)
+from ._data import is_streamed, mean_feature_variance, torch_dtype
 from ._docstrings import fill_parameter_docs
 from ._losses import squared_error
 from ._modules import SparseAutoencoder
+from ._runtime import cpu_settings, resolve_device
 
 
 @fill_parameter_docs

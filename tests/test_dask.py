@@ -18,7 +18,7 @@ from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import make_pipeline
 
 from skl_sae import SparseAutoencoderTransformer, StackedSparseAutoencoderClassifier
-from skl_sae._data import torch_threads
+from skl_sae._runtime import torch_threads
 
 # Starting the cluster's worker processes and loky's takes about 20 s, the module
 # about 40 s: it runs with the slow tests (`python -m pytest -m slow`, as CI does).
