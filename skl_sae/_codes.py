@@ -31,7 +31,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ._losses import auxk_loss, select_units
+from ._functional import auxk_loss, select_units
 
 ACTIVATIONS = {
     "sigmoid": torch.sigmoid,

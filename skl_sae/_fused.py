@@ -11,13 +11,15 @@ passes, with no autograd graph. :class:`~._losses.AutoencoderLoss` uses it
 in training whenever the model and the loss are of that plain kind
 (:func:`supports`); everything else (sparse codes, the contractive penalty,
 AuxK) goes through autograd. ``tests/test_fused.py`` holds the two to the
-same values and gradients.
+same values and gradients. It reads the loss's settings from its attributes
+and its terms from :mod:`._functional`, so it sits below :mod:`._losses`,
+which imports it.
 """
 
 import torch
 
 from ._codes import Activation
-from ._losses import _EPS, kl_divergence
+from ._functional import EPS, kl_divergence
 from ._modules import SparseAutoencoder
 
 _aten = torch.ops.aten
@@ -96,7 +98,7 @@ def loss_and_gradients(module, noisy, x, loss, weight=1.0):
     value = errors.mean() / loss.scale
     if penalty == "kl":
         mean_code = codes.mean(dim=0)
-        rho_hat = mean_code.clamp(_EPS, 1 - _EPS)
+        rho_hat = mean_code.clamp(EPS, 1 - EPS)
         value += beta * kl_divergence(target, mean_code).mean()
     elif penalty == "l1":
         value += beta * codes.abs().mean()
@@ -110,7 +112,7 @@ def loss_and_gradients(module, noisy, x, loss, weight=1.0):
     grad_decoder = grad_output.T @ codes  # (n_features, n_units)
     _accumulate(module.decoder_bias, grad_output.sum(dim=0))
     if penalty == "kl":  # the same for every row: added by the product
-        inside = (mean_code >= _EPS) & (mean_code <= 1 - _EPS)
+        inside = (mean_code >= EPS) & (mean_code <= 1 - EPS)
         per_unit = ((1 - target) / (1 - rho_hat) - target / rho_hat) * inside
         grad_codes = torch.addmm(
             per_unit, grad_output, decoder, beta=weight * beta / (n_units * n_samples)

@@ -6,9 +6,7 @@ import pytest
 import torch
 
 from skl_sae._codes import TopK
-from skl_sae._losses import (
-    SPARSITY_PENALTIES,
-    AutoencoderLoss,
+from skl_sae._functional import (
     auxk_loss,
     contractive_penalty,
     corrupt,
@@ -20,6 +18,7 @@ from skl_sae._losses import (
     squared_error,
     weight_decay,
 )
+from skl_sae._losses import SPARSITY_PENALTIES, AutoencoderLoss
 from skl_sae._modules import AutoencoderOutput, SparseAutoencoder
 
 

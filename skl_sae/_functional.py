@@ -1,0 +1,125 @@
+"""Pure functions of tensors: the terms of the losses, and per-unit slicing.
+
+Every loss term is dimensionless so that default weights carry over between
+data sets: the reconstruction error is divided by the variance of the
+training data and the sparsity and contractive penalties are averaged over
+hidden units. The bottom of the torch layer: it imports nothing of the
+package, and :mod:`._codes`, :mod:`._statistics`, :mod:`._fused` and
+:mod:`._losses` build on it.
+"""
+
+import torch
+
+#: The clamp of a mean activation away from 0 and 1 in the KL penalty (and,
+#: squared, the smallest residual that AuxK divides by).
+EPS = 1e-6
+
+
+def squared_error(reconstruction, x, observed=None):
+    """Per-sample mean squared error over features, shape (n_samples,); over
+    the ``observed`` entries only where that boolean mask (of ``x``'s shape)
+    is given (0 for a row with none)."""
+    if observed is None:
+        return (reconstruction - x).pow(2).mean(dim=1)
+    observed = observed.to(x.dtype)
+    return ((reconstruction - x).pow(2) * observed).sum(dim=1) / observed.sum(dim=1).clamp_min(1)
+
+
+def batch_error(errors, observed=None):
+    """The mean squared error of a batch from its per-sample ``errors``
+    (:func:`squared_error`): over every entry, or over the ``observed`` ones."""
+    if observed is None:
+        return errors.mean()
+    counts = observed.sum(dim=1).to(errors.dtype)
+    return errors @ counts / counts.sum().clamp_min(1)
+
+
+def reconstruction_loss(reconstruction, x, scale=1.0, observed=None):
+    """Mean squared error (over the ``observed`` entries, if given) divided by
+    ``scale`` (the data's mean variance).
+
+    With ``scale`` the average per-feature variance of the training data this
+    is the fraction of variance left unexplained: 1 for predicting the mean.
+    """
+    return batch_error(squared_error(reconstruction, x, observed), observed) / scale
+
+
+def kl_divergence(target, mean_activation):
+    """KL(rho || rho_hat) between Bernoulli means, element-wise."""
+    rho_hat = mean_activation.clamp(EPS, 1 - EPS)
+    rho = target
+    return rho * torch.log(rho / rho_hat) + (1 - rho) * torch.log((1 - rho) / (1 - rho_hat))
+
+
+def kl_sparsity(codes, target):
+    """KL divergence between ``target`` and each unit's batch-mean activation,
+    averaged over units. Needs activations in (0, 1)."""
+    return kl_divergence(target, codes.mean(dim=0)).mean()
+
+
+def l1_sparsity(codes, target=None):
+    """Mean absolute activation: the L1 norm of the codes per sample and unit."""
+    return codes.abs().mean()
+
+
+def l0_sparsity(gates):
+    """Fraction of active codes: the L0 norm per sample, divided by the
+    number of units. Its gradient reaches JumpReLU's thresholds through the
+    gates' straight-through estimator."""
+    return gates.mean(dim=0).sum() / gates.shape[1]
+
+
+def auxk_loss(auxiliary_reconstruction, reconstruction, x):
+    """Error of the AuxK reconstruction relative to the main one's.
+
+    Divided by the main reconstruction's (detached) error, as Gao et al.
+    normalise by the residual, so that the term stays of order one however
+    small the residual becomes.
+    """
+    residual = squared_error(reconstruction.detach(), x).mean()
+    return squared_error(auxiliary_reconstruction, x).mean() / residual.clamp_min(EPS**2)
+
+
+def contractive_penalty(codes, encoder_weight, activation):
+    """Squared Frobenius norm of the encoder's Jacobian ``dh/dx``, in closed form.
+
+    Row ``j`` of the Jacobian is ``f'(pre_j) W_j``, so the norm is
+    ``sum_j f'(pre_j)^2 ||W_j||^2``; it is averaged over samples and divided
+    by the number of units, like the other penalties.
+    """
+    if activation == "sigmoid":
+        slope = codes * (1 - codes)
+    elif activation == "relu":
+        slope = (codes > 0).to(codes.dtype)  # also right for TopK and JumpReLU
+    else:
+        raise ValueError(f"No closed-form Jacobian for activation={activation!r}.")
+    row_norms = encoder_weight.pow(2).sum(dim=1)
+    return (slope.pow(2) @ row_norms).mean() / codes.shape[1]
+
+
+def corrupt(x, corruption, level, generator, bounds=None):
+    """``x`` with a fraction ``level`` of its entries zeroed (``"mask"``) or
+    with Gaussian noise of standard deviation ``level`` added (``"gaussian"``),
+    then clipped to ``bounds`` (low, high) if given."""
+    if corruption == "mask":
+        keep = torch.rand(x.shape, generator=generator, device=x.device, dtype=x.dtype) >= level
+        return x * keep
+    if corruption == "gaussian":
+        noise = torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype)
+        noisy = x + level * noise
+        return noisy if bounds is None else noisy.clamp(*bounds)
+    raise ValueError(f"Unknown corruption {corruption!r}.")
+
+
+def weight_decay(weights):
+    """Half the summed squared entries of ``weights`` (biases excluded)."""
+    return 0.5 * sum(w.pow(2).sum() for w in weights)
+
+
+def select_units(tensor, keep, n_new, dim):
+    """``tensor``'s slices at ``keep`` along ``dim``, then ``n_new`` zero slices:
+    how a per-unit tensor follows the units that structure learning keeps and adds."""
+    kept = tensor.index_select(dim, keep)
+    shape = list(kept.shape)
+    shape[dim] = n_new
+    return torch.cat([kept, kept.new_zeros(shape)], dim=dim)
