@@ -73,7 +73,7 @@ class Activation(nn.Module):
         """Whether a code is read as the unit's probability of firing (a
         sigmoid unit's, never exactly 0 or 1) rather than as fired or not:
         what the information of a unit (:meth:`CodeStatistics.information
-        <._losses.CodeStatistics.information>`) is measured on."""
+        <._statistics.CodeStatistics.information>`) is measured on."""
         return self.activation == "sigmoid" and not self.exactly_sparse
 
     @classmethod

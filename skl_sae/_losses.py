@@ -8,9 +8,7 @@ The terms are pure functions of tensors in :mod:`._functional`;
 nothing else in it imports this module.
 """
 
-import math
 from contextlib import contextmanager
-from copy import deepcopy
 
 import torch
 
@@ -23,10 +21,13 @@ from ._functional import (
     l0_sparsity,
     l1_sparsity,
     reconstruction_loss,
-    select_units,
     squared_error,
     weight_decay,
 )
+
+# Re-exported until the estimators (_base.py, _trainer.py) and tests/test_structure.py
+# import them from _statistics.
+from ._statistics import CodeStatistics, binary_entropy  # noqa: F401
 
 #: Maps the ``sparsity`` parameter to its penalty ``f(output, target)`` of an
 #: ``AutoencoderOutput``; TopK and BatchTopK codes are sparse without one.
@@ -35,107 +36,6 @@ SPARSITY_PENALTIES = {
     "l1": lambda output, target: l1_sparsity(output.codes),
     "jumprelu": lambda output, target: l0_sparsity(output.gates),
 }
-
-
-class CodeStatistics:
-    """What the codes did during the last complete pass over the training data.
-
-    Counts, per unit, the rows of codes on which it fired and sums the
-    per-sample mean squared reconstruction errors, on the model's device (no
-    synchronisation per batch). A sample has one row of codes, or one per
-    position of a convolutional code's feature maps. Once ``n_samples``
-    samples have been added, the next batch starts a new pass, so that after
-    training the counts describe the last epoch (for L-BFGS, its final
-    evaluation).
-
-    With ``information``, it also sums what :meth:`information` needs: each
-    unit's probability of firing per sample and the entropy of that firing.
-    """
-
-    def __init__(self, n_units, n_samples, device, information=False):
-        self.n_samples = int(n_samples)
-        self._fired = torch.zeros(n_units, dtype=torch.int64, device=device)
-        self._error = torch.zeros((), dtype=torch.float64, device=device)
-        self._rows = self._samples = 0
-        self._information = None
-        if information:  # sums of the firing probability and of its entropy
-            self._information = torch.zeros(2, n_units, dtype=torch.float64, device=device)
-
-    @torch.no_grad()
-    def add(self, code, codes, errors):
-        """Record a batch: the ``codes`` that the code module ``code`` gave
-        it, shape (rows, units), and its per-sample ``errors``."""
-        if self._samples >= self.n_samples:
-            self._fired.zero_()
-            self._error.zero_()
-            self._rows = self._samples = 0
-            if self._information is not None:
-                self._information.zero_()
-        fired = code.firing(codes)
-        self._fired += fired.sum(dim=0)
-        self._error += errors.sum()
-        self._rows += fired.shape[0]
-        self._samples += errors.shape[0]
-        if self._information is not None:
-            if code.stochastic_firing:
-                self._information[0] += codes.sum(dim=0)
-                self._information[1] += binary_entropy(codes).sum(dim=0)
-            else:  # a deterministic firing carries no entropy of its own
-                self._information[0] += fired.sum(dim=0)
-
-    def reduce_(self, all_reduce):
-        """Sum the counts of the processes that shared the pass, with
-        ``all_reduce(tensor)`` (see :mod:`._distributed`)."""
-        counts = torch.tensor(
-            [self._rows, self._samples], dtype=torch.int64, device=self._fired.device
-        )
-        all_reduce(self._fired)
-        all_reduce(self._error)
-        if self._information is not None:
-            all_reduce(self._information)
-        self._rows, self._samples = (int(count) for count in all_reduce(counts))
-
-    def reduced(self, all_reduce):
-        """A copy with the counts of the processes that shared the pass
-        summed (see :meth:`reduce_`); this one is left as it is."""
-        reduced = deepcopy(self)
-        reduced.reduce_(all_reduce)
-        return reduced
-
-    def feature_density(self):
-        """Fraction of the pass's rows of codes on which each unit fired (numpy)."""
-        return (self._fired.double() / max(self._rows, 1)).cpu().numpy()
-
-    def mean_squared_error(self):
-        """Mean squared reconstruction error per sample and feature."""
-        return float(self._error) / max(self._samples, 1)
-
-    def information(self):
-        """Bits of information that each unit's firing carried about the
-        samples of the pass (numpy), as a binary channel: ``H(mean q) -
-        mean H(q)``, where ``q`` is the unit's probability of firing on a
-        sample (a sigmoid unit's code, else 0 or 1) and ``H`` the binary
-        entropy. 0 for a unit that never fires, always fires or fires with
-        the same probability on every sample; ``H(p)`` for a unit that fires
-        deterministically on a fraction ``p`` of them."""
-        rows = max(self._rows, 1)
-        mean_q, mean_entropy = self._information / rows
-        return (binary_entropy(mean_q) - mean_entropy).clamp_min(0).cpu().numpy()
-
-    @torch.no_grad()
-    def select_units_(self, keep, n_new):
-        """Keep the counts of the units at indices ``keep`` and append zero
-        counts for ``n_new`` new units, in place."""
-        self._fired = select_units(self._fired, keep, n_new, dim=0)
-        if self._information is not None:
-            self._information = select_units(self._information, keep, n_new, dim=1)
-
-
-def binary_entropy(p):
-    """Entropy in bits of a coin that comes up heads with probability ``p``,
-    element-wise; 0 at 0 and 1."""
-    p = p.clamp(0, 1)
-    return -(torch.xlogy(p, p) + torch.xlogy(1 - p, 1 - p)) / math.log(2)
 
 
 class AutoencoderLoss:
@@ -150,9 +50,9 @@ class AutoencoderLoss:
     range) and the clean ``x`` is the target; evaluation sees clean inputs.
     The auxiliary loss adds its gradient but not its value, except with
     ``report_auxiliary`` (L-BFGS's line search needs the value whose gradient
-    it follows). ``statistics`` (a :class:`CodeStatistics`), if given,
-    records each batch. ``penalty_units`` fixes the price of a unit in the
-    penalties for a layer whose size changes (:meth:`unit_price`).
+    it follows). ``statistics`` (a :class:`~._statistics.CodeStatistics`),
+    if given, records each batch. ``penalty_units`` fixes the price of a
+    unit in the penalties for a layer whose size changes (:meth:`unit_price`).
 
     ``observed``, a boolean mask of ``x``'s shape, marks the entries that
     were measured; the others (missing values, held at a fill value in ``x``)

@@ -7,8 +7,9 @@ import torch
 
 from skl_sae._codes import TopK
 from skl_sae._fused import supports
-from skl_sae._losses import AutoencoderLoss, CodeStatistics
+from skl_sae._losses import AutoencoderLoss
 from skl_sae._modules import SparseAutoencoder
+from skl_sae._statistics import CodeStatistics
 
 CASES = [
     # (hidden activation, output activation, sparsity, tied weights)

@@ -12,6 +12,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "skl_sae"
 TORCH_LAYER = {
     "skl_sae._functional",
     "skl_sae._codes",
+    "skl_sae._statistics",
     "skl_sae._modules",
     "skl_sae._fused",
     "skl_sae._losses",

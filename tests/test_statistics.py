@@ -1,0 +1,39 @@
+"""The statistics of the codes over the last pass over the training data."""
+
+import numpy as np
+import pytest
+import torch
+
+from skl_sae._codes import Activation, TopK
+from skl_sae._statistics import CodeStatistics
+
+
+def test_a_batch_after_a_complete_pass_starts_a_new_one():
+    statistics = CodeStatistics(2, 2, "cpu")
+    code = Activation("relu")
+    statistics.add(code, torch.tensor([[1.0, 0.0], [1.0, 0.0]]), torch.tensor([1.0, 3.0]))
+    statistics.add(code, torch.tensor([[0.0, 1.0]]), torch.tensor([5.0]))
+    np.testing.assert_allclose(statistics.feature_density(), [0.0, 1.0])
+    assert statistics.mean_squared_error() == pytest.approx(5.0)
+
+
+def test_rows_of_codes_are_counted_apart_from_samples():
+    # A convolutional code: two rows of units per sample.
+    statistics = CodeStatistics(1, 1, "cpu")
+    statistics.add(TopK(1), torch.tensor([[1.0], [0.0]]), torch.tensor([2.0]))
+    np.testing.assert_allclose(statistics.feature_density(), [0.5])
+    assert statistics.mean_squared_error() == pytest.approx(2.0)
+
+
+def test_reduced_sums_the_processes_counts_and_leaves_its_own():
+    statistics = CodeStatistics(2, 2, "cpu", information=True)
+    statistics.add(TopK(1), torch.tensor([[1.0, 0.0], [0.0, 2.0]]), torch.tensor([1.0, 1.0]))
+
+    def all_reduce(tensor):  # two processes that saw the same batch
+        return tensor.mul_(2)
+
+    reduced = statistics.reduced(all_reduce)
+    assert reduced.mean_squared_error() == statistics.mean_squared_error() == pytest.approx(1.0)
+    np.testing.assert_allclose(reduced.feature_density(), [0.5, 0.5])
+    assert statistics._fired.tolist() == [1, 1]
+    assert reduced._fired.tolist() == [2, 2]
