@@ -1,27 +1,28 @@
 """The networks as PyTorch modules.
 
-A :class:`DenseLayer` ``h = f(W x + b)`` is the one building block: the
-encoder of a :class:`SparseAutoencoder`, and each layer of a
-:class:`StackedNetwork` (pre-trained encoders plus a linear output layer).
-How its pre-activations become codes (a plain activation or a sparse code
-such as TopK) is a module of :mod:`._codes`. This module knows nothing of
-scikit-learn: it is built from plain ints and strings, and never draws from
-torch's global random generator.
+A :class:`SparseAutoencoder` (a dense encoder and decoder) and a
+:class:`ConvolutionalAutoencoder` (strided convolutions and transposed ones)
+are both an :class:`Autoencoder`: an encoder of :mod:`._layers` whose
+pre-activations its code (a module of :mod:`._codes`: a plain activation or
+a sparse code such as TopK) turns into rows of units, and a decoder back;
+they share :meth:`~Autoencoder.encode` and :meth:`~Autoencoder.forward`.
+This module knows nothing of scikit-learn: it is built from plain ints and
+strings, and never draws from torch's global random generator.
 """
 
+from abc import ABC, abstractmethod
 from typing import NamedTuple
 
 import torch
 from torch import nn
 
-from ._codes import ACTIVATIONS, Activation
-
-
-def _uniform_(parameter, bound, generator):
-    """Fill ``parameter`` from U(-bound, bound), drawn in float64 on the CPU so
-    that the same generator gives the same start in every dtype and device."""
-    values = torch.empty(parameter.shape, dtype=torch.float64)
-    parameter.copy_(values.uniform_(-bound, bound, generator=generator))
+from ._codes import ACTIVATIONS
+from ._layers import (
+    ConvolutionalEncoder,
+    DenseLayer,
+    StackedNetwork,  # noqa: F401 (re-exported until _classifier.py imports it from _layers)
+    glorot_uniform_,
+)
 
 
 class AutoencoderOutput(NamedTuple):
@@ -41,57 +42,92 @@ class AutoencoderOutput(NamedTuple):
     """JumpReLU's 0/1 gates, whose mean is the L0 penalty; None otherwise."""
 
 
-def glorot_bound(fan_in, fan_out, activation):
-    """Glorot-uniform bound, times 4 for sigmoid units (Glorot & Bengio, 2010)."""
-    gain = 4.0 if activation == "sigmoid" else 1.0
-    return gain * (6.0 / (fan_in + fan_out)) ** 0.5
+class Autoencoder(nn.Module, ABC):
+    """An encoder whose code gives rows of units, and a decoder back: what
+    the losses, codes, statistics and structure learning see of a network.
 
-
-class DenseLayer(nn.Module):
-    """Fully connected layer ``h = f(W x + b)``.
+    A subclass builds ``encoder`` (a module of :mod:`._layers`, with
+    ``pre_activations(x)``, ``code`` and ``weight``) and provides the
+    decoder and the hooks below; :meth:`encode` and :meth:`forward` are
+    written here once.
 
     Parameters
     ----------
-    n_in, n_out : int
-        Input and output widths; ``weight`` has shape (n_out, n_in).
-    activation : {"sigmoid", "relu", "tanh", "identity"}
-        The function ``f``.
-    code : torch.nn.Module, default=None
-        What turns pre-activations into ``(codes, gates)``: a sparse code of
-        :mod:`._codes` (e.g. ``TopK``); the plain ``activation`` if None.
-    generator : torch.Generator, default=None
-        Source of the Glorot-uniform initial weights (biases start at 0).
-    dtype : torch.dtype, default=None
-        Dtype of the parameters; torch's default if None.
+    n_features : int
+        Width of the input and of the reconstruction.
+    n_components : int
+        Number of hidden units (channels of a convolutional code).
+    output_activation : {"identity", "sigmoid"}
+        Output activation ``g``.
     """
 
-    def __init__(
-        self, n_in, n_out, *, activation="sigmoid", code=None, generator=None, dtype=None
-    ):
+    #: Rows of codes per sample (one; a convolutional code has one per position).
+    rows_per_sample = 1
+
+    #: Whether the decoder is the encoder transposed, and whether its atoms
+    #: are kept at unit norm (:meth:`normalize_decoder_`).
+    tied_weights = unit_norm_decoder = False
+
+    def __init__(self, n_features, n_components, output_activation):
         super().__init__()
-        self.activation = activation
-        self.weight = nn.Parameter(torch.empty(n_out, n_in, dtype=dtype))
-        self.bias = nn.Parameter(torch.empty(n_out, dtype=dtype))
-        self.code = Activation(activation) if code is None else code
-        self.reset_parameters_(generator)
+        self.n_features = n_features
+        self.n_components = n_components
+        self.output_activation = output_activation
+        self._g = ACTIVATIONS[output_activation]
 
-    @torch.no_grad()
-    def reset_parameters_(self, generator=None):
-        """Glorot-uniform weight and zero bias, drawn from ``generator``."""
-        n_out, n_in = self.weight.shape
-        _uniform_(self.weight, glorot_bound(n_in, n_out, self.activation), generator)
-        self.bias.zero_()
-        return self
+    @property
+    @abstractmethod
+    def auxiliary_k(self):
+        """Dead units that AuxK gives a code to per row of codes."""
 
-    def pre_activations(self, x):
-        """``W x + b``."""
-        return nn.functional.linear(x, self.weight, self.bias)
+    @property
+    def encoder_weight(self):
+        """The encoder's (first) weight: what the contractive penalty reads."""
+        return self.encoder.weight
+
+    @abstractmethod
+    def weights(self):
+        """The weights (not the biases): what weight decay acts on."""
+
+    @abstractmethod
+    def unit_parameters(self):
+        """``(parameter, dim)`` of each parameter with one slice per hidden
+        unit along ``dim`` (the code's thresholds included)."""
+
+    @abstractmethod
+    def normalize_decoder_(self):
+        """Rescale what each unit decodes to (its atom) to unit norm."""
+
+    @abstractmethod
+    def remove_parallel_gradient_(self):
+        """Remove from the atoms' gradient its part along each atom."""
+
+    @abstractmethod
+    def center_(self, center):
+        """Start from reconstructing ``center`` (a point of the data), if the
+        decoder can hold it."""
+
+    @abstractmethod
+    def decode(self, codes):
+        """Reconstruct inputs from ``codes``, rows of units."""
+
+    @abstractmethod
+    def auxiliary_reconstruction(self, output, auxiliary_codes):
+        """The reconstruction of ``output`` (held fixed) plus what the decoder
+        makes of ``auxiliary_codes``: what AuxK trains dead units on."""
+
+    def encode(self, x):
+        """Return ``(pre_activations, codes)`` for a batch ``x``, as rows of units."""
+        pre = self.encoder.pre_activations(x)
+        return pre, self.encoder.code(pre)[0]
 
     def forward(self, x):
-        return self.code(self.pre_activations(x))[0]
+        pre = self.encoder.pre_activations(x)
+        codes, gates = self.encoder.code(pre)
+        return AutoencoderOutput(codes, self.decode(codes), pre, gates)
 
 
-class SparseAutoencoder(nn.Module):
+class SparseAutoencoder(Autoencoder):
     """One-hidden-layer autoencoder ``x -> h = f(W x + b) -> g(W' h + c)``.
 
     Parameters
@@ -132,10 +168,7 @@ class SparseAutoencoder(nn.Module):
         generator=None,
         dtype=None,
     ):
-        super().__init__()
-        self.n_features = n_features
-        self.n_components = n_components
-        self.output_activation = output_activation
+        super().__init__(n_features, n_components, output_activation)
         self.tied_weights = tied_weights
         self.unit_norm_decoder = unit_norm_decoder
         self.encoder = DenseLayer(
@@ -153,27 +186,19 @@ class SparseAutoencoder(nn.Module):
             self.decoder_weight = nn.Parameter(torch.empty(n_features, n_components, dtype=dtype))
             with torch.no_grad():
                 # The plain bound keeps the first reconstructions at the data's scale.
-                bound = glorot_bound(n_components, n_features, "identity")
-                _uniform_(self.decoder_weight, bound, generator)
+                glorot_uniform_(
+                    self.decoder_weight, n_components, n_features, "identity", generator
+                )
         if unit_norm_decoder:
             with torch.no_grad():
                 self.normalize_decoder_()
                 if not tied_weights:
                     self.encoder.weight.copy_(self.decoder_weight.T)
-        self._g = ACTIVATIONS[output_activation]
-
-    #: Rows of codes per sample (one; a convolutional code has one per position).
-    rows_per_sample = 1
 
     @property
     def auxiliary_k(self):
         """Dead units that AuxK gives a code to per row: half the input width."""
         return max(1, self.n_features // 2)
-
-    @property
-    def encoder_weight(self):
-        """Encoder matrix ``W`` of shape (n_components, n_features)."""
-        return self.encoder.weight
 
     @property
     def encoder_bias(self):
@@ -228,8 +253,6 @@ class SparseAutoencoder(nn.Module):
         self.encoder.bias.copy_(-self.encoder.weight @ center)
 
     def unit_parameters(self):
-        """``(parameter, dim)`` of each parameter with one slice per hidden
-        unit along ``dim`` (the code's thresholds included)."""
         pairs = [(self.encoder.weight, 0), (self.encoder.bias, 0)]
         if not self.tied_weights:
             pairs.append((self.decoder_weight, 1))
@@ -252,11 +275,11 @@ class SparseAutoencoder(nn.Module):
         n_units = len(keep) + n_new
         weight = self.encoder.weight
         rows = weight.new_empty(n_new, self.n_features)
-        _uniform_(rows, glorot_bound(self.n_features, n_units, self.encoder.activation), generator)
+        glorot_uniform_(rows, self.n_features, n_units, self.encoder.activation, generator)
         bias = weight.new_zeros(n_new)
         if not self.tied_weights:
             columns = weight.new_empty(self.n_features, n_new)
-            _uniform_(columns, glorot_bound(n_units, self.n_features, "identity"), generator)
+            glorot_uniform_(columns, n_units, self.n_features, "identity", generator)
         if self.unit_norm_decoder:
             atoms = rows.T if self.tied_weights else columns
             atoms.div_(atoms.norm(dim=0, keepdim=True).clamp_min(1e-12))
@@ -272,11 +295,6 @@ class SparseAutoencoder(nn.Module):
             parameter.grad = None
         self.n_components = n_units
         return self
-
-    def encode(self, x):
-        """Return ``(pre_activations, codes)`` for a batch ``x``."""
-        pre = self.encoder.pre_activations(x)
-        return pre, self.encoder.code(pre)[0]
 
     def decode(self, codes):
         """Reconstruct inputs from ``codes``."""
@@ -296,136 +314,8 @@ class SparseAutoencoder(nn.Module):
                 base = nn.functional.linear(output.codes, self.decoder_weights, self.decoder_bias)
         return self._g(base + nn.functional.linear(auxiliary_codes, self.decoder_weights))
 
-    def forward(self, x):
-        pre = self.encoder.pre_activations(x)
-        codes, gates = self.encoder.code(pre)
-        return AutoencoderOutput(codes, self.decode(codes), pre, gates)
 
-
-class StackedNetwork(nn.Module):
-    """Dense layers applied in turn: pre-trained encoders, then an output layer.
-
-    ``forward`` returns the last layer's output (the logits of a classifier
-    whose last layer has ``activation="identity"``); ``encode`` stops before
-    the last layer and returns the top hidden codes.
-
-    Parameters
-    ----------
-    layers : sequence of DenseLayer
-        Taken as they are (not copied): the encoders of pre-trained
-        autoencoders keep training as parts of the stack.
-    """
-
-    def __init__(self, layers):
-        super().__init__()
-        self.layers = nn.ModuleList(layers)
-
-    def encode(self, x):
-        """The codes of the last hidden layer."""
-        for layer in self.layers[:-1]:
-            x = layer(x)
-        return x
-
-    def forward(self, x):
-        return self.layers[-1](self.encode(x))
-
-    def weights(self):
-        """The weight matrices (not the biases): what weight decay acts on."""
-        return [layer.weight for layer in self.layers]
-
-
-def _glorot_uniform_(parameter, fan_in, fan_out, activation, generator):
-    _uniform_(parameter, glorot_bound(fan_in, fan_out, activation), generator)
-
-
-class ConvolutionalEncoder(nn.Module):
-    """Strided convolutions from an image to feature maps, whose channels
-    are the units of a code.
-
-    The pre-activations of the last convolution are seen as rows of units:
-    one row per sample and position, ``(n_samples * height * width,
-    channels)``, so that any code of :mod:`._codes` applies to them as to a
-    dense layer's (KL and L1 per channel, TopK over the channels at each
-    position, JumpReLU thresholds per channel). The hidden convolutions use
-    relu.
-
-    Parameters
-    ----------
-    image_shape : tuple of int
-        ``(height, width, channels)`` of an image; a row of data holds its
-        pixels in that order (row-major, channels last).
-    filters : sequence of int
-        Channels of each convolution, bottom to top.
-    kernel_size, stride : int
-        Of every convolution; the padding is ``(kernel_size - 1) // 2``.
-    activation : str
-        The activation ``f`` of the code.
-    code : torch.nn.Module, default=None
-        The code of the last feature maps; the plain ``activation`` if None.
-    generator : torch.Generator, default=None
-        Source of the Glorot-uniform initial weights (biases start at 0).
-    dtype : torch.dtype, default=None
-        Dtype of the parameters.
-    """
-
-    def __init__(
-        self,
-        image_shape,
-        filters,
-        *,
-        kernel_size=3,
-        stride=2,
-        activation="relu",
-        code=None,
-        generator=None,
-        dtype=None,
-    ):
-        super().__init__()
-        height, width, channels = (int(d) for d in image_shape)
-        self.image_shape, self.activation = (height, width, channels), activation
-        padding = (kernel_size - 1) // 2
-        self.map_sizes = [(height, width)]
-        self.convolutions = nn.ModuleList()
-        for n_in, n_out in zip([channels, *filters[:-1]], filters, strict=True):
-            convolution = nn.Conv2d(n_in, n_out, kernel_size, stride, padding, dtype=dtype)
-            with torch.no_grad():
-                fan_in, fan_out = n_in * kernel_size**2, n_out * kernel_size**2
-                last = len(self.convolutions) == len(filters) - 1
-                _glorot_uniform_(
-                    convolution.weight, fan_in, fan_out, activation if last else "relu", generator
-                )
-                convolution.bias.zero_()
-            self.convolutions.append(convolution)
-            height = (height + 2 * padding - kernel_size) // stride + 1
-            width = (width + 2 * padding - kernel_size) // stride + 1
-            self.map_sizes.append((height, width))
-        self.code = Activation(activation) if code is None else code
-
-    @property
-    def weight(self):
-        """The first convolution's kernels, shape (filters[0], channels, k, k)."""
-        return self.convolutions[0].weight
-
-    @property
-    def map_shape(self):
-        """``(channels, height, width)`` of the code's feature maps."""
-        return (self.convolutions[-1].out_channels, *self.map_sizes[-1])
-
-    def pre_activations(self, x):
-        """Pre-activations of the last convolution as rows of units, shape
-        (n_samples * height * width, channels)."""
-        height, width, channels = self.image_shape
-        maps = x.reshape(-1, height, width, channels).permute(0, 3, 1, 2)
-        for convolution in self.convolutions[:-1]:
-            maps = torch.relu(convolution(maps))
-        maps = self.convolutions[-1](maps)
-        return maps.permute(0, 2, 3, 1).reshape(-1, maps.shape[1])
-
-    def forward(self, x):
-        return self.code(self.pre_activations(x))[0]
-
-
-class ConvolutionalAutoencoder(nn.Module):
+class ConvolutionalAutoencoder(Autoencoder):
     """Convolutional autoencoder: a :class:`ConvolutionalEncoder`, then
     transposed convolutions back to the image.
 
@@ -457,7 +347,8 @@ class ConvolutionalAutoencoder(nn.Module):
         generator=None,
         dtype=None,
     ):
-        super().__init__()
+        height, width, channels = (int(d) for d in image_shape)
+        super().__init__(height * width * channels, int(filters[-1]), output_activation)
         self.encoder = ConvolutionalEncoder(
             image_shape,
             filters,
@@ -468,31 +359,7 @@ class ConvolutionalAutoencoder(nn.Module):
             generator=generator,
             dtype=dtype,
         )
-        height, width, channels = self.encoder.image_shape
-        self.n_features = height * width * channels
-        self.n_components = int(filters[-1])
-        self.output_activation = output_activation
-        self.tied_weights, self.unit_norm_decoder = False, False
-        padding = (kernel_size - 1) // 2
-        self.deconvolutions = nn.ModuleList()
-        n_outs = [channels, *filters[:-1]]
-        sizes = self.encoder.map_sizes
-        for depth in reversed(range(len(filters))):
-            n_in, n_out = filters[depth], n_outs[depth]
-            (target_h, target_w), (h, w) = sizes[depth], sizes[depth + 1]
-            output_padding = [
-                target - ((size - 1) * stride - 2 * padding + kernel_size)
-                for target, size in ((target_h, h), (target_w, w))
-            ]
-            deconvolution = nn.ConvTranspose2d(
-                n_in, n_out, kernel_size, stride, padding, tuple(output_padding), dtype=dtype
-            )
-            with torch.no_grad():
-                fan_in, fan_out = n_in * kernel_size**2, n_out * kernel_size**2
-                _glorot_uniform_(deconvolution.weight, fan_in, fan_out, "identity", generator)
-                deconvolution.bias.zero_()
-            self.deconvolutions.append(deconvolution)
-        self._g = ACTIVATIONS[output_activation]
+        self.deconvolutions = self.encoder.mirror(generator=generator, dtype=dtype)
 
     @property
     def rows_per_sample(self):
@@ -504,10 +371,6 @@ class ConvolutionalAutoencoder(nn.Module):
     def auxiliary_k(self):
         """Dead units that AuxK gives a code to per row: half the channels."""
         return max(1, self.n_components // 2)
-
-    @property
-    def encoder_weight(self):
-        return self.encoder.weight
 
     def weights(self):
         """The kernels (not the biases): what weight decay acts on."""
@@ -551,11 +414,6 @@ class ConvolutionalAutoencoder(nn.Module):
     def center_(self, center):
         """Nothing: the decoder has no per-pixel bias to hold a centre."""
 
-    def encode(self, x):
-        """Return ``(pre_activations, codes)`` as rows of units."""
-        pre = self.encoder.pre_activations(x)
-        return pre, self.encoder.code(pre)[0]
-
     def decode(self, codes):
         """Reconstruct inputs from ``codes``, rows of units."""
         channels, height, width = self.encoder.map_shape
@@ -570,8 +428,3 @@ class ConvolutionalAutoencoder(nn.Module):
         units' ``auxiliary_codes``: the decoder is not linear, so the codes
         are added before decoding."""
         return self.decode(output.codes.detach() + auxiliary_codes)
-
-    def forward(self, x):
-        pre = self.encoder.pre_activations(x)
-        codes, gates = self.encoder.code(pre)
-        return AutoencoderOutput(codes, self.decode(codes), pre, gates)

@@ -13,6 +13,7 @@ TORCH_LAYER = {
     "skl_sae._functional",
     "skl_sae._codes",
     "skl_sae._statistics",
+    "skl_sae._layers",
     "skl_sae._modules",
     "skl_sae._fused",
     "skl_sae._losses",

@@ -3,7 +3,18 @@
 import pytest
 import torch
 
-from skl_sae._modules import AutoencoderOutput, SparseAutoencoder
+from skl_sae._codes import TopK
+from skl_sae._modules import (
+    Autoencoder,
+    AutoencoderOutput,
+    ConvolutionalAutoencoder,
+    SparseAutoencoder,
+)
+
+NETWORKS = {
+    "dense": lambda: SparseAutoencoder(16, 4, activation="relu", code=TopK(2)),
+    "convolutional": lambda: ConvolutionalAutoencoder((4, 4, 1), [3, 4], code=TopK(2)),
+}
 
 
 def test_forward_returns_codes_and_reconstruction():
@@ -13,6 +24,20 @@ def test_forward_returns_codes_and_reconstruction():
     assert out.codes.shape == (3, 4) and out.reconstruction.shape == (3, 6)
     assert torch.all((out.codes > 0) & (out.codes < 1))  # sigmoid units
     assert torch.allclose(out.codes, torch.sigmoid(out.pre_activations))
+
+
+@pytest.mark.parametrize("network", NETWORKS)
+def test_encode_gives_the_pre_activations_and_codes_of_forward(network):
+    module = NETWORKS[network]()
+    x = torch.rand(3, 16, generator=torch.Generator().manual_seed(0))
+    pre, codes = module.encode(x)
+    out = module(x)
+    assert isinstance(module, Autoencoder)
+    assert torch.equal(pre, out.pre_activations) and torch.equal(codes, out.codes)
+    assert codes.shape == (3 * module.rows_per_sample, 4)
+    assert torch.count_nonzero(codes, dim=1).max() <= 2
+    assert torch.equal(out.reconstruction, module.decode(codes))
+    assert out.reconstruction.shape == x.shape
 
 
 def test_tied_weights_share_one_matrix():
