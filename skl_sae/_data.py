@@ -25,9 +25,20 @@ BLOCK_BYTES = 8 * 2**20
 # -- dtypes ------------------------------------------------------------------
 
 
+def float_dtype(dtype):
+    """The float dtype that computes for ``dtype``: float32 stays, else float64
+    (integers and booleans of a memory map become float64, as
+    ``check_array`` makes them)."""
+    return np.dtype(np.float32) if np.dtype(dtype) == np.float32 else np.dtype(np.float64)
+
+
+#: The torch dtype of each dtype that :func:`float_dtype` gives.
+_TORCH_DTYPES = {np.dtype(np.float32): torch.float32, np.dtype(np.float64): torch.float64}
+
+
 def torch_dtype(dtype):
-    """The torch dtype computing for numpy ``dtype``: float32 stays, else float64."""
-    return torch.float32 if np.dtype(dtype) == np.float32 else torch.float64
+    """The torch dtype computing for numpy ``dtype``: that of :func:`float_dtype`."""
+    return _TORCH_DTYPES[float_dtype(dtype)]
 
 
 def numpy_dtype(dtype):
@@ -36,13 +47,6 @@ def numpy_dtype(dtype):
 
 
 # -- rows of arrays, sparse matrices and memory maps --------------------------
-
-
-def float_dtype(dtype):
-    """The float dtype that computes for ``dtype``: float32 stays, else float64
-    (integers and booleans of a memory map become float64, as
-    ``check_array`` makes them)."""
-    return np.dtype(np.float32) if np.dtype(dtype) == np.float32 else np.dtype(np.float64)
 
 
 def is_streamed(X):
