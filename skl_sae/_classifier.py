@@ -4,24 +4,28 @@ from numbers import Integral
 
 import numpy as np
 import torch
-from sklearn.base import (
-    ClassifierMixin,
-    ClassNamePrefixFeaturesOutMixin,
-    TransformerMixin,
-    _fit_context,
-)
-from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.multiclass import _check_partial_fit_first_call, check_classification_targets
+from sklearn.base import ClassifierMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin
+from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted
 
-from ._base import BaseSparseAutoencoder, as_dtype, resolve_output_activation, validate_rows
+from ._base import BaseSparseAutoencoder, own_constraints
 from ._batches import apply_in_batches
-from ._callbacks import begin_fit_task, end_task, stage_task
+from ._callbacks import EpochTasks, begin_fit_task, end_task, stage_task
+from ._codes import code_class
 from ._data import is_streamed, numpy_dtype, torch_dtype
 from ._docstrings import fill_parameter_docs
-from ._losses import ClassifierLoss
-from ._modules import DenseLayer, StackedNetwork
+from ._layers import DenseLayer, StackedNetwork
+from ._losses import ClassifierLoss, misclassification_rate
 from ._runtime import cpu_settings, resolve_device
+from ._sklearn import Interval, StrOptions, _check_partial_fit_first_call, _fit_context
+from ._trainer import Run, as_dtype, calibrate_codes, new_layer, parameter_dtype, train_run
+from ._transformer import OWN_PARAMS, dense_network
+from ._validation import (
+    layer_sizes,
+    resolve_output_activation,
+    split_validation,
+    validate_rows,
+)
 
 
 @fill_parameter_docs
@@ -75,6 +79,8 @@ class StackedSparseAutoencoderClassifier(
     k : int, default=32
         Active codes per sample of each hidden layer with ``sparsity="topk"``
         (on average with ``"batchtopk"``).
+
+    {{code_params}}
 
     {{auxk_weight}}
 
@@ -191,10 +197,9 @@ class StackedSparseAutoencoderClassifier(
         Lowest supervised training loss (the minimum of ``loss_curve_``).
 
     validation_scores_ : list of float or None
-        With ``early_stopping``, the score on the held-out rows at each
-        epoch of supervised training: minus their cross-entropy (the mean
-        log-likelihood of their labels), which early stopping maximises;
-        None otherwise.
+        With ``early_stopping``, the accuracy on the held-out rows at each
+        epoch of supervised training (as ``MLPClassifier``'s), which early
+        stopping maximises; None otherwise.
 
     best_validation_score_ : float or None
         The best of ``validation_scores_`` (the weights kept), or None.
@@ -253,6 +258,7 @@ class StackedSparseAutoencoderClassifier(
 
     _parameter_constraints: dict = {
         **BaseSparseAutoencoder._parameter_constraints,
+        **own_constraints(*OWN_PARAMS),
         "hidden_layer_sizes": [
             "array-like",
             Interval(Integral, 1, None, closed="left"),
@@ -271,6 +277,7 @@ class StackedSparseAutoencoderClassifier(
         sparsity_target=0.05,
         sparsity_weight=3.0,
         k=32,
+        code_params=None,
         auxk_weight=1 / 32,
         alpha=1e-5,
         corruption=None,
@@ -300,6 +307,7 @@ class StackedSparseAutoencoderClassifier(
         self.sparsity_target = sparsity_target
         self.sparsity_weight = sparsity_weight
         self.k = k
+        self.code_params = code_params
         self.auxk_weight = auxk_weight
         self.alpha = alpha
         self.corruption = corruption
@@ -405,78 +413,66 @@ class StackedSparseAutoencoderClassifier(
 
     def _fit(self, X, y, *, continuing, incremental):
         self._check_params()
-        sizes = self._hidden_layer_sizes()
-        targets = self._encode_labels(y)
+        sizes, targets = self._sizes(), self._encode_labels(y)
         device = resolve_device(self.device)
-        optimizer = history = None
+        schedule = self._schedule(name="Fine-tuning: " if self.fine_tune else "Softmax: ")
+        module = optimizer = history = None
         if continuing:
             self._check_architecture_unchanged()
             module, optimizer, history = self._copy_state(
-                device, incremental, parameters=self._trainable_parameters
+                schedule, device, incremental, parameters=self._trainable_parameters
             )
-        rng, generator = self._seeds(offset=0 if history is None else history.n_iter)
-        dtype = next(module.parameters()).dtype if continuing else torch_dtype(X.dtype)
-        X = as_dtype(X, numpy_dtype(dtype))
+        else:
+            self._architecture = self._architecture_params()
+        rng, generator = seeds = self._seeds(offset=0 if history is None else history.n_iter)
+        X = as_dtype(
+            X, parameter_dtype(module) if continuing else numpy_dtype(torch_dtype(X.dtype))
+        )
         validation = None
         if self.early_stopping and not incremental:
             # Held out before pre-training, so that no stage sees these rows.
-            (X, targets), validation = self._split_validation([X, targets], rng, targets)
-        pretrain_epochs = min(1, self.pretrain_max_iter) if incremental else self.pretrain_max_iter
-        n_stages = (
-            1 if continuing else len(sizes) + int(self.fine_tune and pretrain_epochs > 0) + 1
-        )
-        task = begin_fit_task(self, n_stages, X, targets)
-        last_stage = "fine-tune" if self.fine_tune else "softmax"
-        with cpu_settings():
-            if not continuing:
-                self._architecture = self._architecture_params()
-                module = self._pretrain(
-                    X, targets, sizes, device, rng, generator, pretrain_epochs, task
-                )
-            stage = stage_task(
-                task, last_stage, 1 if incremental else self.max_iter, self, X, targets
+            (X, targets), validation = split_validation(
+                [X, targets], self.validation_fraction, rng, targets
             )
-            with stage as stage_context:
-                optimizer, history = self._train(
+        epochs = min(1, self.pretrain_max_iter) if incremental else self.pretrain_max_iter
+        n_stages = 1 if continuing else len(sizes) + int(self.fine_tune and epochs > 0) + 1
+        task = begin_fit_task(self, n_stages, X, targets)
+        with cpu_settings():
+            if module is None:
+                module = self._pretrain(X, targets, sizes, device, seeds, epochs, task)
+            last_stage = "fine-tune" if self.fine_tune else "softmax"
+            n_epochs = 1 if incremental else self.max_iter
+            with stage_task(task, last_stage, n_epochs, self, X, targets) as stage:
+                run = Run(
                     module,
                     ClassifierLoss(alpha=self.alpha, frozen=not self.fine_tune),
                     [X, targets],
-                    validation=validation,
-                    device=device,
-                    generator=generator,
+                    validation,
+                    validation_loss_fn=misclassification_rate,
+                    parameters=self._trainable_parameters(module),
                     optimizer=optimizer,
                     history=history,
+                )
+                hooks = [] if stage is None else [EpochTasks(stage, self, X, targets)]
+                optimizer, history = train_run(
+                    schedule,
+                    run,
+                    device=device,
+                    generator=generator,
                     incremental=incremental,
-                    parameters=self._trainable_parameters(module),
-                    validation_loss_fn=ClassifierLoss(frozen=not self.fine_tune),
-                    name="Fine-tuning: " if self.fine_tune else "Softmax: ",
-                    task=stage_context,
+                    hooks=hooks,
                 )
             if self.fine_tune:
-                self._calibrate_codes(module.layers[:-1], X, generator)
-        self.n_layers_ = len(sizes) + 2
-        self.n_outputs_ = len(self.classes_)
+                calibrate_codes(schedule, module.layers[:-1], X, generator)
+        self.n_layers_, self.n_outputs_ = len(sizes) + 2, len(self.classes_)
         self._finish_fit(module, optimizer, history, device)
         end_task(task, self, X, targets)
 
-    def _hidden_layer_sizes(self):
+    def _sizes(self):
         """``hidden_layer_sizes`` as a list of ints and ``"auto"``."""
-        sizes = self.hidden_layer_sizes
-        sizes = [sizes] if isinstance(sizes, str | Integral) else list(sizes)
-        valid = all(
-            size == "auto" if isinstance(size, str) else isinstance(size, Integral)
-            for size in sizes
-        )
-        if not sizes or not valid:
-            raise ValueError(
-                f'hidden_layer_sizes must be a positive int, "auto" or a non-empty sequence '
-                f"of them; got {self.hidden_layer_sizes!r}."
-            )
-        if any(not isinstance(size, str) and size < 1 for size in sizes):
-            raise ValueError(f"hidden_layer_sizes must be > 0, got {sizes}.")
-        return [size if isinstance(size, str) else int(size) for size in sizes]
+        return layer_sizes(self.hidden_layer_sizes, "hidden_layer_sizes", auto=True)
 
-    def _pretrain(self, X, targets, sizes, device, rng, generator, epochs, task):
+    def _pretrain(self, X, targets, sizes, device, seeds, epochs, task):
         """Stages 1 and 2: the autoencoder layers (``epochs`` each, through
         the one layer-fitting method), then the softmax layer; each is a
         sub-task of the callback ``task``. Returns the assembled network."""
@@ -484,23 +480,26 @@ class StackedSparseAutoencoderClassifier(
         self.pretrain_loss_curves_, self.softmax_loss_curve_ = [], []
         self.hidden_layer_sizes_, self.structure_curves_ = [], []
         self._architecture["code_scales"] = []
+        exactly_sparse = code_class(self.sparsity).exactly_sparse
         for depth, size in enumerate(sizes, start=1):
+            settings = self._layer_settings(
+                device,
+                max_components=self.max_components,
+                max_iter=epochs,
+                check_convergence=False,
+                name=f"Layer {depth}: ",
+            )
             with stage_task(task, f"pretrain-layer-{depth}", epochs, self, codes) as stage:
-                layer = self._fit_layer(
+                output_activation = resolve_output_activation("auto", codes, exactly_sparse)
+                layer = new_layer(
+                    settings,
                     codes,
                     size,
-                    device=device,
-                    rng=rng,
-                    generator=generator,
-                    output_activation=resolve_output_activation(
-                        "auto", codes, self._exactly_sparse
-                    ),
-                    max_iter=epochs,
-                    early_stopping=False,
-                    check_convergence=False,
-                    name=f"Layer {depth}: ",
-                    task=stage,
+                    output_activation=output_activation,
+                    rng=seeds[0],
+                    generator=seeds[1],
                 )
+                layer = self._fit_layer(settings, layer, codes, seeds, task=stage)
             self._architecture["code_scales"].append(layer.scale**0.5)
             size = layer.module.n_components
             self.hidden_layer_sizes_.append(size)
@@ -518,48 +517,73 @@ class StackedSparseAutoencoderClassifier(
             self.hidden_layer_sizes_[-1],
             len(self.classes_),
             activation="identity",
-            generator=generator,
+            generator=seeds[1],
             dtype=torch_dtype(X.dtype),
         ).to(device)
         network = StackedNetwork([*layers, output])
         if self.fine_tune and epochs:
-            with stage_task(task, "softmax", epochs, self, X, targets) as stage:
-                _, history = self._train(
-                    network,
-                    ClassifierLoss(alpha=self.alpha, frozen=True),
-                    [X, targets],
-                    device=device,
-                    generator=generator,
-                    max_iter=epochs,
-                    check_convergence=False,
-                    parameters=output.parameters(),
-                    name="Softmax: ",
-                    task=stage,
-                )
-            self.softmax_loss_curve_ = list(history.loss_curve)
+            self.softmax_loss_curve_ = self._train_softmax(
+                network, X, targets, seeds, epochs, task
+            )
         return network
+
+    def _train_softmax(self, network, X, targets, seeds, epochs, task):
+        """Stage 2: the softmax layer alone, on the frozen pre-trained stack,
+        for ``epochs`` epochs; returns its loss curve."""
+        schedule = self._schedule(max_iter=epochs, check_convergence=False, name="Softmax: ")
+        with stage_task(task, "softmax", schedule.max_iter, self, X, targets) as stage:
+            run = Run(
+                network,
+                ClassifierLoss(alpha=self.alpha, frozen=True),
+                [X, targets],
+                parameters=list(network.layers[-1].parameters()),
+            )
+            hooks = [] if stage is None else [EpochTasks(stage, self, X, targets)]
+            _, history = train_run(
+                schedule,
+                run,
+                device=network.layers[-1].weight.device,
+                generator=seeds[1],
+                hooks=hooks,
+            )
+        return list(history.loss_curve)
 
     def _trainable_parameters(self, module):
         if self.fine_tune:
             return list(module.parameters())
         return list(module.layers[-1].parameters())
 
-    def _shape_params(self):
-        return {"hidden_layer_sizes": self._hidden_layer_sizes()}
+    def _network(self, architecture):
+        # tied_weights shapes the pre-training autoencoders only, not the
+        # fitted network: warm_start may change it.
+        return dense_network({**architecture, "tied_weights": self.tied_weights})
 
-    @staticmethod
-    def _validation_score(loss):
-        return -loss
+    def _loss_settings(self):
+        return self._shared_loss_settings(
+            contractive_weight=self.contractive_weight,
+            corruption=self.corruption,
+            corruption_level=self.corruption_level,
+        )
+
+    def _shape_params(self):
+        return {
+            "hidden_layer_sizes": layer_sizes(
+                self.hidden_layer_sizes, "hidden_layer_sizes", auto=True
+            )
+        }
+
+    def _validation_score(self, loss):
+        return 1.0 - loss  # the accuracy
 
     @torch.no_grad()
     def _export_weights(self, module):
         self.coefs_ = [layer.weight.detach().cpu().numpy().T.copy() for layer in module.layers]
         self.intercepts_ = [layer.bias.detach().cpu().numpy().copy() for layer in module.layers]
-        self._code_thresholds = [
+        self.thresholds_ = [
             layer.code.export_thresholds(layer.weight.shape[0]) for layer in module.layers[:-1]
         ]
 
-    def _module_from_arrays(self):
+    def _module_from_weights(self):
         n_hidden = len(self.coefs_) - 1
         layers = []
         for i, (coef, intercept) in enumerate(zip(self.coefs_, self.intercepts_, strict=True)):
@@ -571,7 +595,7 @@ class StackedSparseAutoencoderClassifier(
                 code=self._fitted_code(
                     coef.shape[1],
                     self._architecture["code_scales"][i],
-                    self._code_thresholds[i],
+                    self.thresholds_[i],
                     dtype,
                 )
                 if hidden

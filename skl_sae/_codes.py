@@ -32,6 +32,7 @@ import torch
 from torch import nn
 
 from ._functional import auxk_loss, select_units
+from ._warnings import warn
 
 ACTIVATIONS = {
     "sigmoid": torch.sigmoid,
@@ -59,6 +60,12 @@ class Activation(nn.Module):
     #: not change them).
     estimator_params = ()
 
+    #: The code's own hyperparameters: ``{name: (default, constraints)}``,
+    #: the constraints as in scikit-learn's ``_parameter_constraints``. The
+    #: estimators take them through ``code_params`` and pass them by name to
+    #: :meth:`from_params`.
+    hyperparameters = {}
+
     #: Whether :meth:`calibrate_` needs a pass over the training data after fit.
     needs_calibration = False
 
@@ -81,6 +88,11 @@ class Activation(nn.Module):
         """The code of a layer of ``n_units`` with the estimator's ``k``;
         ``scale`` is the typical size of a pre-activation."""
         return cls(activation)
+
+    @classmethod
+    def check_units(cls, n_units, **params):
+        """Check that a layer of ``n_units`` can take the code's ``params``
+        (see :attr:`estimator_params`); raise or warn if not."""
 
     def forward(self, pre):
         return self._f(pre), None
@@ -139,7 +151,24 @@ class SparseCode(Activation):
         return min(n_dead / k_aux, 1.0) * auxk_loss(reconstruction, output.reconstruction, x)
 
 
-class TopK(SparseCode):
+class _KeepsK(SparseCode):
+    """A code that keeps ``k`` codes per sample (on average, for BatchTopK)."""
+
+    estimator_params = ("k",)
+
+    @classmethod
+    def check_units(cls, n_units, *, k, **params):
+        """``k`` above the number of units keeps every code: the code keeps
+        ``min(k, n_units)``, with a warning."""
+        if k > n_units:
+            warn(
+                f"k={k} is more codes per sample than the layer's {n_units} units: "
+                f"every code is kept (k={n_units}), so the codes are not sparse. "
+                "Lower k or use more units."
+            )
+
+
+class TopK(_KeepsK):
     """``f`` of the ``k`` largest pre-activations of each sample, 0 elsewhere.
 
     Parameters
@@ -166,7 +195,7 @@ class TopK(SparseCode):
         return torch.zeros_like(pre).scatter(1, indices, self._f(values)), None
 
 
-class BatchTopK(SparseCode):
+class BatchTopK(_KeepsK):
     """The ``k * batch_size`` largest codes of a batch in training; codes above
     ``threshold`` in evaluation.
 

@@ -3,19 +3,33 @@
 import math
 from numbers import Integral
 
+import numpy as np
 import torch
-from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted
 
+from ._base import BaseSparseAutoencoder, own_constraints
 from ._data import torch_dtype
 from ._docstrings import fill_parameter_docs
 from ._modules import ConvolutionalAutoencoder
+from ._sklearn import Interval, StrOptions
 from ._transformer import SparseAutoencoderTransformer
+from ._validation import layer_sizes
 
-#: The dense transformer's parameters that a convolutional network does not
-#: take: its size is ``filters``, its decoder is not the encoder transposed,
-#: and the contractive penalty's closed form is a dense layer's.
-_NOT_TAKEN = ("n_components", "max_components", "tied_weights", "contractive_weight")
+#: The parameters that the convolutional transformer takes beyond the shared
+#: ones. Not the dense transformer's ``n_components`` and ``max_components``
+#: (its size is ``filters``), ``tied_weights`` (its decoder is not the
+#: encoder transposed) nor ``contractive_weight`` (a dense layer's closed form).
+_OWN_PARAMS = ("corruption", "corruption_level", "warm_start")
+
+#: The public weights, by the module's state-dict names: lists of one array
+#: per convolution, encoder first, then the transposed convolutions.
+_WEIGHTS = {
+    "encoder_kernels_": "encoder.convolutions.{}.weight",
+    "encoder_intercepts_": "encoder.convolutions.{}.bias",
+    "decoder_kernels_": "deconvolutions.{}.weight",
+    "decoder_intercepts_": "deconvolutions.{}.bias",
+}
 
 
 def resolve_image_shape(image_shape, n_features):
@@ -157,11 +171,9 @@ best_validation_score_, n_iter_, device_, n_features_in_, feature_names_in_
     """
 
     _parameter_constraints: dict = {
-        **{
-            name: constraint
-            for name, constraint in SparseAutoencoderTransformer._parameter_constraints.items()
-            if name not in _NOT_TAKEN
-        },
+        **BaseSparseAutoencoder._parameter_constraints,
+        **own_constraints(*_OWN_PARAMS),
+        "output_activation": [StrOptions({"auto", "identity", "sigmoid"})],
         "image_shape": ["array-like", None],
         "filters": ["array-like"],
         "kernel_size": [Interval(Integral, 1, None, closed="left")],
@@ -181,6 +193,7 @@ best_validation_score_, n_iter_, device_, n_features_in_, feature_names_in_
         sparsity_target=0.2,
         sparsity_weight=3.0,
         k=8,
+        code_params=None,
         auxk_weight=1 / 32,
         alpha=1e-5,
         corruption=None,
@@ -210,6 +223,7 @@ best_validation_score_, n_iter_, device_, n_features_in_, feature_names_in_
         self.sparsity_target = sparsity_target
         self.sparsity_weight = sparsity_weight
         self.k = k
+        self.code_params = code_params
         self.auxk_weight = auxk_weight
         self.alpha = alpha
         self.corruption = corruption
@@ -233,15 +247,7 @@ best_validation_score_, n_iter_, device_, n_features_in_, feature_names_in_
     # -- the network --------------------------------------------------------
 
     def _filters(self):
-        filters = [self.filters] if isinstance(self.filters, Integral) else list(self.filters)
-        if not filters or not all(
-            isinstance(f, Integral) and not isinstance(f, bool) and f >= 1 for f in filters
-        ):
-            raise ValueError(
-                f"filters must be a positive int or a non-empty sequence of them; "
-                f"got {self.filters!r}."
-            )
-        return [int(f) for f in filters]
+        return layer_sizes(self.filters, "filters")
 
     def _check_params(self):
         super()._check_params()
@@ -254,17 +260,25 @@ best_validation_score_, n_iter_, device_, n_features_in_, feature_names_in_
     def _layer_size(self):
         return self._filters()[-1]
 
-    def _new_module(self, n_features, n_components, output_activation, scale, generator, dtype):
-        return ConvolutionalAutoencoder(
-            self.image_shape_,
-            self._filters(),
-            kernel_size=self.kernel_size,
-            stride=self.stride,
-            activation=self._activation(),
-            output_activation=output_activation,
-            code=self._new_code(n_components, scale**0.5, dtype),
-            generator=generator,
-            dtype=dtype,
+    def _max_components(self):
+        return None  # the size is ``filters``
+
+    def _network(self, architecture):
+        def network(n_features, n_units, **kwargs):
+            return ConvolutionalAutoencoder(
+                architecture["image_shape"],
+                architecture["filters"],
+                kernel_size=architecture["kernel_size"],
+                stride=architecture["stride"],
+                activation=architecture["hidden_activation"],
+                **kwargs,
+            )
+
+        return network
+
+    def _loss_settings(self):
+        return self._shared_loss_settings(
+            corruption=self.corruption, corruption_level=self.corruption_level
         )
 
     def _shape_params(self):
@@ -278,31 +292,38 @@ best_validation_score_, n_iter_, device_, n_features_in_, feature_names_in_
 
     @torch.no_grad()
     def _export_weights(self, module):
-        self._weights = {
-            name: tensor.detach().cpu().clone().numpy()
-            for name, tensor in module.state_dict().items()
-        }
-        self.kernels_ = self._weights["encoder.convolutions.0.weight"].transpose(0, 2, 3, 1).copy()
+        state = module.state_dict()
+        n_layers = len(module.encoder.convolutions)
+        for attribute, key in _WEIGHTS.items():
+            setattr(
+                self,
+                attribute,
+                [state[key.format(i)].cpu().clone().numpy() for i in range(n_layers)],
+            )
+        self.kernels_ = self.encoder_kernels_[0].transpose(0, 2, 3, 1).copy()
         self.map_shape_ = tuple(module.encoder.map_shape)
         self.thresholds_ = module.encoder.code.export_thresholds(module.n_components)
         self.activity_threshold_ = float(module.encoder.code.firing_threshold)
 
-    def _module_from_arrays(self):
+    def _module_from_weights(self):
         architecture = self._architecture
         dtype = torch_dtype(self.kernels_.dtype)
-        filters = architecture["filters"]
-        module = ConvolutionalAutoencoder(
-            architecture["image_shape"],
-            filters,
-            kernel_size=architecture["kernel_size"],
-            stride=architecture["stride"],
-            activation=architecture["hidden_activation"],
+        n_units = architecture["filters"][-1]
+        code = self._fitted_code(n_units, architecture["code_scale"], self.thresholds_, dtype)
+        module = self._network(architecture)(
+            self.n_features_in_,
+            n_units,
             output_activation=architecture["output_activation"],
-            code=self._fitted_code(filters[-1], architecture["code_scale"], None, dtype),
+            code=code,
             generator=torch.Generator(),  # (overwritten: torch's global generator stays)
             dtype=dtype,
         )
-        module.load_state_dict({name: torch.from_numpy(a) for name, a in self._weights.items()})
+        state = {
+            key.format(i): torch.from_numpy(np.array(array))
+            for attribute, key in _WEIGHTS.items()
+            for i, array in enumerate(getattr(self, attribute))
+        }
+        module.load_state_dict(state, strict=False)
         return module
 
     # -- data and codes -------------------------------------------------------
@@ -343,6 +364,11 @@ best_validation_score_, n_iter_, device_, n_features_in_, feature_names_in_
 
         return self._map(X, encode)
 
+    def _decodable(self):
+        """Only codes that were not pooled over positions can be decoded."""
+        return self.pooling is None
+
+    @available_if(_decodable)
     def inverse_transform(self, X):
         """Decode feature maps (from ``transform`` with ``pooling=None``) to images.
 
@@ -357,11 +383,6 @@ best_validation_score_, n_iter_, device_, n_features_in_, feature_names_in_
             Reconstructed images, one per row.
         """
         check_is_fitted(self)
-        if self.pooling is not None:
-            raise ValueError(
-                f"Codes pooled over positions (pooling={self.pooling!r}) cannot be decoded; "
-                "set pooling=None to transform and inverse_transform."
-            )
         width = math.prod(self.map_shape_)
         expected = f"the feature maps of this model have {width} (map_shape_={self.map_shape_})"
         X = self._validate_codes(X, width, expected)

@@ -25,6 +25,12 @@ PARAMETERS = {
     encoder's Jacobian ``dh/dx`` (closed form for sigmoid and relu
     units), averaged over samples and divided by the number of units.
     0 turns it off.""",
+    "code_params": """code_params : dict or None, default=None
+    The code's own hyperparameters, by name, for a sparsity whose code
+    class declares some (its ``hyperparameters``); None takes the class's
+    defaults, and ``code_params_`` records what the fit used. Tune them
+    like any parameter, e.g. ``GridSearchCV(est, {"code_params": [{...},
+    {...}]})``; see the sparsity guide.""",
     "auxk_weight": """auxk_weight : float, default=1/32
     Weight of the AuxK loss with the sparse codes: units that have not
     fired for a whole epoch (``n_samples`` training samples) are trained

@@ -3,36 +3,26 @@
 from numbers import Integral, Real
 
 import numpy as np
-import torch
-from sklearn.base import _fit_context
 from sklearn.impute import SimpleImputer
-from sklearn.impute._base import _BaseImputer, _get_mask
-from sklearn.utils._missing import is_scalar_nan
-from sklearn.utils._param_validation import Interval, MissingValues, StrOptions
-from sklearn.utils.validation import (
-    _check_feature_names_in,
-    check_is_fitted,
-    validate_data,
-)
+from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ._base import BaseSparseAutoencoder
+from ._base import BaseSparseAutoencoder, own_constraints
 from ._batches import apply_in_batches
 from ._callbacks import begin_fit_task, end_task
-from ._data import torch_dtype
 from ._docstrings import fill_parameter_docs
-from ._modules import SparseAutoencoder
 from ._runtime import cpu_settings, resolve_device
-
-#: The transformer's parameters that the imputer does not take: it masks
-#: entries itself (``mask_fraction``), decodes its own scaled units linearly,
-#: has no incremental fit and a fixed number of units.
-_NOT_TAKEN = (
-    "corruption",
-    "corruption_level",
-    "output_activation",
-    "warm_start",
-    "max_components",
+from ._sklearn import (
+    Interval,
+    MissingValues,
+    StrOptions,
+    _BaseImputer,
+    _check_feature_names_in,
+    _fit_context,
+    _get_mask,
+    is_scalar_nan,
 )
+from ._trainer import new_layer
+from ._transformer import dense_module, dense_network, dense_weights
 
 
 @fill_parameter_docs
@@ -248,11 +238,8 @@ validation_fraction, shuffle, random_state, verbose, device
     """
 
     _parameter_constraints: dict = {
-        **{
-            name: constraint
-            for name, constraint in BaseSparseAutoencoder._parameter_constraints.items()
-            if name not in _NOT_TAKEN
-        },
+        **BaseSparseAutoencoder._parameter_constraints,
+        **own_constraints("contractive_weight", "tied_weights"),
         **_BaseImputer._parameter_constraints,
         "missing_values": [MissingValues(numeric_only=True)],
         "n_components": [Interval(Integral, 1, None, closed="left")],
@@ -278,6 +265,7 @@ validation_fraction, shuffle, random_state, verbose, device
         sparsity_target=0.05,
         sparsity_weight=3.0,
         k=32,
+        code_params=None,
         auxk_weight=1 / 32,
         alpha=1e-5,
         contractive_weight=0.0,
@@ -310,6 +298,7 @@ validation_fraction, shuffle, random_state, verbose, device
         self.sparsity_target = sparsity_target
         self.sparsity_weight = sparsity_weight
         self.k = k
+        self.code_params = code_params
         self.auxk_weight = auxk_weight
         self.alpha = alpha
         self.contractive_weight = contractive_weight
@@ -327,14 +316,6 @@ validation_fraction, shuffle, random_state, verbose, device
         self.random_state = random_state
         self.verbose = verbose
         self.device = device
-
-    # The extra masking of training is the package's masking noise: in the
-    # imputer's units a zeroed entry reads as its column's initial fill.
-    corruption = "mask"
-
-    @property
-    def corruption_level(self):
-        return self.mask_fraction
 
     # -- fitting ------------------------------------------------------------
 
@@ -369,22 +350,25 @@ validation_fraction, shuffle, random_state, verbose, device
             self._set_scaling(X, missing)
             Z, observed = self._scaled(X, missing)
             self._architecture = self._architecture_params()
-            self._architecture["n_features"] = Z.shape[1]
             device = resolve_device(self.device)
+            settings = self._layer_settings(device)
             task = begin_fit_task(self, self.max_iter, X)
-            rng, generator = self._seeds()
+            seeds = self._seeds()
             with cpu_settings():
-                layer = self._fit_layer(
+                layer = new_layer(
+                    settings,
                     Z,
                     self.n_components,
-                    device=device,
-                    rng=rng,
-                    generator=generator,
                     output_activation="identity",
+                    rng=seeds[0],
+                    generator=seeds[1],
                     observed=observed,
-                    task=task,
                 )
-            self._architecture["code_scale"] = layer.scale**0.5
+                self._architecture["code_scale"] = layer.scale**0.5
+                split = self.early_stopping
+                layer = self._fit_layer(
+                    settings, layer, Z, seeds, observed=observed, split=split, task=task
+                )
             self._finish_fit(layer.module, None, layer.history, device)
             end_task(task, self, X)
         return self
@@ -510,38 +494,31 @@ validation_fraction, shuffle, random_state, verbose, device
             )
         return X
 
-    # -- the network, for pickling --------------------------------------------
+    # -- the contract of BaseSparseAutoencoder --------------------------------
+
+    def _network(self, architecture):
+        return dense_network(architecture)
+
+    def _loss_settings(self):
+        # The extra masking of training is the package's masking noise: in the
+        # imputer's units a zeroed entry reads as its column's initial fill.
+        return self._shared_loss_settings(
+            contractive_weight=self.contractive_weight,
+            corruption="mask",
+            corruption_level=self.mask_fraction,
+        )
 
     def _shape_params(self):
         return {"n_components": self.n_components, "tied_weights": self.tied_weights}
 
-    @staticmethod
-    def _validation_score(loss):
+    def _validation_score(self, loss):
         return 1.0 - loss
 
-    @torch.no_grad()
     def _export_weights(self, module):
-        self._weights = {
-            name: tensor.detach().cpu().clone().numpy()
-            for name, tensor in module.state_dict().items()
-        }
+        vars(self).update(dense_weights(module))
 
-    def _module_from_arrays(self):
-        architecture = self._architecture
-        n_components = architecture["n_components"]
-        dtype = torch_dtype(self._weights["decoder_bias"].dtype)
-        module = SparseAutoencoder(
-            architecture["n_features"],
-            n_components,
-            activation=architecture["hidden_activation"],
-            output_activation="identity",
-            tied_weights=architecture["tied_weights"],
-            code=self._fitted_code(n_components, architecture["code_scale"], None, dtype),
-            generator=torch.Generator(),  # (overwritten: torch's global generator stays)
-            dtype=dtype,
-        )
-        module.load_state_dict({name: torch.from_numpy(a) for name, a in self._weights.items()})
-        return module
+    def _module_from_weights(self):
+        return dense_module(self, "identity")
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -25,10 +25,6 @@ from ._functional import (
     weight_decay,
 )
 
-# Re-exported until the estimators (_base.py, _trainer.py) and tests/test_structure.py
-# import them from _statistics.
-from ._statistics import CodeStatistics, binary_entropy  # noqa: F401
-
 #: Maps the ``sparsity`` parameter to its penalty ``f(output, target)`` of an
 #: ``AutoencoderOutput``; TopK and BatchTopK codes are sparse without one.
 SPARSITY_PENALTIES = {
@@ -191,6 +187,13 @@ class ClassifierLoss:
         if self.alpha > 0:
             loss = loss + self.alpha * weight_decay(weights)
         return loss
+
+
+def misclassification_rate(module, x, y):
+    """The fraction of the samples of a batch whose most probable class is
+    not ``y`` (one minus the accuracy): what the classifier's early stopping
+    monitors, as scikit-learn's MLP monitors its accuracy."""
+    return (module(x).argmax(dim=1) != y).to(torch.float64).mean()
 
 
 @contextmanager

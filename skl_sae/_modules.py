@@ -20,7 +20,6 @@ from ._codes import ACTIVATIONS
 from ._layers import (
     ConvolutionalEncoder,
     DenseLayer,
-    StackedNetwork,  # noqa: F401 (re-exported until _classifier.py imports it from _layers)
     glorot_uniform_,
 )
 

@@ -4,13 +4,14 @@ import copy
 from numbers import Real
 
 import numpy as np
-from sklearn.base import BaseEstimator, OutlierMixin, _fit_context
-from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.base import BaseEstimator, OutlierMixin
 from sklearn.utils.validation import check_is_fitted
 
-from ._base import transaction, validate_rows
 from ._callbacks import CallbackSupportMixin, begin_fit_task, end_task, stage_task
+from ._persistence import transaction
+from ._sklearn import Interval, StrOptions, _fit_context
 from ._transformer import SparseAutoencoderTransformer
+from ._validation import validate_rows
 
 _AUTOENCODER_PARAMS = tuple(SparseAutoencoderTransformer().get_params())
 
@@ -160,6 +161,7 @@ random_state, verbose, warm_start, device
         sparsity_target=0.05,
         sparsity_weight=3.0,
         k=8,
+        code_params=None,
         auxk_weight=1 / 32,
         alpha=1e-5,
         corruption=None,
@@ -190,6 +192,7 @@ random_state, verbose, warm_start, device
         self.sparsity_target = sparsity_target
         self.sparsity_weight = sparsity_weight
         self.k = k
+        self.code_params = code_params
         self.auxk_weight = auxk_weight
         self.alpha = alpha
         self.corruption = corruption

@@ -21,6 +21,7 @@ import torch
 from sklearn.exceptions import ConvergenceWarning
 
 from ._optimizers import SGD, Adam
+from ._warnings import user_stacklevel
 
 
 class EpochHook:
@@ -325,7 +326,7 @@ def fit_loop(
                 f"{name}Stopped after max_iter={max_iter} epochs without converging "
                 f"(tol={tol}); increase max_iter.",
                 ConvergenceWarning,
-                stacklevel=2,
+                stacklevel=user_stacklevel(),
             )
     if history.diverged:
         # A RuntimeWarning, as numpy's for overflows, not a ConvergenceWarning:
@@ -335,7 +336,7 @@ def fit_loop(
             f"{name}Training diverged: the loss rose from {history.initial_loss:.4g} to "
             f"{history.loss_curve[-1]:.4g}. {_DIVERGENCE_ADVICE}",
             RuntimeWarning,
-            stacklevel=2,
+            stacklevel=user_stacklevel(),
         )
     if early_stopping and history.best_state is not None:
         module.load_state_dict(history.best_state)

@@ -1,28 +1,36 @@
 """SparseAutoencoderTransformer: sparse autoencoder features for scikit-learn."""
 
 import copy
+from functools import partial
 from numbers import Integral
 
 import numpy as np
 import torch
-from sklearn.base import ClassNamePrefixFeaturesOutMixin, TransformerMixin, _fit_context
-from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.base import ClassNamePrefixFeaturesOutMixin, TransformerMixin
 from sklearn.utils.validation import check_array, check_is_fitted
 
-from ._base import (
-    BaseSparseAutoencoder,
-    LayerFit,
-    check_memory_map,
-    resolve_output_activation,
-    validate_rows,
-)
+from ._base import BaseSparseAutoencoder, own_constraints
 from ._batches import apply_in_batches
 from ._callbacks import begin_fit_task, end_task
+from ._codes import code_class
 from ._data import is_streamed, mean_feature_variance, torch_dtype
 from ._docstrings import fill_parameter_docs
-from ._losses import squared_error
+from ._functional import squared_error
 from ._modules import SparseAutoencoder
 from ._runtime import cpu_settings, resolve_device
+from ._sklearn import Interval, StrOptions, _fit_context
+from ._trainer import LayerFit, new_layer
+from ._validation import check_memory_map, resolve_output_activation, validate_rows
+
+#: The parameters that the transformer takes beyond the shared ones.
+OWN_PARAMS = (
+    "max_components",
+    "corruption",
+    "corruption_level",
+    "contractive_weight",
+    "tied_weights",
+    "warm_start",
+)
 
 
 @fill_parameter_docs
@@ -103,6 +111,8 @@ class SparseAutoencoderTransformer(
     k : int, default=32
         Active codes per sample with ``sparsity="topk"`` (at most
         ``n_components``) and on average with ``"batchtopk"``.
+
+    {{code_params}}
 
     {{auxk_weight}}
 
@@ -323,6 +333,7 @@ class SparseAutoencoderTransformer(
 
     _parameter_constraints: dict = {
         **BaseSparseAutoencoder._parameter_constraints,
+        **own_constraints(*OWN_PARAMS),
         "n_components": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
         "output_activation": [StrOptions({"auto", "identity", "sigmoid"})],
     }
@@ -336,6 +347,7 @@ class SparseAutoencoderTransformer(
         sparsity_target=0.05,
         sparsity_weight=3.0,
         k=32,
+        code_params=None,
         auxk_weight=1 / 32,
         alpha=1e-5,
         corruption=None,
@@ -364,6 +376,7 @@ class SparseAutoencoderTransformer(
         self.sparsity_target = sparsity_target
         self.sparsity_weight = sparsity_weight
         self.k = k
+        self.code_params = code_params
         self.auxk_weight = auxk_weight
         self.alpha = alpha
         self.corruption = corruption
@@ -441,61 +454,85 @@ class SparseAutoencoderTransformer(
         self._check_params()
         device = resolve_device(self.device)
         task = begin_fit_task(self, 1 if incremental else self.max_iter, X)
-        previous = None
         if continuing:
             self._check_architecture_unchanged()
-            module, optimizer, history = self._copy_state(device, incremental)
-            dead_latents = self._fitted_dead_latents()
-            previous = LayerFit(
-                module,
-                self.feature_variance_,
-                optimizer,
-                history,
-                dead_latents,
-                structure=copy.deepcopy(getattr(self, "_structure", None)),
-            )
         else:
+            exactly_sparse = code_class(self.sparsity).exactly_sparse
             self.output_activation_ = resolve_output_activation(
-                self.output_activation, X, self._exactly_sparse
+                self.output_activation, X, exactly_sparse
             )
             self._architecture = self._architecture_params()
-        rng, generator = self._seeds(offset=0 if previous is None else previous.history.n_iter)
+        settings = self._layer_settings(
+            device, max_components=self._max_components(), statistics=True
+        )
         with cpu_settings():
+            layer = self._continued_layer(settings, incremental) if continuing else None
+            seeds = self._seeds(offset=0 if layer is None else layer.history.n_iter)
+            if layer is None:
+                layer = new_layer(
+                    settings,
+                    X,
+                    self._layer_size(),
+                    output_activation=self.output_activation_,
+                    rng=seeds[0],
+                    generator=seeds[1],
+                )
+                self._architecture["code_scale"] = layer.scale**0.5
+            split = self.early_stopping and not incremental
             layer = self._fit_layer(
-                X,
-                self._layer_size(),
-                device=device,
-                rng=rng,
-                generator=generator,
-                output_activation=self.output_activation_,
-                previous=previous,
-                incremental=incremental,
-                statistics=True,
-                task=task,
+                settings, layer, X, seeds, incremental=incremental, split=split, task=task
             )
-        if not continuing:
-            self._architecture["code_scale"] = layer.scale**0.5
         self._dead_latents, self.feature_variance_ = layer.dead_latents, layer.scale
-        self._set_structure(layer, previous)
-        variance = layer.scale if previous is None else mean_feature_variance(X)
+        self._set_structure(layer, continuing)
+        variance = mean_feature_variance(X) if continuing else layer.scale
         self._set_diagnostics(layer.statistics, variance)
         self._finish_fit(layer.module, layer.optimizer, layer.history, device)
         end_task(task, self, X)
 
-    def _set_structure(self, layer, previous):
+    def _continued_layer(self, settings, incremental):
+        """Copies of the fitted layer's state, to train further."""
+        module, optimizer, history = self._copy_state(
+            settings.schedule, settings.device, incremental
+        )
+        return LayerFit(
+            module,
+            self.feature_variance_,
+            optimizer,
+            history,
+            self._fitted_dead_latents(),
+            structure=copy.deepcopy(self._structure),
+        )
+
+    def _set_structure(self, layer, continuing):
         """``n_components_``, ``structure_curve_`` and what structure
         learning continues from."""
         self._structure = layer.structure
         self.n_components_ = layer.module.n_components
-        curve = [] if previous is None else list(self.structure_curve_)
+        curve = list(self.structure_curve_) if continuing else []
         if layer.structure is not None:
             curve = list(layer.structure["curve"])
         n_epochs = len(layer.history.loss_curve)
         self.structure_curve_ = curve + [self.n_components_] * (n_epochs - len(curve))
 
+    # -- the contract of BaseSparseAutoencoder --------------------------------
+
+    def _max_components(self):
+        """The most units that ``n_components="auto"`` may learn."""
+        return self.max_components
+
     def _layer_size(self):
-        """What ``_fit_layer`` is asked for: ``n_components``."""
+        """What the layer is asked for: ``n_components``."""
         return self.n_components
+
+    def _network(self, architecture):
+        return dense_network(architecture)
+
+    def _loss_settings(self):
+        return self._shared_loss_settings(
+            contractive_weight=self.contractive_weight,
+            corruption=self.corruption,
+            corruption_level=self.corruption_level,
+        )
 
     def _shape_params(self):
         return {
@@ -504,21 +541,11 @@ class SparseAutoencoderTransformer(
             "output_activation": self.output_activation_,
         }
 
-    @staticmethod
-    def _validation_score(loss):
+    def _validation_score(self, loss):
         return 1.0 - loss
 
-    @torch.no_grad()
     def _export_weights(self, module):
-        def numpy(tensor):
-            return tensor.detach().cpu().clone().numpy()
-
-        self.encoder_weights_ = numpy(module.encoder_weight)
-        self.encoder_bias_ = numpy(module.encoder_bias)
-        self.components_ = numpy(module.decoder_weights.T)
-        self.decoder_bias_ = numpy(module.decoder_bias)
-        self.thresholds_ = module.encoder.code.export_thresholds(module.n_components)
-        self.activity_threshold_ = float(module.encoder.code.firing_threshold)
+        vars(self).update(dense_weights(module))
 
     def _set_diagnostics(self, statistics, variance):
         """Sparsity and fit of the codes during the last epoch."""
@@ -527,29 +554,8 @@ class SparseAutoencoderTransformer(
         self.dead_latents_ = float(np.mean(self.feature_density_ == 0))
         self.explained_variance_ = 1.0 - statistics.mean_squared_error() / variance
 
-    def _module_from_arrays(self):
-        n_components, n_features = self.encoder_weights_.shape
-        architecture = self._architecture
-        dtype = torch_dtype(self.encoder_weights_.dtype)
-        module = SparseAutoencoder(
-            n_features,
-            n_components,
-            activation=architecture["hidden_activation"],
-            output_activation=architecture["output_activation"],
-            tied_weights=architecture["tied_weights"],
-            code=self._fitted_code(
-                n_components, architecture["code_scale"], self.thresholds_, dtype
-            ),
-            generator=torch.Generator(),
-            dtype=dtype,
-        )
-        with torch.no_grad():
-            module.encoder_weight.copy_(torch.from_numpy(self.encoder_weights_))
-            module.encoder_bias.copy_(torch.from_numpy(self.encoder_bias_))
-            module.decoder_bias.copy_(torch.from_numpy(self.decoder_bias_))
-            if not architecture["tied_weights"]:
-                module.decoder_weight.copy_(torch.from_numpy(self.components_.T))
-        return module
+    def _module_from_weights(self):
+        return dense_module(self, self._architecture["output_activation"])
 
     # -- inference ----------------------------------------------------------
 
@@ -670,3 +676,61 @@ class SparseAutoencoderTransformer(
         tags = super().__sklearn_tags__()
         tags.transformer_tags.preserves_dtype = ["float64", "float32"]
         return tags
+
+
+def dense_network(architecture):
+    """The network factory of a dense layer (:class:`~._modules.SparseAutoencoder`)
+    of ``architecture``: the sparse codes get unit-norm decoder columns."""
+    return partial(
+        SparseAutoencoder,
+        activation=architecture["hidden_activation"],
+        tied_weights=architecture["tied_weights"],
+        unit_norm_decoder=code_class(architecture["sparsity"]).exactly_sparse,
+    )
+
+
+@torch.no_grad()
+def dense_weights(module):
+    """The public numpy weights of a :class:`~._modules.SparseAutoencoder`:
+    ``encoder_weights_``, ``encoder_bias_``, ``components_`` (the decoder's
+    atoms, one row per unit), ``decoder_bias_``, the code's ``thresholds_``
+    and ``activity_threshold_``."""
+
+    def numpy(tensor):
+        return tensor.detach().cpu().clone().numpy()
+
+    code = module.encoder.code
+    return {
+        "encoder_weights_": numpy(module.encoder_weight),
+        "encoder_bias_": numpy(module.encoder_bias),
+        "components_": numpy(module.decoder_weights.T),
+        "decoder_bias_": numpy(module.decoder_bias),
+        "thresholds_": code.export_thresholds(module.n_components),
+        "activity_threshold_": float(code.firing_threshold),
+    }
+
+
+def dense_module(estimator, output_activation):
+    """The :class:`~._modules.SparseAutoencoder` of ``estimator``'s public
+    weights (:func:`dense_weights`) and fitted architecture."""
+    n_components, n_features = estimator.encoder_weights_.shape
+    architecture = estimator._architecture
+    dtype = torch_dtype(estimator.encoder_weights_.dtype)
+    code = estimator._fitted_code(
+        n_components, architecture["code_scale"], estimator.thresholds_, dtype
+    )
+    module = estimator._network(architecture)(
+        n_features,
+        n_components,
+        output_activation=output_activation,
+        code=code,
+        generator=torch.Generator(),
+        dtype=dtype,
+    )
+    with torch.no_grad():
+        module.encoder_weight.copy_(torch.from_numpy(estimator.encoder_weights_))
+        module.encoder_bias.copy_(torch.from_numpy(estimator.encoder_bias_))
+        module.decoder_bias.copy_(torch.from_numpy(estimator.decoder_bias_))
+        if not architecture["tied_weights"]:
+            module.decoder_weight.copy_(torch.from_numpy(estimator.components_.T))
+    return module

@@ -10,7 +10,6 @@ import torch
 
 import skl_sae._batches
 import skl_sae._data
-from skl_sae import SparseAutoencoderTransformer
 from skl_sae._batches import (
     Batches,
     StreamedBatches,
@@ -26,6 +25,7 @@ from skl_sae._data import (
     mean_feature_variance,
     read_rows,
 )
+from skl_sae._trainer import Schedule
 
 
 @pytest.fixture
@@ -227,7 +227,7 @@ def test_reading_a_memory_map_holds_a_buffer_not_the_array(memmap, monkeypatch):
     ],
 )
 def test_auto_batches_take_200_rows_and_at_most_16_mb(shape, dtype, rows):
-    assert SparseAutoencoderTransformer()._batch_size(shape, dtype) == rows
-    lbfgs = SparseAutoencoderTransformer(solver="lbfgs")  # its step sums all batches
+    assert Schedule().batch_rows(shape, dtype) == rows
+    lbfgs = Schedule(solver="lbfgs")  # its step sums all batches
     widest = 16 * 2**20 // (shape[1] * np.dtype(dtype).itemsize)
-    assert lbfgs._batch_size(shape, dtype) == min(shape[0], widest)
+    assert lbfgs.batch_rows(shape, dtype) == min(shape[0], widest)

@@ -170,14 +170,15 @@ def test_no_pretraining_keeps_the_random_initial_encoders(split):
 # -- stopping and continuing ----------------------------------------------------
 
 
-def test_early_stopping_monitors_validation_cross_entropy(split):
+def test_early_stopping_monitors_validation_accuracy(split):
     X_train, _, y_train, _ = split
     clf = small(early_stopping=True, max_iter=500, n_iter_no_change=3).fit(X_train, y_train)
     assert clf.n_iter_ < 500
     assert len(clf.validation_scores_) == clf.n_iter_
     assert clf.best_loss_ == min(clf.loss_curve_)
-    # the score is minus the held-out cross-entropy, which early stopping maximises
-    assert clf.best_validation_score_ == max(clf.validation_scores_) < 0
+    # the score is the held-out accuracy, as MLPClassifier's, which early stopping maximises
+    assert all(0 <= score <= 1 for score in clf.validation_scores_)
+    assert clf.best_validation_score_ == max(clf.validation_scores_) > 0.8
     # training went on past the best epoch, whose weights fit_loop restores
     best = int(np.argmax(clf.validation_scores_))
     assert best < clf.n_iter_ - 1
@@ -299,7 +300,7 @@ def test_cuda_fit_predicts_like_its_cpu_copy(split):
     X_train, X_test, y_train, _ = split
     clf = small(device="cuda").fit(X_train, y_train)
     loaded = pickle.loads(pickle.dumps(clf))
-    loaded._module = loaded._module_from_arrays()  # rebuilt on the CPU
+    loaded._module = loaded._module_from_weights()  # rebuilt on the CPU
     np.testing.assert_allclose(
         loaded.predict_proba(X_test), clf.predict_proba(X_test), rtol=1e-4, atol=1e-5
     )

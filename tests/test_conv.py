@@ -98,8 +98,8 @@ def test_transform_gives_flattened_or_pooled_feature_maps(images):
         conv.set_params(pooling=pooling)
         np.testing.assert_allclose(conv.transform(X), pool, rtol=1e-6, atol=1e-12)
         assert len(conv.get_feature_names_out()) == 8
-        with pytest.raises(ValueError, match="pooled over positions"):
-            conv.inverse_transform(conv.transform(X))
+        assert not hasattr(conv, "inverse_transform")  # pooled codes cannot be decoded
+    assert hasattr(conv.set_params(pooling=None), "inverse_transform")
 
 
 def test_topk_keeps_k_channels_at_each_position(images):
@@ -201,3 +201,16 @@ def test_filters_display_shows_the_first_kernels(images):
     assert len(display.images_) == 4 and display.images_[0].get_array().shape == (5, 5)
     shown = ReconstructionDisplay.from_estimator(conv, images[0], n_samples=3)
     assert shown.images_.shape == (2, 3)
+
+
+def test_the_fitted_weights_are_public_arrays_that_pickling_keeps(images):
+    X, _ = images
+    conv = small(filters=(4, 6)).fit(X)
+    assert [k.shape for k in conv.encoder_kernels_] == [(4, 1, 5, 5), (6, 4, 5, 5)]
+    assert [b.shape for b in conv.encoder_intercepts_] == [(4,), (6,)]
+    assert [k.shape for k in conv.decoder_kernels_] == [(6, 4, 5, 5), (4, 1, 5, 5)]
+    np.testing.assert_array_equal(conv.kernels_, conv.encoder_kernels_[0].transpose(0, 2, 3, 1))
+    state = conv.__getstate__()
+    assert not any(name.startswith("_weights") for name in state)
+    restored = pickle.loads(pickle.dumps(conv))
+    np.testing.assert_array_equal(restored.transform(X), conv.transform(X))

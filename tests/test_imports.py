@@ -10,6 +10,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "skl_sae"
 #: The torch layer: these import no module of the package outside this set,
 #: and nothing of scikit-learn but what :data:`ALLOWED_SKLEARN` allows.
 TORCH_LAYER = {
+    "skl_sae._warnings",  # (the standard library's warnings, at the user's line)
     "skl_sae._functional",
     "skl_sae._codes",
     "skl_sae._statistics",

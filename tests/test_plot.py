@@ -266,7 +266,7 @@ def test_loss_curves_of_the_classifier_show_each_stage_on_its_own_axes(digits):
         ),
         ("softmax layer", "loss (cross-entropy + weight decay)", ["softmax layer"]),
         ("fine-tuning", "loss (cross-entropy + weight decay)", ["fine-tuning"]),
-        ("validation score", "minus cross-entropy (held out)", ["validation score"]),
+        ("validation score", "accuracy (held out)", ["validation score"]),
     ]
     expected = {
         "pre-training, layer 1": clf.pretrain_loss_curves_[0],

@@ -17,9 +17,10 @@ from skl_sae import (
     StackedSparseAutoencoderClassifier,
 )
 from skl_sae._codes import DeadLatents, JumpReLU, TopK
-from skl_sae._losses import AutoencoderLoss, CodeStatistics, binary_entropy
+from skl_sae._losses import AutoencoderLoss
 from skl_sae._modules import SparseAutoencoder
 from skl_sae._optimizers import Adam
+from skl_sae._statistics import CodeStatistics, binary_entropy
 from skl_sae._structure import (
     CHECK_INTERVAL,
     StructureLearning,

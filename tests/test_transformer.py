@@ -13,7 +13,7 @@ from sklearn.exceptions import ConvergenceWarning, NotFittedError
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import GridSearchCV
-from sklearn.pipeline import Pipeline
+from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from skl_sae import SparseAutoencoderTransformer, _training
@@ -515,3 +515,22 @@ def test_clone_gives_an_unfitted_copy_with_the_same_parameters(digits):
     copy = clone(sae)
     assert copy.get_params() == sae.get_params()
     assert not hasattr(copy, "components_")
+
+
+def test_warnings_point_at_the_users_line(digits):
+    X, _ = digits
+    with pytest.warns(ConvergenceWarning) as record:
+        SparseAutoencoderTransformer(8, max_iter=1, random_state=0).fit(X)
+    assert {warning.filename for warning in record} == {__file__}
+    pipe = make_pipeline(SparseAutoencoderTransformer(8, max_iter=1, random_state=0))
+    with pytest.warns(ConvergenceWarning) as record:
+        pipe.fit(X)  # through scikit-learn's Pipeline too
+    assert {warning.filename for warning in record} == {__file__}
+
+
+def test_k_above_the_number_of_units_keeps_every_code_with_a_warning(digits):
+    X, _ = digits
+    with pytest.warns(UserWarning, match="k=12 is more codes per sample than") as record:
+        sae = SparseAutoencoderTransformer(8, sparsity="topk", k=12, max_iter=2).fit(X)
+    assert record[0].filename == __file__
+    assert (sae.transform(X) > 0).sum(axis=1).max() <= 8

@@ -31,7 +31,7 @@ class LossCurveDisplay:
       frozen codes (``softmax_loss_curve_``, or ``loss_curve_`` with
       ``fine_tune=False``); ``"fine-tuning"``, that of the whole network
       (``loss_curve_``); with early stopping, ``"validation score"``
-      (``validation_scores_``: minus the held-out cross-entropy). A stage
+      (``validation_scores_``: the held-out accuracy). A stage
       that did not run has no panel.
 
     Parameters
@@ -177,7 +177,7 @@ def _classifier_panels(clf):
         panels.append(
             (
                 "validation score",
-                "minus cross-entropy (held out)",
+                "accuracy (held out)",
                 {"validation score": clf.validation_scores_},
             )
         )

@@ -1,0 +1,409 @@
+"""Fitting one autoencoder layer, from settings that know nothing of scikit-learn.
+
+An estimator translates its parameters once into a frozen
+:class:`LayerSettings` (the code, the loss terms, the solver and its
+schedule, the network to build, the device); :func:`new_layer` starts a layer
+as its code family starts, :func:`fit_layer` trains it through the one loop
+of :mod:`._training`, and :func:`train` runs that loop for any module and
+loss (the stacked classifier's softmax and fine-tuning stages too). What
+varies around the loop (the decoder's unit norm, structure learning,
+callbacks, gradients averaged over processes) plugs in as epoch hooks.
+"""
+
+import dataclasses
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from ._batches import StreamedRows, inference_batch_rows, make_batches
+from ._codes import DeadLatents, calibrate_codes_, code_class
+from ._data import (
+    geometric_median,
+    is_streamed,
+    mean_feature_variance,
+    numpy_dtype,
+    torch_dtype,
+)
+from ._distributed import (
+    AveragedGradients,
+    ShardedBatches,
+    all_reduce_,
+    check_same_data,
+    local_rows,
+    process_group,
+)
+from ._losses import AutoencoderLoss, reconstruction_objective
+from ._statistics import CodeStatistics
+from ._structure import StructureLearning, initial_components, resolve_max_components
+from ._training import EpochHook, History, fit_loop, make_optimizer
+
+#: The most memory that one dense training batch of ``batch_size="auto"`` may
+#: take: rows of wide data are fewer (and one batch's activations, outputs and
+#: gradients take about ten times this).
+AUTO_BATCH_BYTES = 16 * 2**20
+
+
+@dataclass(frozen=True)
+class CodeSettings:
+    """How a layer's pre-activations become codes: ``sparsity`` names the
+    code class (:func:`~._codes.code_class`), ``activation`` is the resolved
+    hidden activation and ``params`` the code's own hyperparameters."""
+
+    sparsity: str | None = None
+    activation: str = "sigmoid"
+    params: dict = field(default_factory=dict)
+
+    @property
+    def family(self):
+        """The code class."""
+        return code_class(self.sparsity)
+
+    @property
+    def exactly_sparse(self):
+        """Whether the codes are exactly 0 where a unit is off (TopK and kin)."""
+        return self.family.exactly_sparse
+
+    def build(self, n_units, scale=1.0, dtype=None):
+        """The code module of a layer of ``n_units`` whose pre-activations
+        are of typical size ``scale``."""
+        return self.family.from_params(
+            self.activation, n_units, scale=scale, dtype=dtype, **self.params
+        )
+
+
+@dataclass(frozen=True)
+class LossSettings:
+    """The terms of one layer's loss besides the reconstruction error (see
+    :class:`~._losses.AutoencoderLoss`)."""
+
+    sparsity_target: float = 0.05
+    sparsity_weight: float = 0.0
+    alpha: float = 0.0
+    contractive_weight: float = 0.0
+    corruption: str | None = None
+    corruption_level: float = 0.0
+    auxk_weight: float = 0.0
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """The solver and how long and on what batches it runs."""
+
+    solver: str = "adam"
+    learning_rate_init: float = 1e-3
+    batch_size: int | str = "auto"
+    max_iter: int = 200
+    tol: float = 1e-4
+    n_iter_no_change: int = 10
+    shuffle: bool = True
+    verbose: bool = False
+    check_convergence: bool = True
+    name: str = ""
+    """Prefix of the progress lines and warnings."""
+
+    def batch_rows(self, shape, dtype):
+        """Rows per batch of data of ``shape`` computed in ``dtype``.
+
+        ``"auto"``: ``min(200, n_samples)`` for the minibatch solvers (as
+        scikit-learn's MLP), all rows for L-BFGS (whose step sums the loss of
+        every batch), and in both cases no more rows than a dense batch of
+        :data:`AUTO_BATCH_BYTES` holds, so that wide data (a TF-IDF of 50,000
+        terms) train in bounded memory.
+        """
+        n_samples, width = shape[0], int(np.prod(shape[1:]))
+        if self.batch_size != "auto":
+            return min(self.batch_size, n_samples)
+        widest = max(1, AUTO_BATCH_BYTES // (width * np.dtype(dtype).itemsize))
+        if self.solver == "lbfgs":
+            return min(n_samples, widest)
+        return min(200, n_samples, widest)
+
+    def new_optimizer(self, parameters):
+        """A new optimizer over ``parameters``."""
+        return make_optimizer(self.solver, parameters, self.learning_rate_init)
+
+
+@dataclass(frozen=True)
+class LayerSettings:
+    """Everything that fitting one autoencoder layer takes from an estimator."""
+
+    code: CodeSettings
+    loss: LossSettings
+    schedule: Schedule
+    network: Callable
+    """``network(n_features, n_units, *, output_activation, code, generator,
+    dtype)`` builds the layer's module (e.g. :class:`~._modules.SparseAutoencoder`)."""
+    device: torch.device = torch.device("cpu")
+    max_components: int | None = None
+    """The most units that ``n_components="auto"`` may learn (None: the default)."""
+    statistics: bool = False
+    """Record what the codes do during the last epoch (:attr:`LayerFit.statistics`)."""
+
+
+@dataclass
+class LayerFit:
+    """One fitted autoencoder layer and what continuing its training needs."""
+
+    module: torch.nn.Module
+    scale: float
+    """Mean feature variance of the first data it was fitted on: the loss scale."""
+    optimizer: object | None = None
+    history: History | None = None
+    dead_latents: DeadLatents | None = None
+    statistics: CodeStatistics | None = None
+    """What the codes did in the last epoch (when asked for)."""
+    structure: dict | None = None
+    """Structure learning's state (:class:`~._structure.StructureLearning`);
+    None for a layer of fixed size."""
+
+
+@dataclass
+class Run:
+    """One run of the loop: a module, its loss and its data (lists of arrays
+    whose first is ``X``), and what continues from an earlier run."""
+
+    module: torch.nn.Module
+    loss_fn: Callable
+    train: list
+    validation: list | None = None
+    validation_loss_fn: Callable | None = None
+    """Monitored on ``validation`` for early stopping (default: ``loss_fn``)."""
+    parameters: list | None = None
+    """What a new optimizer updates (default: all of ``module``'s)."""
+    optimizer: object | None = None
+    history: History | None = None
+
+
+class UnitNormDecoder(EpochHook):
+    """Keeps the decoder columns of an autoencoder at unit norm: the part of
+    the gradient along each column is removed before the step, and the
+    columns are rescaled after it."""
+
+    def before_step(self, module):
+        module.remove_parallel_gradient_()
+
+    def after_step(self, module):
+        module.normalize_decoder_()
+
+
+def as_dtype(X, dtype):
+    """``X`` in ``dtype``; a memory map stays as it is, converted batch by batch."""
+    return X if is_streamed(X) or isinstance(X, StreamedRows) else X.astype(dtype, copy=False)
+
+
+def parameter_dtype(module):
+    """The numpy dtype of ``module``'s parameters."""
+    return numpy_dtype(next(module.parameters()).dtype)
+
+
+def new_layer(settings, X, n_components, *, output_activation, rng, generator, observed=None):
+    """A new layer for data ``X`` (its first rows fix the loss scale), as its
+    code family starts: the sparse codes with unit-norm decoder columns, the
+    encoder as their transpose and the geometric median of ``X`` as centre.
+
+    ``observed``, a boolean mask of ``X``'s shape, restricts the loss scale
+    to the observed entries. ``n_components="auto"`` starts structure learning from
+    :func:`~._structure.initial_components` units. A fixed size below what
+    the code keeps per sample is refused (:meth:`~._codes.Activation.check_units`).
+    """
+    dtype = torch_dtype(X.dtype)
+    X = as_dtype(X, numpy_dtype(dtype))
+    scale = mean_feature_variance(X, observed)
+    structure = None
+    if n_components == "auto":
+        max_components = resolve_max_components(settings.max_components, X.shape[1])
+        structure = StructureLearning.new_state(max_components)
+        n_components = initial_components(X, max_components, rng)
+    else:
+        settings.code.family.check_units(n_components, **settings.code.params)
+    module = settings.network(
+        X.shape[1],
+        n_components,
+        output_activation=output_activation,
+        code=settings.code.build(n_components, scale**0.5, dtype),
+        generator=generator,
+        dtype=dtype,
+    )
+    if settings.code.exactly_sparse:
+        module.center_(torch.as_tensor(geometric_median(X), dtype=dtype))
+    return LayerFit(module.to(settings.device), scale, structure=structure)
+
+
+def fit_layer(
+    settings, layer, train, validation=None, *, bounds, generator, incremental=False, hooks=()
+):
+    """Train ``layer`` (a :class:`LayerFit`, updated in place and returned)
+    on the ``train`` arrays (``X``, then optionally the boolean mask of its
+    observed entries, which the loss and the statistics count alone).
+
+    ``bounds`` is the data's ``(min, max)`` (:func:`~._data.data_range`), to
+    which Gaussian noise is clipped. Early stopping monitors the
+    reconstruction objective on ``validation`` if given; ``incremental``
+    runs one epoch (see :func:`train_run`). Codes that need it are
+    calibrated after training.
+    """
+    device, X = settings.device, train[0]
+    if layer.dead_latents is not None:  # counts survive partial_fit calls
+        layer.dead_latents.to_(device)
+    elif settings.code.exactly_sparse and settings.loss.auxk_weight > 0:
+        rows = X.shape[0] * layer.module.rows_per_sample  # rows of codes an epoch
+        layer.dead_latents = DeadLatents(layer.module.n_components, rows, device)
+    if settings.statistics or layer.structure is not None:
+        layer.statistics = _new_statistics(settings, layer, X.shape)
+    loss_fn = _layer_loss(settings, layer, bounds, generator)
+    own_hooks = [UnitNormDecoder()] if settings.code.exactly_sparse else []
+    structure = None
+    if layer.structure is not None:
+        structure = _structure_learning(settings, layer, loss_fn, generator)
+        own_hooks.append(structure)
+    run = Run(
+        layer.module,
+        loss_fn,
+        train,
+        validation,
+        validation_loss_fn=reconstruction_objective(layer.scale),
+        optimizer=layer.optimizer,
+        history=layer.history,
+    )
+    layer.optimizer, layer.history = train_run(
+        settings.schedule,
+        run,
+        device=device,
+        generator=generator,
+        incremental=incremental,
+        hooks=[*own_hooks, *hooks],
+    )
+    if structure is not None:
+        structure.finish(layer.module)
+    if layer.statistics is not None and process_group() is not None:
+        layer.statistics.reduce_(all_reduce_)
+    calibrate_codes(settings.schedule, [layer.module.encoder], X, generator)
+    return layer
+
+
+def _new_statistics(settings, layer, shape):
+    """Statistics of the codes over an epoch of this process's rows."""
+    n_rows, group = shape[0], process_group()
+    if group is not None:  # this rank's share of each epoch
+        batch_size = settings.schedule.batch_rows(shape, parameter_dtype(layer.module))
+        n_rows = local_rows(n_rows, batch_size, *group)
+    return CodeStatistics(
+        layer.module.n_components,
+        n_rows,
+        settings.device,
+        information=layer.structure is not None,
+    )
+
+
+def _layer_loss(settings, layer, bounds, generator):
+    """The :class:`~._losses.AutoencoderLoss` of ``layer``."""
+    loss = settings.loss
+    noise = None
+    if loss.corruption is not None:  # a generator on the device for the noise
+        seed = int(torch.randint(2**62, (1,), generator=generator))
+        noise = torch.Generator(device=settings.device).manual_seed(seed)
+    return AutoencoderLoss(
+        layer.scale,
+        activation=settings.code.activation,
+        sparsity=settings.code.sparsity,
+        **dataclasses.asdict(loss),
+        generator=noise,
+        bounds=bounds,
+        dead_latents=layer.dead_latents,
+        report_auxiliary=settings.schedule.solver == "lbfgs",
+        statistics=layer.statistics,
+        penalty_units=None if layer.structure is None else layer.structure["penalty_units"],
+    )
+
+
+def _structure_learning(settings, layer, loss_fn, generator):
+    """The epoch hook that learns ``layer``'s number of units. Its optimizer
+    is built here, so that the hook can resize its state."""
+    if layer.optimizer is None:
+        layer.optimizer = settings.schedule.new_optimizer(layer.module.parameters())
+    return StructureLearning(
+        layer.statistics,
+        layer.scale,
+        resolve_max_components(settings.max_components, layer.module.n_features),
+        layer.structure,
+        generator,
+        optimizer=layer.optimizer,
+        dead_latents=layer.dead_latents,
+        loss=loss_fn,
+        reduce=all_reduce_ if process_group() is not None else None,
+    )
+
+
+def calibrate_codes(schedule, layers, X, generator):
+    """Calibrate the codes of ``layers`` (applied in turn to ``X``) that need
+    it, on shuffled batches as in training (BatchTopK's threshold: also when
+    untrained, so that none is NaN)."""
+    if not any(layer.code.needs_calibration for layer in layers):
+        return
+    parameter = layers[0].weight
+    dtype = numpy_dtype(parameter.dtype)
+    batches = make_batches(
+        [X], batch_size=schedule.batch_rows(X.shape, dtype), device=parameter.device, dtype=dtype
+    )
+    calibrate_codes_(layers, lambda: (x.to(parameter.dtype) for (x,) in batches.epoch(generator)))
+
+
+def train_run(schedule, run, *, device, generator, incremental=False, hooks=()):
+    """Train ``run.module`` through :func:`~._training.fit_loop`.
+
+    ``incremental`` runs one epoch without convergence checks
+    (``partial_fit``). A continued history keeps its curves but starts a new
+    search for the best epoch. ``hooks`` are the loop's epoch hooks, in
+    order. Returns ``(optimizer, history)``.
+    """
+    dtype = parameter_dtype(run.module)
+    batches = make_batches(
+        run.train,
+        batch_size=schedule.batch_rows(run.train[0].shape, dtype),
+        device=device,
+        dtype=dtype,
+    )
+    validation = None
+    if run.validation is not None:
+        n_rows = inference_batch_rows(run.validation[0].shape[1], dtype.itemsize)
+        validation = make_batches(run.validation, batch_size=n_rows, device=device, dtype=dtype)
+    group = process_group()
+    if group is not None:
+        if schedule.solver == "lbfgs":
+            raise ValueError(
+                "solver='lbfgs' takes full-batch steps that torch.distributed does not "
+                "share here; use solver='adam' or 'sgd' in a process group."
+            )
+        check_same_data(run.train[0].shape)
+        batches = ShardedBatches(batches, *group)
+        hooks = [AveragedGradients(batches), *hooks]
+        if validation is not None:
+            validation = ShardedBatches(validation, *group)
+    optimizer = run.optimizer
+    if optimizer is None:
+        parameters = run.module.parameters() if run.parameters is None else run.parameters
+        optimizer = schedule.new_optimizer(parameters)
+    history = run.history
+    if history is not None and not incremental:
+        history.best_loss, history.no_improvement_count = np.inf, 0
+    history = fit_loop(
+        run.module,
+        run.loss_fn,
+        batches,
+        optimizer,
+        max_iter=1 if incremental else schedule.max_iter,
+        tol=schedule.tol,
+        n_iter_no_change=schedule.n_iter_no_change,
+        validation_batches=validation,
+        validation_loss_fn=run.validation_loss_fn,
+        shuffle=schedule.shuffle,
+        generator=generator,
+        history=history,
+        verbose=schedule.verbose,
+        hooks=hooks,
+        check_convergence=schedule.check_convergence and not incremental,
+        name=schedule.name,
+    )
+    return optimizer, history
