@@ -1,7 +1,22 @@
-"""scikit-learn's estimator checks, with no expected failures."""
+"""scikit-learn's estimator checks, with no expected failures.
+
+The instances come from the sparsity registry (``tests/variants.py``): each
+registered sparsity in the transformer in the default run, and in every other
+estimator under ``-m slow``; a registered variant is checked with no edit
+here. The configurations below exercise the other options: tied weights,
+each solver, both corruptions, the contractive penalty, early stopping,
+structure learning, frozen features, the convolutions and the imputer's
+conventions. The checks fit on purpose for too few epochs to converge.
+"""
 
 import pytest
 from sklearn.utils.estimator_checks import parametrize_with_checks
+from variants import (
+    FAST_CLASSIFIER,
+    quick_instances,
+    slow_instances,
+    sparsities,
+)
 
 from skl_sae import (
     ConvolutionalSparseAutoencoderTransformer,
@@ -11,18 +26,7 @@ from skl_sae import (
     StackedSparseAutoencoderClassifier,
 )
 
-# Small, fast instances (few units, few epochs) that still exercise every configuration:
-# each sparsity and sparse code in both estimators, tied weights, each solver, both
-# corruptions, the contractive penalty, early stopping and frozen features, and the imputer
-# (with its indicator, a number as missing_values, and missing entries through SGD and the
-# validation split). The others' parameters are the defaults. The checks
-# fit on purpose for too few epochs to converge.
-# The classifiers learn the checks' small problems in fewer, larger steps.
-FAST_CLASSIFIER = dict(pretrain_max_iter=5, learning_rate_init=1e-2, max_iter=50)
-
-ESTIMATORS = [
-    SparseAutoencoderTransformer(n_components=8, max_iter=5),
-    SparseAutoencoderTransformer(n_components=8, sparsity="l1", activation="relu", max_iter=5),
+CONFIGURATIONS = [
     SparseAutoencoderTransformer(
         n_components=8, sparsity=None, tied_weights=True, solver="sgd", max_iter=5
     ),
@@ -34,7 +38,6 @@ ESTIMATORS = [
         n_components=8, corruption="gaussian", contractive_weight=0.1, max_iter=5
     ),
     SparseAutoencoderTransformer(n_components=8, corruption="mask", max_iter=5),
-    SparseAutoencoderTransformer(n_components=8, sparsity="topk", k=3, max_iter=5),
     SparseAutoencoderTransformer(
         n_components=8, sparsity="batchtopk", k=3, tied_weights=True, max_iter=5
     ),
@@ -42,6 +45,27 @@ ESTIMATORS = [
     # Structure learning: one structure step (at epoch 5) and an epoch after it.
     SparseAutoencoderTransformer(n_components="auto", max_iter=6),
     SparseAutoencoderTransformer(n_components="auto", sparsity="topk", k=3, max_iter=6),
+    # Convolutions over the checks' tables, one row of pixels each.
+    ConvolutionalSparseAutoencoderTransformer(filters=(4,), max_iter=3),
+    ConvolutionalSparseAutoencoderTransformer(
+        filters=(4, 4), sparsity="topk", k=2, pooling="max", max_iter=3
+    ),
+    ConvolutionalSparseAutoencoderTransformer(
+        filters=(4,), sparsity="jumprelu", solver="lbfgs", early_stopping=True, max_iter=3
+    ),
+    SparseAutoencoderOutlierDetector(n_components=8, max_iter=5),
+    SparseAutoencoderOutlierDetector(8, contamination=0.1, sparsity=None, max_iter=5),
+    SparseAutoencoderOutlierDetector("auto", max_iter=6),
+    SparseAutoencoderImputer(n_components=8, max_iter=5),
+    SparseAutoencoderImputer(n_components=8, add_indicator=True, missing_values=-1, max_iter=5),
+    SparseAutoencoderImputer(
+        n_components=8, sparsity="topk", k=3, solver="sgd", early_stopping=True, max_iter=5
+    ),
+    # One small classifier in the default run; the others under -m slow.
+    StackedSparseAutoencoderClassifier(hidden_layer_sizes=(8,), **FAST_CLASSIFIER),
+]
+
+CLASSIFIER_CONFIGURATIONS = [
     StackedSparseAutoencoderClassifier(hidden_layer_sizes=(8, 8), **FAST_CLASSIFIER),
     StackedSparseAutoencoderClassifier(
         hidden_layer_sizes=(8,),
@@ -63,47 +87,22 @@ ESTIMATORS = [
         hidden_layer_sizes=(8,), solver="lbfgs", early_stopping=True, max_iter=50
     ),
     StackedSparseAutoencoderClassifier(
-        hidden_layer_sizes=(8,), sparsity="topk", k=3, **FAST_CLASSIFIER
-    ),
-    StackedSparseAutoencoderClassifier(
-        hidden_layer_sizes=(8,), sparsity="batchtopk", k=3, **FAST_CLASSIFIER
-    ),
-    StackedSparseAutoencoderClassifier(
-        hidden_layer_sizes=(8,), sparsity="jumprelu", **FAST_CLASSIFIER
-    ),
-    StackedSparseAutoencoderClassifier(
         hidden_layer_sizes=("auto",), **{**FAST_CLASSIFIER, "pretrain_max_iter": 6}
-    ),
-    # Convolutions over the checks' tables, one row of pixels each.
-    ConvolutionalSparseAutoencoderTransformer(filters=(4,), max_iter=3),
-    ConvolutionalSparseAutoencoderTransformer(
-        filters=(4, 4), sparsity="topk", k=2, pooling="max", max_iter=3
-    ),
-    ConvolutionalSparseAutoencoderTransformer(
-        filters=(4,), sparsity="jumprelu", solver="lbfgs", early_stopping=True, max_iter=3
-    ),
-    SparseAutoencoderOutlierDetector(n_components=8, max_iter=5),
-    SparseAutoencoderOutlierDetector(8, contamination=0.1, sparsity=None, max_iter=5),
-    SparseAutoencoderOutlierDetector("auto", max_iter=6),
-    SparseAutoencoderImputer(n_components=8, max_iter=5),
-    SparseAutoencoderImputer(n_components=8, add_indicator=True, missing_values=-1, max_iter=5),
-    SparseAutoencoderImputer(
-        n_components=8, sparsity="topk", k=3, solver="sgd", early_stopping=True, max_iter=5
     ),
 ]
 
+DEFAULT_RUN = [*(e for s in sparsities() for e in quick_instances(s)), *CONFIGURATIONS]
+SLOW_RUN = [*(e for s in sparsities() for e in slow_instances(s)), *CLASSIFIER_CONFIGURATIONS]
 
-FAST = [e for e in ESTIMATORS if not isinstance(e, StackedSparseAutoencoderClassifier)]
-CLASSIFIERS = [e for e in ESTIMATORS if isinstance(e, StackedSparseAutoencoderClassifier)]
 
-
-@parametrize_with_checks(FAST)
+@parametrize_with_checks(DEFAULT_RUN)
 def test_sklearn_compatible_estimator(estimator, check):
     check(estimator)
 
 
-# The classifiers train three stages for every check: minutes in all on 2 cores.
+# Every sparsity in every estimator, and the classifiers' other configurations: each
+# classifier trains three stages for every check, minutes in all on 2 cores.
 @pytest.mark.slow
-@parametrize_with_checks(CLASSIFIERS)
-def test_sklearn_compatible_classifier(estimator, check):
+@parametrize_with_checks(SLOW_RUN)
+def test_sklearn_compatible_estimator_at_length(estimator, check):
     check(estimator)

@@ -9,8 +9,10 @@ import pickletools
 
 import numpy as np
 import pytest
+from variants import instance_id, quick_instances, slow_instances, sparsities
 
 from skl_sae import (
+    ConvolutionalSparseAutoencoderTransformer,
     SparseAutoencoderImputer,
     SparseAutoencoderOutlierDetector,
     SparseAutoencoderTransformer,
@@ -18,6 +20,7 @@ from skl_sae import (
 )
 
 ESTIMATORS = (
+    ConvolutionalSparseAutoencoderTransformer,
     SparseAutoencoderImputer,
     SparseAutoencoderOutlierDetector,
     SparseAutoencoderTransformer,
@@ -38,19 +41,10 @@ def _imported_names(payload):
     return names
 
 
-@pytest.mark.parametrize(
-    "estimator",
-    [
-        SparseAutoencoderTransformer(8, sparsity="batchtopk", k=2, max_iter=2, random_state=0),
-        SparseAutoencoderTransformer(8, early_stopping=True, max_iter=2, random_state=0),
-        StackedSparseAutoencoderClassifier((8,), pretrain_max_iter=1, max_iter=2, random_state=0),
-        SparseAutoencoderOutlierDetector(8, max_iter=2, random_state=0),
-        SparseAutoencoderImputer(8, sparsity="batchtopk", k=2, max_iter=2, random_state=0),
-    ],
-    ids=lambda estimator: type(estimator).__name__,
-)
-def test_a_pickle_imports_only_public_classes_of_the_package(digits, estimator):
-    X, y = digits
+def assert_pickles_through_public_classes(estimator, X, y):
+    """Fit ``estimator``, pickle it: the pickle imports no torch and no
+    private type of the package, and the unpickled model, rebuilt from its
+    public weights, computes exactly what the fitted one does."""
     estimator.fit(X, y)
     payload = pickle.dumps(estimator)
     imported = _imported_names(payload)
@@ -58,9 +52,24 @@ def test_a_pickle_imports_only_public_classes_of_the_package(digits, estimator):
     assert {name for name in imported if name.startswith("skl_sae")} <= public
     assert not {name for name in imported if name.startswith("torch")}
     restored = pickle.loads(payload)
-    output = "transform" if hasattr(estimator, "transform") else "score_samples"
-    np.testing.assert_array_equal(
-        getattr(restored, output)(X[:5]), getattr(estimator, output)(X[:5])
+    outputs = ["predict_proba"] if hasattr(estimator, "predict_proba") else []
+    outputs += ["transform" if hasattr(estimator, "transform") else "score_samples"]
+    for output in outputs:
+        np.testing.assert_array_equal(
+            getattr(restored, output)(X[:5]), getattr(estimator, output)(X[:5])
+        )
+
+
+@pytest.mark.parametrize(
+    "estimator",
+    [e for sparsity in sparsities() for e in quick_instances(sparsity) + slow_instances(sparsity)]
+    + [SparseAutoencoderTransformer(8, early_stopping=True, max_iter=2)],
+    ids=instance_id,
+)
+def test_a_pickle_imports_only_public_classes_of_the_package(digits, estimator):
+    X, y = digits
+    assert_pickles_through_public_classes(
+        estimator.set_params(max_iter=2, random_state=0), X[:300], y[:300]
     )
 
 
