@@ -61,6 +61,14 @@ def stage_task(parent, name, n_epochs, estimator, X, y=None, *, propagate_to=Non
         task.call_on_fit_task_end(estimator=estimator, X=X, y=y)
 
 
+@contextmanager
+def stage_hooks(parent, name, n_epochs, estimator, X, y=None):
+    """:func:`stage_task` as the epoch hooks of the stage: one callback task
+    per epoch (:class:`EpochTasks`), or none without callbacks."""
+    with stage_task(parent, name, n_epochs, estimator, X, y) as task:
+        yield [] if task is None else [EpochTasks(task, estimator, X, y)]
+
+
 class EpochTasks(EpochHook):
     """One callback task per epoch under ``parent``; a callback that asks to
     stop ends training after the epoch."""

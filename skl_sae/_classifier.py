@@ -10,19 +10,18 @@ from sklearn.utils.validation import check_is_fitted
 
 from ._base import BaseSparseAutoencoder, own_constraints
 from ._batches import apply_in_batches
-from ._callbacks import EpochTasks, begin_fit_task, end_task, stage_task
-from ._codes import code_class
+from ._callbacks import begin_fit_task, end_task, stage_hooks
 from ._data import is_streamed, numpy_dtype, torch_dtype
 from ._docstrings import fill_parameter_docs
-from ._layers import DenseLayer, StackedNetwork
+from ._layers import StackedNetwork
 from ._losses import ClassifierLoss, misclassification_rate
+from ._pretraining import pretrain_stack
 from ._runtime import cpu_settings, resolve_device
 from ._sklearn import Interval, StrOptions, _check_partial_fit_first_call, _fit_context
-from ._trainer import Run, as_dtype, calibrate_codes, new_layer, parameter_dtype, train_run
+from ._trainer import Run, as_dtype, calibrate_codes, parameter_dtype, train_run
 from ._transformer import OWN_PARAMS, dense_network
 from ._validation import (
     layer_sizes,
-    resolve_output_activation,
     split_validation,
     validate_rows,
 )
@@ -442,7 +441,7 @@ class StackedSparseAutoencoderClassifier(
                 module = self._pretrain(X, targets, sizes, device, seeds, epochs, task)
             last_stage = "fine-tune" if self.fine_tune else "softmax"
             n_epochs = 1 if incremental else self.max_iter
-            with stage_task(task, last_stage, n_epochs, self, X, targets) as stage:
+            with stage_hooks(task, last_stage, n_epochs, self, X, targets) as hooks:
                 run = Run(
                     module,
                     ClassifierLoss(alpha=self.alpha, frozen=not self.fine_tune),
@@ -453,7 +452,6 @@ class StackedSparseAutoencoderClassifier(
                     optimizer=optimizer,
                     history=history,
                 )
-                hooks = [] if stage is None else [EpochTasks(stage, self, X, targets)]
                 optimizer, history = train_run(
                     schedule,
                     run,
@@ -473,80 +471,36 @@ class StackedSparseAutoencoderClassifier(
         return layer_sizes(self.hidden_layer_sizes, "hidden_layer_sizes", auto=True)
 
     def _pretrain(self, X, targets, sizes, device, seeds, epochs, task):
-        """Stages 1 and 2: the autoencoder layers (``epochs`` each, through
-        the one layer-fitting method), then the softmax layer; each is a
-        sub-task of the callback ``task``. Returns the assembled network."""
-        layers, codes = [], X
-        self.pretrain_loss_curves_, self.softmax_loss_curve_ = [], []
-        self.hidden_layer_sizes_, self.structure_curves_ = [], []
-        self._architecture["code_scales"] = []
-        exactly_sparse = code_class(self.sparsity).exactly_sparse
-        for depth, size in enumerate(sizes, start=1):
-            settings = self._layer_settings(
+        """Stages 1 and 2 (:func:`~._pretraining.pretrain_stack`), each a
+        sub-task of the callback ``task``; returns the assembled network."""
+
+        def layer_settings(depth):
+            return self._layer_settings(
                 device,
                 max_components=self.max_components,
                 max_iter=epochs,
                 check_convergence=False,
                 name=f"Layer {depth}: ",
             )
-            with stage_task(task, f"pretrain-layer-{depth}", epochs, self, codes) as stage:
-                output_activation = resolve_output_activation("auto", codes, exactly_sparse)
-                layer = new_layer(
-                    settings,
-                    codes,
-                    size,
-                    output_activation=output_activation,
-                    rng=seeds[0],
-                    generator=seeds[1],
-                )
-                layer = self._fit_layer(settings, layer, codes, seeds, task=stage)
-            self._architecture["code_scales"].append(layer.scale**0.5)
-            size = layer.module.n_components
-            self.hidden_layer_sizes_.append(size)
-            curve = [] if layer.structure is None else layer.structure["curve"]
-            self.structure_curves_.append(curve + [size] * (epochs - len(curve)))
-            if epochs:
-                self.pretrain_loss_curves_.append(list(layer.history.loss_curve))
-            encoder = layer.module.encoder.eval()
-            layers.append(encoder)
-            if depth < len(sizes):
-                codes = apply_in_batches(
-                    encoder, codes, encoder.weight, width=max(encoder.weight.shape)
-                )
-        output = DenseLayer(
-            self.hidden_layer_sizes_[-1],
-            len(self.classes_),
-            activation="identity",
-            generator=seeds[1],
-            dtype=torch_dtype(X.dtype),
-        ).to(device)
-        network = StackedNetwork([*layers, output])
-        if self.fine_tune and epochs:
-            self.softmax_loss_curve_ = self._train_softmax(
-                network, X, targets, seeds, epochs, task
-            )
-        return network
 
-    def _train_softmax(self, network, X, targets, seeds, epochs, task):
-        """Stage 2: the softmax layer alone, on the frozen pre-trained stack,
-        for ``epochs`` epochs; returns its loss curve."""
-        schedule = self._schedule(max_iter=epochs, check_convergence=False, name="Softmax: ")
-        with stage_task(task, "softmax", schedule.max_iter, self, X, targets) as stage:
-            run = Run(
-                network,
-                ClassifierLoss(alpha=self.alpha, frozen=True),
-                [X, targets],
-                parameters=list(network.layers[-1].parameters()),
-            )
-            hooks = [] if stage is None else [EpochTasks(stage, self, X, targets)]
-            _, history = train_run(
-                schedule,
-                run,
-                device=network.layers[-1].weight.device,
-                generator=seeds[1],
-                hooks=hooks,
-            )
-        return list(history.loss_curve)
+        softmax = None
+        if self.fine_tune and epochs:
+            softmax = self._schedule(max_iter=epochs, check_convergence=False, name="Softmax: ")
+        stack = pretrain_stack(
+            layer_settings,
+            X,
+            targets,
+            sizes,
+            n_classes=len(self.classes_),
+            seeds=seeds,
+            stage=lambda name, n_epochs, X, y: stage_hooks(task, name, n_epochs, self, X, y),
+            softmax=softmax,
+        )
+        self._architecture["code_scales"] = stack.code_scales
+        self.hidden_layer_sizes_, self.structure_curves_ = stack.sizes, stack.structure_curves
+        self.pretrain_loss_curves_ = stack.loss_curves
+        self.softmax_loss_curve_ = stack.softmax_loss_curve
+        return stack.network
 
     def _trainable_parameters(self, module):
         if self.fine_tune:
@@ -566,48 +520,22 @@ class StackedSparseAutoencoderClassifier(
         )
 
     def _shape_params(self):
-        return {
-            "hidden_layer_sizes": layer_sizes(
-                self.hidden_layer_sizes, "hidden_layer_sizes", auto=True
-            )
-        }
+        return {"hidden_layer_sizes": self._sizes()}
 
     def _validation_score(self, loss):
         return 1.0 - loss  # the accuracy
 
-    @torch.no_grad()
     def _export_weights(self, module):
-        self.coefs_ = [layer.weight.detach().cpu().numpy().T.copy() for layer in module.layers]
-        self.intercepts_ = [layer.bias.detach().cpu().numpy().copy() for layer in module.layers]
-        self.thresholds_ = [
-            layer.code.export_thresholds(layer.weight.shape[0]) for layer in module.layers[:-1]
-        ]
+        self.coefs_, self.intercepts_, self.thresholds_ = module.export_weights()
 
     def _module_from_weights(self):
-        n_hidden = len(self.coefs_) - 1
-        layers = []
-        for i, (coef, intercept) in enumerate(zip(self.coefs_, self.intercepts_, strict=True)):
-            dtype = torch_dtype(coef.dtype)
-            hidden = i < n_hidden
-            layer = DenseLayer(
-                *coef.shape,
-                activation=self._architecture["hidden_activation"] if hidden else "identity",
-                code=self._fitted_code(
-                    coef.shape[1],
-                    self._architecture["code_scales"][i],
-                    self.thresholds_[i],
-                    dtype,
-                )
-                if hidden
-                else None,
-                generator=torch.Generator(),
-                dtype=dtype,
+        codes = [
+            self._fitted_code(coef.shape[1], scale, thresholds, torch_dtype(coef.dtype))
+            for coef, scale, thresholds in zip(
+                self.coefs_, self._architecture["code_scales"], self.thresholds_, strict=False
             )
-            with torch.no_grad():
-                layer.weight.copy_(torch.from_numpy(coef.T))
-                layer.bias.copy_(torch.from_numpy(intercept))
-            layers.append(layer)
-        return StackedNetwork(layers)
+        ]
+        return StackedNetwork.from_weights(self.coefs_, self.intercepts_, codes)
 
     # -- inference ----------------------------------------------------------
 

@@ -221,3 +221,35 @@ class StackedNetwork(nn.Module):
     def weights(self):
         """The weight matrices (not the biases): what weight decay acts on."""
         return [layer.weight for layer in self.layers]
+
+    @torch.no_grad()
+    def export_weights(self):
+        """``(coefs, intercepts, thresholds)`` as numpy: ``coefs[i]`` of shape
+        ``(n_in, n_out)`` as scikit-learn's MLP lays them out, and the hidden
+        codes' inference thresholds (None for a code without any)."""
+        coefs = [layer.weight.detach().cpu().numpy().T.copy() for layer in self.layers]
+        intercepts = [layer.bias.detach().cpu().numpy().copy() for layer in self.layers]
+        thresholds = [
+            layer.code.export_thresholds(layer.weight.shape[0]) for layer in self.layers[:-1]
+        ]
+        return coefs, intercepts, thresholds
+
+    @classmethod
+    @torch.no_grad()
+    def from_weights(cls, coefs, intercepts, codes):
+        """The network of :meth:`export_weights`'s ``coefs`` and ``intercepts``,
+        with ``codes`` the hidden layers' code modules (the last layer is linear)."""
+        layers = []
+        for i, (coef, intercept) in enumerate(zip(coefs, intercepts, strict=True)):
+            code = codes[i] if i < len(coefs) - 1 else None
+            layer = DenseLayer(
+                *coef.shape,
+                activation="identity" if code is None else code.activation,
+                code=code,
+                generator=torch.Generator(),  # (overwritten: torch's global generator stays)
+                dtype=torch.from_numpy(coef).dtype,
+            )
+            layer.weight.copy_(torch.from_numpy(coef.T))
+            layer.bias.copy_(torch.from_numpy(intercept))
+            layers.append(layer)
+        return cls(layers)

@@ -21,6 +21,7 @@ from ._batches import StreamedRows, inference_batch_rows, make_batches
 from ._codes import DeadLatents, calibrate_codes_, code_class
 from ._data import (
     geometric_median,
+    in_unit_interval,
     is_streamed,
     mean_feature_variance,
     numpy_dtype,
@@ -186,6 +187,18 @@ class UnitNormDecoder(EpochHook):
 
     def after_step(self, module):
         module.normalize_decoder_()
+
+
+def resolve_output_activation(output_activation, X, exactly_sparse=False):
+    """``"auto"`` becomes ``"sigmoid"`` for data in [0, 1], else ``"identity"``.
+
+    Exactly sparse codes always get ``"identity"``: a linear decoder of
+    unit-norm atoms, as they were designed for. Behind a sigmoid output AuxK
+    cannot revive dead units, whose residuals the saturated outputs hide.
+    """
+    if output_activation != "auto":
+        return output_activation
+    return "sigmoid" if in_unit_interval(X) and not exactly_sparse else "identity"
 
 
 def as_dtype(X, dtype):

@@ -19,8 +19,8 @@ from ._functional import squared_error
 from ._modules import SparseAutoencoder
 from ._runtime import cpu_settings, resolve_device
 from ._sklearn import Interval, StrOptions, _fit_context
-from ._trainer import LayerFit, new_layer
-from ._validation import check_memory_map, resolve_output_activation, validate_rows
+from ._trainer import LayerFit, new_layer, resolve_output_activation
+from ._validation import check_memory_map, validate_rows
 
 #: The parameters that the transformer takes beyond the shared ones.
 OWN_PARAMS = (

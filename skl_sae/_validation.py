@@ -3,8 +3,7 @@
 scikit-learn's ``validate_data`` for rows in memory, the checks that need no
 read for a memory map (whose NaN and infinity are checked batch by batch as
 it is read), the validation split of early stopping, the live set of
-``sparsity`` names, layer sizes, and the ``"auto"`` output activation,
-resolved from the data.
+``sparsity`` names and layer sizes.
 """
 
 import collections.abc
@@ -16,7 +15,7 @@ from sklearn.utils.validation import check_consistent_length, validate_data
 
 from ._batches import StreamedRows
 from ._codes import CODES
-from ._data import check_streamed, in_unit_interval, is_streamed
+from ._data import check_streamed, is_streamed
 from ._losses import SPARSITY_PENALTIES
 
 
@@ -44,18 +43,6 @@ class TableKeys(collections.abc.Set):
 #: The names that ``sparsity`` takes (besides None): the code classes and the
 #: penalties, live (a variant registered after import is in).
 SPARSITIES = TableKeys(CODES, SPARSITY_PENALTIES)
-
-
-def resolve_output_activation(output_activation, X, exactly_sparse=False):
-    """``"auto"`` becomes ``"sigmoid"`` for data in [0, 1], else ``"identity"``.
-
-    Exactly sparse codes always get ``"identity"``: a linear decoder of
-    unit-norm atoms, as they were designed for. Behind a sigmoid output AuxK
-    cannot revive dead units, whose residuals the saturated outputs hide.
-    """
-    if output_activation != "auto":
-        return output_activation
-    return "sigmoid" if in_unit_interval(X) and not exactly_sparse else "identity"
 
 
 def validate_rows(estimator, X, y="no_validation", *, reset=True, **check_params):

@@ -21,9 +21,9 @@ TORCH_LAYER = {
 }
 
 #: Modules that import nothing of scikit-learn but what :data:`ALLOWED_SKLEARN`
-#: allows (their other imports of the package may): the torch layer, the loop
-#: and the trainer.
-NO_SKLEARN = TORCH_LAYER | {"skl_sae._training", "skl_sae._trainer"}
+#: allows (their other imports of the package may): the torch layer, the loop,
+#: the trainer and the pre-training of stacks.
+NO_SKLEARN = TORCH_LAYER | {"skl_sae._training", "skl_sae._trainer", "skl_sae._pretraining"}
 
 #: What of scikit-learn those may import: its warnings and validation utilities.
 ALLOWED_SKLEARN = {
