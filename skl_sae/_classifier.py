@@ -49,7 +49,7 @@ class StackedSparseAutoencoderClassifier(
     hidden_layer_sizes : array-like of shape (n_layers - 2,), default=(256, 256)
         Number of units of each hidden layer, bottom to top (each is one
         pre-trained autoencoder). Two layers, as in the classic stacked
-        autoencoder; MNIST gains from wider ones, e.g. ``(512, 512)``. An
+        autoencoder (the user guide's MNIST network has ``(512, 512)``). An
         entry ``"auto"`` (e.g. ``("auto", 128)``) learns that layer's size
         during its pre-training, as ``n_components="auto"`` does in
         :class:`~skl_sae.SparseAutoencoderTransformer`;
@@ -59,13 +59,10 @@ class StackedSparseAutoencoderClassifier(
         Most units that an ``"auto"`` layer may grow to; None allows four
         per input of the layer, between 256 and 4096.
 
-    sparsity : {"kl", "l1", "topk", "batchtopk", "jumprelu"} or None, \
-            default="kl"
-        Sparsity of the pre-training autoencoders, as in
-        :class:`~skl_sae.SparseAutoencoderTransformer`. A penalty (``"kl"``,
-        ``"l1"``) acts in pre-training only; a sparse code (``"topk"``,
-        ``"batchtopk"``, ``"jumprelu"``) stays part of each hidden layer
-        through fine-tuning and prediction.
+    {{sparsity}}
+        In this classifier: the sparsity of the pre-training autoencoders. A
+        penalty acts in pre-training only; a sparse code stays part of each
+        hidden layer through fine-tuning and prediction.
 
     sparsity_target : float, default=0.05
         Target mean activation ``rho`` of each hidden unit with
@@ -75,9 +72,8 @@ class StackedSparseAutoencoderClassifier(
         Weight ``beta`` of the sparsity penalty during pre-training (the
         classic value; see :class:`~skl_sae.SparseAutoencoderTransformer`).
 
-    k : int, default=32
-        Active codes per sample of each hidden layer with ``sparsity="topk"``
-        (on average with ``"batchtopk"``).
+    {{k}}
+        In this classifier: of each hidden layer.
 
     {{code_params}}
 
@@ -111,9 +107,8 @@ class StackedSparseAutoencoderClassifier(
         dense batch of 16 MB holds.
 
     learning_rate_init : float, default=1e-2
-        Step size of ``"adam"`` and ``"sgd"`` in every stage. On the digits,
-        1e-2 fine-tunes to convergence in about 60 epochs, where 1e-3 (and
-        scikit-learn's MLP) still improve after 200.
+        Step size of ``"adam"`` and ``"sgd"`` in every stage; why 1e-2
+        rather than scikit-learn's MLP's 1e-3: :ref:`performance`.
 
     max_iter : int, default=200
         Maximum number of epochs of supervised training: of fine-tuning, or
@@ -123,27 +118,27 @@ class StackedSparseAutoencoderClassifier(
         Epochs of pre-training for each autoencoder layer and, when
         ``fine_tune=True``, for the softmax layer before fine-tuning: a fixed
         budget, with no convergence check, since pre-training only has to
-        give fine-tuning a good start (20 epochs suffice on MNIST, see
-        ``benchmarks/``). 0 skips pre-training: the encoders keep their
-        random initial weights.
+        give fine-tuning a good start (see :ref:`stacked_classifier`). 0
+        skips pre-training: the encoders keep their random initial weights.
 
     fine_tune : bool, default=True
         Train the whole stack end to end after pre-training. False keeps the
         pre-trained encoders frozen and trains only the softmax layer.
 
     tol : float, default=1e-4
-        Minimal decrease of the supervised loss, the cross-entropy in nats
-        (the validation loss with ``early_stopping``), that counts as an
-        improvement: scikit-learn's MLP's rule and default.
+        Minimal decrease of the supervised loss, the cross-entropy in nats,
+        that counts as an improvement (with ``early_stopping``, minimal rise
+        of the held-out accuracy): scikit-learn's MLP's rule and default.
 
     n_iter_no_change : int, default=10
         Supervised training stops after this many epochs in a row without
         improvement.
 
     early_stopping : bool, default=False
-        Hold out a stratified ``validation_fraction`` of the data, stop the
-        supervised training when its cross-entropy stops improving, and keep
-        the best weights.
+        Hold out a stratified ``validation_fraction`` of the data before
+        pre-training, stop the supervised training when the accuracy on it
+        (``validation_scores_``) stops improving by ``tol``, and keep the
+        best weights, as scikit-learn's MLP does.
 
     {{validation_fraction}}
 
@@ -156,7 +151,10 @@ class StackedSparseAutoencoderClassifier(
 
     warm_start : bool, default=False
         If True, ``fit`` continues the supervised training from the fitted
-        network (no new pre-training) and appends to ``loss_curve_``.
+        network (no new pre-training) and appends to ``loss_curve_``; the
+        network and its codes (``hidden_layer_sizes``, ``activation``,
+        ``sparsity``, ``k`` where the code takes it, ``code_params``) cannot
+        change in between.
 
     {{device}}
 
@@ -187,6 +185,18 @@ class StackedSparseAutoencoderClassifier(
 
     intercepts_ : list of ndarray
         Bias vectors, ``intercepts_[i]`` of shape (units in layer i + 1,).
+
+    thresholds_ : list of (ndarray or None)
+        Inference thresholds of each hidden layer's code, bottom to top:
+        ``thresholds_[i]`` of shape (units in layer i + 1,), or None where
+        the code has none (a penalty's plain activation, for one). With ``coefs_`` and
+        ``intercepts_`` they are the whole fitted network.
+
+    code_params_ : dict
+        The parameters of the hidden layers' code as fitted: ``k`` for a
+        code that takes it, and the code class's own hyperparameters
+        (``code_params`` over their defaults); empty for a code that has
+        neither.
 
     loss_curve_ : list of float
         Supervised loss (cross-entropy plus weight decay) at each epoch of

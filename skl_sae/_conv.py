@@ -62,11 +62,10 @@ class ConvolutionalSparseAutoencoderTransformer(SparseAutoencoderTransformer):
     into feature maps (``filters[-1]`` channels), transposed convolutions
     decode them. The channels of the last maps are the code's units: the
     code at each position is one row of units, to which ``sparsity`` applies
-    as to a dense code's rows. So ``"kl"`` and ``"l1"`` act per channel (a
-    channel's mean activation over samples and positions), ``"topk"`` keeps
-    the ``k`` largest channels at each position, ``"batchtopk"`` the ``k``
-    per position on average over a batch, and ``"jumprelu"`` learns one
-    threshold per channel. The loss, the training loop, callbacks,
+    as to a dense code's rows: a penalty acts per channel (on a channel's
+    activations over samples and positions), a sparse code on the channels
+    at each position (TopK keeps the ``k`` largest, JumpReLU learns one
+    threshold per channel). The loss, the training loop, callbacks,
     pickling, devices and diagnostics are those of
     :class:`SparseAutoencoderTransformer`; the diagnostics
     (``feature_density_``, ``dead_latents_``, ``l0_``) count channels over
@@ -87,10 +86,8 @@ class ConvolutionalSparseAutoencoderTransformer(SparseAutoencoderTransformer):
 
     kernel_size : int, default=5
         Side of every (square) kernel; odd, so that the padding
-        ``(kernel_size - 1) // 2`` keeps the maps centred. 5 rather than 3
-        (on 10,000 MNIST images, 5 epochs: LogisticRegression accuracy on
-        the codes 0.9626 against 0.9532, denoising PSNR 18.96 against
-        17.19 dB; ``benchmarks/bench_conv.py``).
+        ``(kernel_size - 1) // 2`` keeps the maps centred. Why 5 rather than
+        3: :ref:`convolutional`.
 
     stride : int, default=2
         Stride of every convolution: each halves the maps with 2 (28 x 28
@@ -101,23 +98,24 @@ class ConvolutionalSparseAutoencoderTransformer(SparseAutoencoderTransformer):
         (``channels * height * width`` features, channel by channel); or
         each channel's mean or maximum over positions (``channels``
         features, a compact code that forgets where). Pooled codes cannot be
-        decoded: ``inverse_transform`` needs None.
+        decoded: with ``"mean"`` or ``"max"`` the estimator has no
+        ``inverse_transform`` (``hasattr`` is False).
 
-    sparsity : {"kl", "l1", "topk", "batchtopk", "jumprelu"} or None, \
-            default="kl"
-        How the codes are made sparse, per channel or per position as said
-        above; see :class:`SparseAutoencoderTransformer`.
+    {{sparsity}}
+        In this transformer it acts per channel or per position, as said
+        above.
 
     sparsity_target : float, default=0.2
         The mean activation ``"kl"`` pulls each channel to, over samples
         and positions: a fifth of the channels active at a position, where
-        the dense transformer's 0.05 starved a code of 32 channels (on
-        10,000 MNIST images, 5 epochs: accuracy 0.9653 against 0.9626,
-        denoising PSNR 19.84 against 18.96 dB).
+        the dense transformer's 0.05 starves a small code of channels (see
+        :ref:`convolutional`).
 
-    k : int, default=8
-        Channels kept at each position by ``"topk"`` (on average, by
-        ``"batchtopk"``): a quarter of the default 32.
+    {{k}}
+        In this transformer: the channels kept at each position (8, a
+        quarter of the default 32 channels).
+
+    {{code_params}}
 
     sparsity_weight, auxk_weight, alpha, corruption, \
 corruption_level, activation, output_activation, solver, batch_size, \
@@ -139,13 +137,36 @@ validation_fraction, shuffle, random_state, verbose, warm_start, device
         ``(channels, height, width)`` of the codes' feature maps.
 
     kernels_ : ndarray of shape (filters[0], kernel_size, kernel_size, channels)
-        The first convolution's kernels: what each first-layer filter
-        responds to (``skl_sae.plot.FiltersDisplay`` shows them).
+        The first convolution's kernels laid out as images: what each
+        first-layer filter responds to (``skl_sae.plot.FiltersDisplay``
+        shows them); ``encoder_kernels_[0]`` transposed.
+
+    encoder_kernels_ : list of ndarray
+        The kernels of each convolution, bottom to top:
+        ``encoder_kernels_[i]`` of shape (filters[i], channels in,
+        kernel_size, kernel_size), torch's layout, the channels in being
+        the image's for ``i = 0`` and ``filters[i - 1]`` above.
+
+    encoder_intercepts_ : list of ndarray
+        The biases of each convolution: ``encoder_intercepts_[i]`` of shape
+        (filters[i],).
+
+    decoder_kernels_ : list of ndarray
+        The kernels of each transposed convolution, top first, mirroring
+        ``encoder_kernels_``: ``decoder_kernels_[i]`` has the shape of
+        ``encoder_kernels_[-1 - i]`` (torch's layout for transposed
+        convolutions: channels in first). ``decoder_kernels_[0]`` holds the
+        dictionary atoms of the code, one set of kernels per channel.
+
+    decoder_intercepts_ : list of ndarray
+        The biases of each transposed convolution, top first:
+        ``decoder_intercepts_[i]`` of shape (channels out,), the last one
+        the image's channels.
 
     n_components_ : int
         Units of the code: ``filters[-1]``.
 
-    thresholds_, activity_threshold_, l0_, feature_density_, \
+    thresholds_, activity_threshold_, code_params_, l0_, feature_density_, \
 dead_latents_, explained_variance_, feature_variance_, output_activation_, \
 structure_curve_, loss_curve_, best_loss_, validation_scores_, \
 best_validation_score_, n_iter_, device_, n_features_in_, feature_names_in_

@@ -2,12 +2,50 @@
 
 A docstring names a shared entry as ``{{name}}`` on a line of its own, at the
 indentation of its parameter list; :func:`fill_parameter_docs` writes the entry
-there, so that each text lives in one place.
+there, so that each text lives in one place. Lines indented under the marker
+continue the entry's description with what is particular to the estimator.
+An entry's ``{default}`` is the default of the class's ``__init__``, so that
+estimators with different defaults share one text.
+
+The names that ``sparsity`` takes, and those that take ``k``, are read from
+the registry (:data:`~._validation.SPARSITIES`) when the package is imported:
+a variant registered in :mod:`._codes` (and :mod:`._losses`) is listed with
+no edit here; what each does is the sparsity guide's.
 """
 
+import inspect
 import re
 
+from ._codes import code_class
+from ._validation import SPARSITIES
+
+
+def _names(names):
+    """``{"a", "b"}``, as numpydoc writes a set of options."""
+    return "{" + ", ".join(f'"{name}"' for name in names) + "}"
+
+
+#: The penalties first, then the sparse codes, each in alphabetical order.
+_SPARSITY_NAMES = sorted(SPARSITIES, key=lambda name: code_class(name).exactly_sparse)
+#: The sparsities whose code keeps ``k`` codes per sample.
+_K_NAMES = [name for name in _SPARSITY_NAMES if "k" in code_class(name).estimator_params]
+_K_LIST = ", ".join(f'``"{name}"``' for name in _K_NAMES)
+
 PARAMETERS = {
+    "sparsity": f"""sparsity : {_names(_SPARSITY_NAMES)} or None, default={{default}}
+    How the codes are made sparse: by a penalty that the loss adds,
+    weighted by ``sparsity_weight``, or by a sparse code that zeroes all
+    but a few codes of each sample by construction (with its authors'
+    practice: unit-norm dictionary atoms, an identity output by default and
+    the AuxK loss for dead units). None trains a plain autoencoder. What
+    each name does, and which to choose: :ref:`choosing_sparsity`.""",
+    "k": f"""k : int, default={{default}}
+    Active codes per sample of the sparse codes that take it
+    ({_K_LIST}): the ``k`` largest of each
+    sample, or ``k`` per sample on average over a training batch (see
+    :ref:`choosing_sparsity`); the other sparsities ignore it. A ``k``
+    above the number of units keeps every code, with a UserWarning: the
+    codes are then not sparse.""",
     "corruption": """corruption : {"mask", "gaussian"} or None, default=None
     Denoising: during training the autoencoder sees a corrupted input and
     reconstructs the clean one. ``"mask"`` zeroes a random fraction
@@ -27,10 +65,15 @@ PARAMETERS = {
     0 turns it off.""",
     "code_params": """code_params : dict or None, default=None
     The code's own hyperparameters, by name, for a sparsity whose code
-    class declares some (its ``hyperparameters``); None takes the class's
-    defaults, and ``code_params_`` records what the fit used. Tune them
-    like any parameter, e.g. ``GridSearchCV(est, {"code_params": [{...},
-    {...}]})``; see the sparsity guide.""",
+    class declares some (its ``hyperparameters``: a default and
+    constraints for each); None, or a name left out, takes the class's
+    default. They are checked as scikit-learn checks parameters (an
+    ``InvalidParameterError``; a name that the class does not declare is a
+    ``ValueError``); a fit that continues (``warm_start``,
+    ``partial_fit``) cannot change them; ``code_params_`` records what
+    the fit used. Tune them like any parameter:
+    ``GridSearchCV(est, {"code_params": [{...}, {...}]})``; see
+    :ref:`code_params`.""",
     "auxk_weight": """auxk_weight : float, default=1/32
     Weight of the AuxK loss with the sparse codes: units that have not
     fired for a whole epoch (``n_samples`` training samples) are trained
@@ -58,9 +101,19 @@ def fill_parameter_docs(cls):
     """Class decorator: replace each ``{{name}}`` line of ``cls.__doc__`` by
     the shared entry ``PARAMETERS[name]``, indented as the marker."""
 
+    defaults = inspect.signature(cls.__init__).parameters
+
     def entry(match):
-        indent = match["indent"]
-        return "\n".join(indent + line for line in PARAMETERS[match["name"]].splitlines())
+        indent, name = match["indent"], match["name"]
+        text = PARAMETERS[name]
+        if "{default}" in text:
+            text = text.replace("{default}", _default(defaults[name].default))
+        return "\n".join(indent + line for line in text.splitlines())
 
     cls.__doc__ = _MARKER.sub(entry, cls.__doc__)
     return cls
+
+
+def _default(value):
+    """A default as numpydoc writes it: strings in double quotes."""
+    return f'"{value}"' if isinstance(value, str) else repr(value)

@@ -112,10 +112,11 @@ class SparseAutoencoderImputer(_BaseImputer, BaseSparseAutoencoder):
         ``initial_strategy="constant"``), as by ``SimpleImputer``; they are
         dropped otherwise.
 
-    sparsity : {"kl", "l1", "topk", "batchtopk", "jumprelu"} or None, \
-            default="kl"
-        How the codes are made sparse, as in
-        :class:`~skl_sae.SparseAutoencoderTransformer`.
+    {{sparsity}}
+
+    {{k}}
+
+    {{code_params}}
 
     solver : {"adam", "sgd"}, default="adam"
         As in :class:`~skl_sae.SparseAutoencoderTransformer`, without
@@ -123,7 +124,7 @@ class SparseAutoencoderImputer(_BaseImputer, BaseSparseAutoencoder):
         evaluation of the loss, which the line search of L-BFGS (several
         evaluations of one objective per step) cannot follow.
 
-    sparsity_target, sparsity_weight, k, auxk_weight, alpha, \
+    sparsity_target, sparsity_weight, auxk_weight, alpha, \
 contractive_weight, activation, tied_weights, batch_size, \
 learning_rate_init, max_iter, tol, n_iter_no_change, early_stopping, \
 validation_fraction, shuffle, random_state, verbose, device
@@ -140,6 +141,36 @@ validation_fraction, shuffle, random_state, verbose, device
 
     indicator_ : MissingIndicator or None
         The indicator of ``add_indicator``; None otherwise.
+
+    encoder_weights_ : ndarray of shape (n_components, n_trained)
+        Encoder weight ``W``, in the imputer's units (each column centred at
+        its initial fill and divided by its observed range). ``n_trained``
+        counts the features that had an observed value in ``fit``: the
+        network's inputs and outputs.
+
+    encoder_bias_ : ndarray of shape (n_components,)
+        Encoder bias ``b``.
+
+    components_ : ndarray of shape (n_components, n_trained)
+        Decoder dictionary: row ``j`` is what unit ``j`` adds to a
+        reconstruction.
+
+    decoder_bias_ : ndarray of shape (n_trained,)
+        Decoder bias ``c`` (the decoder is linear).
+
+    thresholds_ : ndarray of shape (n_components,) or None
+        Inference thresholds of the code, as in
+        :class:`~skl_sae.SparseAutoencoderTransformer`; None for a code that
+        has none.
+
+    activity_threshold_ : float
+        A code counts as active above this value, as in
+        :class:`~skl_sae.SparseAutoencoderTransformer`.
+
+    code_params_ : dict
+        The parameters of the code as fitted: ``k`` for a code that takes
+        it, and the code class's own hyperparameters (``code_params`` over
+        their defaults); empty for a code that has neither.
 
     loss_curve_ : list of float
         Mean training loss at each epoch.

@@ -58,23 +58,25 @@ class SparseAutoencoderOutlierDetector(CallbackSupportMixin, OutlierMixin, BaseE
         Weight of the code rarity against the reconstruction error in the
         score; 0 scores by the reconstruction error alone.
 
-    sparsity : {"kl", "l1", "topk", "batchtopk", "jumprelu"} or None, \
-            default="batchtopk"
-        As in :class:`~skl_sae.SparseAutoencoderTransformer`. BatchTopK gives
-        each sample a few active units and learns how many it needs.
+    sparsity : str or None, default="batchtopk"
+        How the codes are made sparse, as in
+        :class:`~skl_sae.SparseAutoencoderTransformer`, which lists the
+        names (what each does: :ref:`choosing_sparsity`). The default,
+        BatchTopK, gives each sample a few active units and learns how many
+        it needs.
 
     k : int, default=8
-        Mean number of active units per sample with ``"batchtopk"`` (at most
-        that many with ``"topk"``).
+        Active codes per sample of the sparse codes that take it, as in
+        :class:`~skl_sae.SparseAutoencoderTransformer`: with the default
+        BatchTopK, the mean number of active units per sample. A ``k``
+        above ``n_components`` keeps every code, with a UserWarning.
 
     learning_rate_init : float, default=1e-3
-        Step size of ``"adam"`` and ``"sgd"``. Smaller than the
-        transformer's: on the MNIST tasks below, 1e-2 stopped sooner but
-        ranked the outliers worse (ROC AUC 0.955 against 0.963 on the digit
-        3), 3e-3 gave a mean of 0.973 over the ten digits against 0.975,
-        and 1e-3 stops by ``tol`` in about 50 epochs.
+        Step size of ``"adam"`` and ``"sgd"``; smaller than the
+        transformer's, which ranked outliers worse (see
+        :ref:`outlier_detection`).
 
-    sparsity_target, sparsity_weight, auxk_weight, alpha, corruption, \
+    code_params, sparsity_target, sparsity_weight, auxk_weight, alpha, corruption, \
 corruption_level, contractive_weight, activation, output_activation, \
 tied_weights, solver, batch_size, max_iter, tol, \
 n_iter_no_change, early_stopping, validation_fraction, shuffle, \
@@ -82,15 +84,11 @@ random_state, verbose, warm_start, device
         As in :class:`~skl_sae.SparseAutoencoderTransformer`, with the same
         defaults.
 
-    The defaults were chosen on MNIST's one-digit-against-the-rest tasks
-    (``benchmarks/bench_mnist_outliers.py``): with them the detector ranks
-    the ten digits' outliers better on average than LocalOutlierFactor,
-    OneClassSVM, IsolationForest and PCA's reconstruction error.
-
     Attributes
     ----------
     autoencoder_ : SparseAutoencoderTransformer
-        The fitted autoencoder.
+        The fitted autoencoder: its public weights (``components_``, ...)
+        and ``code_params_``, the parameters of its code as fitted.
 
     n_components_ : int
         Its number of hidden units (the size that ``n_components="auto"``
@@ -132,6 +130,13 @@ random_state, verbose, warm_start, device
     --------
     sklearn.ensemble.IsolationForest : Isolation-based outlier detection.
     sklearn.neighbors.LocalOutlierFactor : Density-based outlier detection.
+
+    Notes
+    -----
+    The defaults (128 units, BatchTopK with ``k=8``, ``code_weight=1``,
+    ``learning_rate_init=1e-3``) were chosen on MNIST's
+    one-digit-against-the-rest tasks; :ref:`outlier_detection` compares the
+    detector there with scikit-learn's.
 
     Examples
     --------

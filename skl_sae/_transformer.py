@@ -44,16 +44,14 @@ class SparseAutoencoderTransformer(
 
     ``MSE(x_hat, x) / s2 + sparsity_weight * penalty(h) + alpha / 2 * ||W||^2``
 
-    (the sparse codes need no penalty, JumpReLU's is the fraction of active
-    codes, and AuxK adds its gradient for dead units)
-
     where ``s2`` is the mean per-feature variance of the training data (so the
     first term is the fraction of variance left unexplained, whatever the
-    data's scale), ``penalty`` is the KL divergence between
-    ``sparsity_target`` and each unit's batch-mean activation or the mean
-    absolute activation (both averaged over units, so the weights do not
-    depend on ``n_components``), and ``||W||^2`` sums the squared weights
-    (not biases). ``transform`` returns the codes, ``inverse_transform``
+    data's scale), ``penalty`` is that of ``sparsity``, averaged over units
+    so that the weights do not depend on ``n_components`` (the classic
+    ``"kl"``: the KL divergence between ``sparsity_target`` and each unit's
+    batch-mean activation; a sparse code may need none, and AuxK adds its
+    gradient for dead units), and ``||W||^2`` sums the squared weights (not
+    biases). ``transform`` returns the codes, ``inverse_transform``
     decodes them, ``score_samples`` is the negative per-sample reconstruction
     error (an anomaly score).
 
@@ -78,21 +76,7 @@ class SparseAutoencoderTransformer(
         allows four per input feature, between 256 and 4096. Ignored for a
         fixed ``n_components``.
 
-    sparsity : {"kl", "l1", "topk", "batchtopk", "jumprelu"} or None, \
-            default="kl"
-        How the codes are made sparse. Penalties: ``"kl"`` pulls each unit's
-        mean activation towards ``sparsity_target`` (the classic sparse
-        autoencoder; needs sigmoid units), ``"l1"`` penalises the mean
-        absolute activation. Sparse codes (Gao et al., 2024): ``"topk"``
-        keeps the ``k`` largest codes of each sample; ``"batchtopk"`` keeps
-        the ``k * batch_size`` largest of a training batch and, at inference,
-        the codes above a threshold learned in training (``thresholds_``);
-        ``"jumprelu"`` keeps the codes above learned per-unit thresholds,
-        with ``sparsity_weight`` weighting the fraction of active codes (an
-        L0 penalty). The sparse codes come with unit-norm decoder columns,
-        an encoder initialised as the decoder's transpose, a start from the
-        data's geometric median, and the AuxK loss for dead units. None
-        trains a plain autoencoder.
+    {{sparsity}}
 
     sparsity_target : float, default=0.05
         Target mean activation ``rho`` of each hidden unit with
@@ -102,15 +86,11 @@ class SparseAutoencoderTransformer(
         Weight ``beta`` of the sparsity penalty. Both terms of the loss are
         averages (over features and over units), so ``beta`` does not depend
         on the data's scale or on ``n_components``; this differs from the
-        UFLDL notes, which sum both. On MNIST, 3 gave the most useful codes
-        for a linear classifier among the values from 0.3 to 30 we tried,
-        with mean activations near ``sparsity_target`` (see ``benchmarks/``).
-        With ``"jumprelu"`` it prices the fraction of units active per
-        sample.
+        UFLDL notes, which sum both. With an L0 penalty (``"jumprelu"``) it
+        prices the fraction of units active per sample. How the default was
+        chosen: :ref:`choosing_sparsity`.
 
-    k : int, default=32
-        Active codes per sample with ``sparsity="topk"`` (at most
-        ``n_components``) and on average with ``"batchtopk"``.
+    {{k}}
 
     {{code_params}}
 
@@ -139,10 +119,10 @@ class SparseAutoencoderTransformer(
         reconstructs any real values, for standardized or other unbounded
         data. ``"auto"`` picks ``"sigmoid"`` when all training data lie in
         [0, 1] and ``"identity"`` otherwise, and always ``"identity"`` for
-        the sparse codes (their unit-norm atoms are meant for a linear
-        decoder, and behind a sigmoid AuxK revived no dead units on MNIST:
-        77% dead against 9% with identity, TopK k=32, 5 epochs on 10k
-        images); ``output_activation_`` records the choice.
+        the sparse codes, whose unit-norm atoms are meant for a linear
+        decoder (behind a sigmoid, AuxK revives few dead units; see
+        :ref:`choosing_sparsity`); ``output_activation_`` records the
+        choice.
 
     tied_weights : bool, default=False
         If True the decoder is the encoder transposed (``W' = W.T``), halving
@@ -163,10 +143,8 @@ class SparseAutoencoderTransformer(
 
     learning_rate_init : float, default=1e-2
         Step size of ``"adam"`` and ``"sgd"``. The loss being dimensionless,
-        one step size serves every data set; 1e-2 reaches in 40 epochs the
-        MNIST features that 1e-3 (scikit-learn's MLP default) gave in 200,
-        and a lower loss on the digits for every ``sparsity`` (see the user
-        guide's page on performance).
+        one step size serves every data set; why 1e-2 rather than
+        scikit-learn's MLP's 1e-3: :ref:`performance`.
 
     max_iter : int, default=200
         Maximum number of epochs (``"lbfgs"``: iterations), as in
@@ -204,8 +182,10 @@ class SparseAutoencoderTransformer(
 
     warm_start : bool, default=False
         If True, ``fit`` continues from the fitted weights (with a fresh
-        optimizer) and appends to ``loss_curve_``; the network's shape (``n_components``,
-        ``activation``, ``tied_weights``) cannot change in between.
+        optimizer) and appends to ``loss_curve_``; the network and its code
+        (``n_components``, ``activation``, ``tied_weights``, ``sparsity``,
+        ``k`` where the code takes it, ``code_params``) cannot change in
+        between.
 
     {{device}}
 
@@ -229,6 +209,11 @@ class SparseAutoencoderTransformer(
         Output activation in use (``output_activation`` with ``"auto"``
         resolved).
 
+    code_params_ : dict
+        The parameters of the code as fitted: ``k`` for a code that takes
+        it, and the code class's own hyperparameters (``code_params`` over
+        their defaults); empty for a code that has neither.
+
     encoder_weights_ : ndarray of shape (`n_components_`, n_features)
         Encoder weight ``W``.
 
@@ -239,14 +224,14 @@ class SparseAutoencoderTransformer(
         Decoder bias ``c``.
 
     thresholds_ : ndarray of shape (`n_components_`,) or None
-        Inference thresholds of the codes: JumpReLU's per unit, or
-        BatchTopK's single learned threshold repeated; None for the other
-        sparsities.
+        Inference thresholds of the code, one per unit (e.g. JumpReLU's
+        learned ones, or BatchTopK's single calibrated threshold repeated);
+        None for a code that has none.
 
     activity_threshold_ : float
-        A code counts as active above this value: 1/2 for sigmoid units with
-        a penalty (``"kl"``, ``"l1"``, None), which are never exactly 0, and
-        0 otherwise. It is the rule of ``l0_``, ``feature_density_`` and
+        A code counts as active above this value: 1/2 for sigmoid units
+        whose codes are not exactly sparse (a penalty's, or None's), which
+        are never exactly 0, and 0 otherwise. It is the rule of ``l0_``, ``feature_density_`` and
         ``dead_latents_``.
 
     l0_ : float
