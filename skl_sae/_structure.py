@@ -21,7 +21,7 @@ during the epoch just ended:
    firing as a binary channel, ``H(mean q) - mean H(q)``, with ``q`` its
    probability of firing on a sample (a sigmoid unit's code; 0 or 1 for the
    others) and ``H`` the binary entropy
-   (:meth:`~._losses.CodeStatistics.information`).
+   (:meth:`~._statistics.CodeStatistics.information`).
 
 The penalties are averaged over units (sparsity, contractive), so that a
 unit's price depends on the layer's size
