@@ -21,6 +21,7 @@ from ._callbacks import CallbackSupportMixin, EpochTasks
 from ._codes import code_class
 from ._data import data_range
 from ._distributed import broadcast_seed, process_group
+from ._losses import default_activation, penalty_of
 from ._persistence import NumpyState, transaction
 from ._sklearn import Interval, StrOptions, validate_parameter_constraints
 from ._trainer import (
@@ -117,11 +118,11 @@ class BaseSparseAutoencoder(NumpyState, CallbackSupportMixin, BaseEstimator, ABC
     # -- parameters -> trainer settings ---------------------------------------
 
     def _activation(self):
-        """``activation`` with ``"auto"`` resolved: sigmoid units for the KL
-        penalty and the plain autoencoder, relu for L1 and the sparse codes."""
+        """``activation`` with ``"auto"`` resolved by the sparsity's code or
+        penalty (:func:`~._losses.default_activation`)."""
         if self.activation != "auto":
             return self.activation
-        return "sigmoid" if self.sparsity in ("kl", None) else "relu"
+        return default_activation(self.sparsity)
 
     def _code_params(self):
         """The code's parameters: the shared ones it takes (``k``) and its own
@@ -146,12 +147,14 @@ class BaseSparseAutoencoder(NumpyState, CallbackSupportMixin, BaseEstimator, ABC
         that continues a fitted model, whose parameters may have been set
         since.)"""
         self._validate_params()
-        if self.sparsity == "kl" and self._activation() != "sigmoid":
-            raise ValueError(
-                "sparsity='kl' compares mean activations with sparsity_target and "
-                f"needs activation='sigmoid', got activation={self.activation!r}; "
-                "use sparsity='l1' with 'relu'."
-            )
+        penalty = penalty_of(self.sparsity)
+        if penalty is not None and penalty.activations is not None:
+            if self._activation() not in penalty.activations:
+                raise ValueError(
+                    f"sparsity={self.sparsity!r} needs activation in {penalty.activations}, "
+                    f"got activation={self.activation!r}; use another sparsity (e.g. 'l1' "
+                    "with 'relu')."
+                )
         loss = self._loss_settings()
         if loss.corruption == "mask" and loss.corruption_level >= 1:
             raise ValueError(

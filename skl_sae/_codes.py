@@ -69,6 +69,10 @@ class Activation(nn.Module):
     #: Whether :meth:`calibrate_` needs a pass over the training data after fit.
     needs_calibration = False
 
+    #: The hidden activation of ``activation="auto"`` for this code (the
+    #: plain activation's: a plain autoencoder's sigmoid units).
+    default_activation = "sigmoid"
+
     def __init__(self, activation):
         super().__init__()
         self.activation = activation
@@ -133,6 +137,7 @@ class SparseCode(Activation):
     """Codes that are exactly 0 where a unit is off, trained with AuxK."""
 
     exactly_sparse = True
+    default_activation = "relu"
 
     def auxiliary_loss(self, autoencoder, output, x, dead_latents):
         """The AuxK loss of Gao et al. (2024): the dead units' ``k_aux``
@@ -180,8 +185,6 @@ class TopK(_KeepsK):
         negative ones).
     """
 
-    estimator_params = ("k",)
-
     def __init__(self, k, activation="relu"):
         super().__init__(activation)
         self.k = int(k)
@@ -215,7 +218,6 @@ class BatchTopK(_KeepsK):
         Dtype of the ``threshold`` buffer.
     """
 
-    estimator_params = ("k",)
     needs_calibration = True
 
     def __init__(self, k, activation="relu", momentum=0.01, dtype=None):

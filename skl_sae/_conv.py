@@ -9,7 +9,7 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted
 
 from ._base import BaseSparseAutoencoder, own_constraints
-from ._data import torch_dtype
+from ._data import resolve_image_shape, torch_dtype
 from ._docstrings import fill_parameter_docs
 from ._modules import ConvolutionalAutoencoder
 from ._sklearn import Interval, StrOptions
@@ -30,26 +30,6 @@ _WEIGHTS = {
     "decoder_kernels_": "deconvolutions.{}.weight",
     "decoder_intercepts_": "deconvolutions.{}.bias",
 }
-
-
-def resolve_image_shape(image_shape, n_features):
-    """``(height, width, channels)`` of the images in rows of ``n_features``.
-
-    None takes a square grey image where ``n_features`` is a square, and a
-    row of ``n_features`` pixels otherwise (one-dimensional convolutions).
-    """
-    if image_shape is None:
-        side = math.isqrt(n_features)
-        return (side, side, 1) if side * side == n_features else (1, n_features, 1)
-    shape = tuple(int(d) for d in image_shape)
-    if len(shape) == 2:
-        shape = (*shape, 1)
-    if math.prod(shape) != n_features:
-        raise ValueError(
-            f"image_shape={tuple(image_shape)} holds {math.prod(shape)} pixels, but X has "
-            f"{n_features} features; rows must be images flattened row by row (channels last)."
-        )
-    return shape
 
 
 @fill_parameter_docs

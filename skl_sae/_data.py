@@ -9,6 +9,7 @@ rows live in :mod:`._batches`. Nothing here knows of scikit-learn's
 estimators or of autoencoders.
 """
 
+import math
 import mmap
 import os
 
@@ -243,3 +244,28 @@ def in_unit_interval(X):
         return low >= 0 and high <= 1
     values = X.data if sp.issparse(X) else X
     return values.size == 0 or (values.min() >= 0 and values.max() <= 1)
+
+
+def resolve_image_shape(image_shape, n_features, *, rows=True):
+    """``(height, width, channels)`` of the images in rows of ``n_features``.
+
+    None takes a square grey image where ``n_features`` is a square, and
+    otherwise a row of ``n_features`` pixels (one-dimensional convolutions)
+    where ``rows`` allows it, or raises.
+    """
+    if image_shape is None:
+        side = math.isqrt(n_features)
+        if side * side == n_features:
+            return (side, side, 1)
+        if rows:
+            return (1, n_features, 1)
+        raise ValueError(f"{n_features} features do not make a square image; pass image_shape.")
+    shape = tuple(int(d) for d in image_shape)
+    if len(shape) == 2:
+        shape = (*shape, 1)
+    if math.prod(shape) != n_features:
+        raise ValueError(
+            f"image_shape={tuple(image_shape)} holds {math.prod(shape)} pixels, but X has "
+            f"{n_features} features; rows must be images flattened row by row (channels last)."
+        )
+    return shape

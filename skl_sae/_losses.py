@@ -8,11 +8,14 @@ The terms are pure functions of tensors in :mod:`._functional`;
 nothing else in it imports this module.
 """
 
+from collections.abc import Callable
 from contextlib import contextmanager
+from dataclasses import dataclass
 
 import torch
 
 from . import _fused as fused
+from ._codes import CODES, code_class
 from ._functional import (
     batch_error,
     contractive_penalty,
@@ -25,13 +28,54 @@ from ._functional import (
     weight_decay,
 )
 
-#: Maps the ``sparsity`` parameter to its penalty ``f(output, target)`` of an
-#: ``AutoencoderOutput``; TopK and BatchTopK codes are sparse without one.
+
+@dataclass(frozen=True)
+class Penalty:
+    """A sparsity penalty ``function(output, target)`` of an
+    ``AutoencoderOutput``, and what it asks of the hidden units."""
+
+    function: Callable
+    activation: str = "relu"
+    """The hidden activation that ``activation="auto"`` gives it."""
+    activations: tuple | None = None
+    """The hidden activations it works with (None: any)."""
+    uses_target: bool = False
+    """Whether it pulls the units towards ``sparsity_target``."""
+
+    def __call__(self, output, target):
+        return self.function(output, target)
+
+
+#: Maps the ``sparsity`` parameter to its penalty (a :class:`Penalty`, or a
+#: plain ``f(output, target)``); TopK and BatchTopK codes are sparse without one.
 SPARSITY_PENALTIES = {
-    "kl": lambda output, target: kl_sparsity(output.codes, target),
-    "l1": lambda output, target: l1_sparsity(output.codes),
-    "jumprelu": lambda output, target: l0_sparsity(output.gates),
+    "kl": Penalty(
+        lambda output, target: kl_sparsity(output.codes, target),
+        activation="sigmoid",
+        activations=("sigmoid",),
+        uses_target=True,
+    ),
+    "l1": Penalty(lambda output, target: l1_sparsity(output.codes)),
+    "jumprelu": Penalty(lambda output, target: l0_sparsity(output.gates)),
 }
+
+
+def penalty_of(sparsity):
+    """The :class:`Penalty` that ``sparsity`` selects (a plain function
+    registered in :data:`SPARSITY_PENALTIES` as one with the defaults); None
+    if it has none."""
+    penalty = SPARSITY_PENALTIES.get(sparsity)
+    return penalty if penalty is None or isinstance(penalty, Penalty) else Penalty(penalty)
+
+
+def default_activation(sparsity):
+    """The hidden activation of ``activation="auto"``: a sparse code's
+    (:attr:`~._codes.Activation.default_activation`), else the penalty's,
+    else (a plain autoencoder) sigmoid."""
+    if sparsity in CODES:
+        return code_class(sparsity).default_activation
+    penalty = penalty_of(sparsity)
+    return "sigmoid" if penalty is None else penalty.activation
 
 
 class AutoencoderLoss:
@@ -80,7 +124,7 @@ class AutoencoderLoss:
     ):
         self.scale, self.activation = scale, activation
         self.sparsity = sparsity
-        self.penalty = SPARSITY_PENALTIES.get(sparsity) if sparsity_weight > 0 else None
+        self.penalty = penalty_of(sparsity) if sparsity_weight > 0 else None
         self.sparsity_target, self.sparsity_weight = sparsity_target, sparsity_weight
         self.alpha, self.contractive_weight = alpha, contractive_weight
         self.corruption = corruption if corruption_level > 0 else None

@@ -4,7 +4,7 @@ An estimator translates its parameters once into a frozen
 :class:`LayerSettings` (the code, the loss terms, the solver and its
 schedule, the network to build, the device); :func:`new_layer` starts a layer
 as its code family starts, :func:`fit_layer` trains it through the one loop
-of :mod:`._training`, and :func:`train` runs that loop for any module and
+of :mod:`._training`, and :func:`train_run` runs that loop for any module and
 loss (the stacked classifier's softmax and fine-tuning stages too). What
 varies around the loop (the decoder's unit norm, structure learning,
 callbacks, gradients averaged over processes) plugs in as epoch hooks.

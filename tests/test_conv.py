@@ -10,7 +10,7 @@ from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import Pipeline
 
 from skl_sae import ConvolutionalSparseAutoencoderTransformer, StackedSparseAutoencoderClassifier
-from skl_sae._conv import resolve_image_shape
+from skl_sae._data import resolve_image_shape
 from skl_sae._modules import ConvolutionalAutoencoder
 
 

@@ -69,7 +69,7 @@ def test_filters_of_the_classifier_are_its_first_layer(digits):
 def test_filters_need_an_image_shape_that_holds_the_features(sae):
     with pytest.raises(ValueError, match="square"):
         FiltersDisplay(np.ones((2, 10))).plot()
-    with pytest.raises(ValueError, match="does not hold"):
+    with pytest.raises(ValueError, match="holds 9 pixels, but X has 10 features"):
         FiltersDisplay(np.ones((2, 10)), image_shape=(3, 3)).plot()
     display = FiltersDisplay(np.ones((5, 10)), image_shape=(2, 5)).plot()
     assert display.images_[0].get_array().shape == (2, 5)

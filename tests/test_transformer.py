@@ -76,7 +76,7 @@ def test_l1_sparsity_gives_more_zeros_than_no_sparsity(digits):
 
 def test_kl_sparsity_needs_sigmoid_units(digits):
     X, _ = digits
-    with pytest.raises(ValueError, match="activation='sigmoid'"):
+    with pytest.raises(ValueError, match=r"needs activation in \('sigmoid',\)"):
         small(sparsity="kl", activation="relu").fit(X)
 
 

@@ -3,6 +3,7 @@
 import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
+from .._losses import penalty_of
 from ._base import require_matplotlib, unwrap_autoencoder
 
 
@@ -73,7 +74,9 @@ class ActivationHistogramDisplay:
         estimator = unwrap_autoencoder(estimator)
         check_is_fitted(estimator)
         mean_activations = np.asarray(estimator.transform(X)).mean(axis=0)
-        target = estimator.sparsity_target if estimator.sparsity == "kl" else None
+        penalty = penalty_of(estimator.sparsity)
+        uses_target = penalty is not None and penalty.uses_target
+        target = estimator.sparsity_target if uses_target else None
         return cls(mean_activations, target=target).plot(bins=bins, ax=ax)
 
     def plot(self, *, bins=30, ax=None):

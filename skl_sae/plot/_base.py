@@ -1,8 +1,8 @@
 """What the displays share: the matplotlib check and image grids."""
 
-import math
-
 import numpy as np
+
+from .._data import resolve_image_shape
 
 
 def require_matplotlib(caller):
@@ -18,18 +18,11 @@ def require_matplotlib(caller):
 
 
 def image_shape_of(n_features, image_shape):
-    """``image_shape``, or the square that ``n_features`` pixels make."""
-    if image_shape is None:
-        side = math.isqrt(n_features)
-        if side * side != n_features:
-            raise ValueError(
-                f"{n_features} features do not make a square image; pass image_shape."
-            )
-        image_shape = (side, side)
-    image_shape = tuple(int(d) for d in image_shape)
-    if math.prod(image_shape) != n_features:
-        raise ValueError(f"image_shape={image_shape} does not hold {n_features} features.")
-    return image_shape
+    """The shape to draw rows of ``n_features`` as images: ``image_shape``,
+    or the square they make (:func:`~skl_sae._data.resolve_image_shape`),
+    without a single channel's axis."""
+    shape = resolve_image_shape(image_shape, n_features, rows=False)
+    return shape[:2] if shape[2] == 1 else shape
 
 
 def unwrap_autoencoder(estimator):
