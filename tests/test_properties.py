@@ -12,10 +12,11 @@ either
 
 - succeeds, with finite outputs of the documented shape and dtype (and,
   for a fit, finite fitted attributes), or
-- raises a ValueError or TypeError (``NotFittedError`` before a fit) from a
-  ``raise`` statement of skl_sae or scikit-learn, or from scikit-learn's
-  input validation: the estimator's own checks, never an error of torch,
-  numpy or pandas inside skl_sae;
+- raises a ValueError or TypeError (``NotFittedError`` before a fit) with a
+  message, from a ``raise`` statement of skl_sae or scikit-learn, or from
+  scikit-learn's input validation: the estimator's own checks, never an
+  error of torch, numpy or pandas inside skl_sae. The traceback is read by
+  the module of each frame, not by its file's path;
 
 and a call that raises leaves the estimator exactly as it was: the same
 attributes holding the same objects, the same arrays and the same outputs.
@@ -32,6 +33,7 @@ same cases. Profiles (registered in ``tests/conftest.py``), timed on 2 cores:
 ``--hypothesis-show-statistics`` shows how often each call succeeded or raised.
 """
 
+import linecache
 import tempfile
 import traceback
 import warnings
@@ -372,27 +374,62 @@ def params(draw, spec, max_size=4):
 
 # -- the contract ---------------------------------------------------------------------
 
-#: scikit-learn's input validation, where numpy and pandas fail to convert
-#: data (strings, complex numbers, ragged lists) with their own messages,
-#: as for every scikit-learn estimator.
-SKLEARN_VALIDATION = ("validation.py", "_array_api.py", "multiclass.py", "_param_validation.py")
+#: scikit-learn's input validation (arrays, labels, parameters), where numpy
+#: and pandas fail to convert data (strings, complex numbers, ragged lists)
+#: with their own messages, as for every scikit-learn estimator.
+SKLEARN_VALIDATION = (
+    "sklearn.utils.validation",
+    "sklearn.utils._array_api",
+    "sklearn.utils.multiclass",
+    "sklearn.utils._param_validation",
+)
+
+
+@dataclass
+class Frame:
+    """One frame of a traceback: the module its code belongs to (its
+    ``__name__``, whatever folder it was installed in) and its line."""
+
+    module: str
+    line: str
+
+    @property
+    def library(self):
+        """Whether the frame is code of skl_sae or of scikit-learn."""
+        return self.module.partition(".")[0] in ("skl_sae", "sklearn")
+
+
+def frames(error):
+    """The frames of ``error``'s traceback, outermost first."""
+    return [
+        Frame(
+            frame.f_globals.get("__name__", ""),
+            linecache.getline(frame.f_code.co_filename, line, frame.f_globals).strip(),
+        )
+        for frame, line in traceback.walk_tb(error.__traceback__)
+    ]
 
 
 def assert_own_error(error):
-    """``error`` is a ValueError or TypeError raised by the estimator's own
-    checks: a ``raise`` statement of skl_sae or scikit-learn, or scikit-learn's
-    input validation; not an error of torch, numpy or pandas inside skl_sae."""
+    """``error`` is what the estimator's own checks raise: a ValueError or
+    TypeError with a message, from a ``raise`` statement of skl_sae or
+    scikit-learn, or from scikit-learn's input validation; not an error of
+    torch, numpy or pandas inside skl_sae.
+
+    Judged as the user reads the traceback, by the module of each frame, not
+    by its file: in a clone named ``skl_sae``, with its virtual environment
+    inside it, the path of every file names skl_sae, pandas' included.
+    """
     assert isinstance(error, ValueError | TypeError), f"not a ValueError or TypeError: {error!r}"
-    frames = traceback.extract_tb(error.__traceback__)
-    ours = [frame for frame in frames if {"skl_sae", "sklearn"} & set(Path(frame.filename).parts)]
+    assert str(error).strip(), f"{error!r} says nothing"
+    stack = frames(error)
+    ours = [frame for frame in stack if frame.library]
     assert ours, f"{error!r} was raised outside skl_sae and scikit-learn"
-    origin = ours[-1]
-    where = f"{origin.filename}:{origin.lineno}: {origin.line}"
-    raised_here = origin is frames[-1] and (origin.line or "").startswith("raise")
-    validation = "sklearn" in Path(origin.filename).parts and (
-        Path(origin.filename).name in SKLEARN_VALIDATION
-    )
-    assert raised_here or validation, f"{error!r} from {frames[-1].filename}, at {where}"
+    origin = ours[-1]  # the innermost frame of skl_sae or scikit-learn
+    where = f"{origin.module}: {origin.line}"
+    raised_here = origin is stack[-1] and origin.line.startswith("raise")
+    validation = origin.module in SKLEARN_VALIDATION
+    assert raised_here or validation, f"{error!r} from {stack[-1].module}, at {where}"
 
 
 def float_dtype(X):
