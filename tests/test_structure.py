@@ -356,11 +356,63 @@ def test_auto_works_with_every_solver(digits, solver):
     assert np.isfinite(sae.loss_curve_).all()
 
 
-def test_early_stopping_keeps_weights_of_the_final_structure(digits):
-    sae = SparseAutoencoderTransformer(
-        "auto", early_stopping=True, max_iter=40, random_state=0
-    ).fit(digits)
-    assert sae.transform(digits).shape[1] == sae.n_components_
+def _final_structure(curve):
+    """The epochs (counted from 1) of the last run of equal sizes in ``curve``."""
+    first = len(curve)
+    while first > 1 and curve[first - 2] == curve[-1]:
+        first -= 1
+    return np.arange(first, len(curve) + 1)
+
+
+@pytest.mark.parametrize(
+    "sparsity, learning_rate_init, random_state, max_iter",
+    [
+        # 46 units pruned to 9 after epoch 15; the best epoch is the 17th, of 19.
+        ("l1", 0.1, 0, 19),
+        # 92 units grown to 184 after epoch 15; the 184 score best at epoch 17, of
+        # 18, below the 92 at epoch 15.
+        (None, 0.1, 1, 18),
+        # 46 units pruned to 4 after epoch 15; the 4 score best at epoch 17, of 18,
+        # below the 46 at epoch 14.
+        pytest.param(
+            "l1",
+            0.2,
+            0,
+            18,
+            marks=pytest.mark.xfail(
+                strict=True,
+                raises=AssertionError,
+                reason="a pruning drops the best weights kept so far but not their loss: "
+                "when no later epoch beats that loss, the last weights stay",
+            ),
+        ),
+    ],
+)
+def test_early_stopping_keeps_the_best_weights_of_the_final_structure(
+    digits, sparsity, learning_rate_init, random_state, max_iter
+):
+    # 60 training rows and a high learning rate: the validation score falls and
+    # rises again, and the best epoch of the final structure is not the last.
+    params = dict(
+        sparsity=sparsity,
+        early_stopping=True,
+        validation_fraction=0.5,
+        n_iter_no_change=50,
+        learning_rate_init=learning_rate_init,
+        random_state=random_state,
+    )
+    X = digits[:120]
+    with threadpool_limits(1, user_api="openmp"):  # the same sums in both fits
+        sae = SparseAutoencoderTransformer("auto", max_iter=max_iter, **params).fit(X)
+        epochs = _final_structure(sae.structure_curve_)
+        scores = np.asarray(sae.validation_scores_)
+        best = int(epochs[np.argmax(scores[epochs - 1])])
+        if epochs[0] == 1 or best == max_iter or sae.n_components_ != sae.structure_curve_[-1]:
+            pytest.fail("no new structure trained, or its best epoch is its last")
+        stopped = SparseAutoencoderTransformer("auto", max_iter=best, **params).fit(X)
+    # The weights kept are those of that epoch, as a fit stopped after it has them.
+    np.testing.assert_array_equal(sae.components_, stopped.components_)
+    np.testing.assert_array_equal(sae.encoder_weights_, stopped.encoder_weights_)
 
 
 def test_max_components_below_one_is_refused(digits):
