@@ -338,7 +338,8 @@ class BaseSparseAutoencoder(NumpyState, CallbackSupportMixin, BaseEstimator, ABC
             self.validation_scores_ = [
                 self._validation_score(loss) for loss in history.validation_loss_curve
             ]
-            self.best_validation_score_ = max(self.validation_scores_)
+            best = history.best_state_index  # the epoch whose weights were kept
+            self.best_validation_score_ = self.validation_scores_[-1 if best is None else best]
         self.n_iter_ = history.n_iter
 
     def __sklearn_tags__(self):

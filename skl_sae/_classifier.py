@@ -211,7 +211,7 @@ class StackedSparseAutoencoderClassifier(
         stopping maximises; None otherwise.
 
     best_validation_score_ : float or None
-        The best of ``validation_scores_`` (the weights kept), or None.
+        The validation score of the weights kept (the best epoch), or None.
 
     pretrain_loss_curves_ : list of list of float
         Pre-training loss of each autoencoder layer, bottom to top (empty

@@ -185,7 +185,9 @@ validation_fraction, shuffle, random_state, verbose, device
         each epoch; None otherwise.
 
     best_validation_score_ : float or None
-        The best of ``validation_scores_``, or None.
+        The validation score of the weights kept: the best epoch since the
+        network last changed shape (with ``n_components="auto"``, of the final
+        structure), or None.
 
     n_iter_ : int
         Number of epochs run.

@@ -80,6 +80,13 @@ class History:
     converged: bool = False
     initial_loss: float | None = None
     best_state: dict | None = None
+    """The weights to restore at the end (early stopping): those of the
+    epoch of lowest loss since the module last changed shape."""
+    best_state_loss: float = math.inf
+    """The monitored loss of :attr:`best_state`."""
+    best_state_index: int | None = None
+    """The epoch of the weights restored, as an index into the validation
+    loss curve (None if none was)."""
 
     @property
     def diverged(self):
@@ -97,15 +104,19 @@ class History:
         return state
 
     def update(self, loss, tol, module, keep_best=False):
-        """Count epochs without an improvement of at least ``tol``."""
+        """Count epochs without an improvement of at least ``tol`` and, with
+        ``keep_best``, keep the weights of the lowest ``loss`` since
+        :attr:`best_state` was last dropped (a change of the module's shape
+        drops it, whether or not patience starts again)."""
         if loss > self.best_loss - tol:
             self.no_improvement_count += 1
         else:
             self.no_improvement_count = 0
-        if loss < self.best_loss:
-            self.best_loss = loss
-            if keep_best:
-                self.best_state = {k: v.detach().clone() for k, v in module.state_dict().items()}
+        self.best_loss = min(self.best_loss, loss)
+        if keep_best and (self.best_state is None or loss < self.best_state_loss):
+            self.best_state = {k: v.detach().clone() for k, v in module.state_dict().items()}
+            self.best_state_loss = loss
+            self.best_state_index = len(self.validation_loss_curve) - 1
 
 
 def make_optimizer(solver, parameters, learning_rate_init):
@@ -284,7 +295,7 @@ def fit_loop(
         (NaN or infinite) raises a ValueError instead.
     """
     history = History() if history is None else history
-    history.converged = False
+    history.converged, history.best_state_index = False, None
     early_stopping = validation_batches is not None
     start = time.perf_counter()
     for epoch in range(max_iter):

@@ -268,7 +268,9 @@ class SparseAutoencoderTransformer(
         maximises; None otherwise.
 
     best_validation_score_ : float or None
-        The best of ``validation_scores_`` (the weights kept), or None.
+        The validation score of the weights kept: the best epoch since the
+        network last changed shape (with ``n_components="auto"``, of the final
+        structure), or None.
 
     n_iter_ : int
         Number of epochs run (summed over ``warm_start`` and ``partial_fit``

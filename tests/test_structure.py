@@ -374,18 +374,7 @@ def _final_structure(curve):
         (None, 0.1, 1, 18),
         # 46 units pruned to 4 after epoch 15; the 4 score best at epoch 17, of 18,
         # below the 46 at epoch 14.
-        pytest.param(
-            "l1",
-            0.2,
-            0,
-            18,
-            marks=pytest.mark.xfail(
-                strict=True,
-                raises=AssertionError,
-                reason="a pruning drops the best weights kept so far but not their loss: "
-                "when no later epoch beats that loss, the last weights stay",
-            ),
-        ),
+        ("l1", 0.2, 0, 18),  # a pruning, after which no epoch beats the old best
     ],
 )
 def test_early_stopping_keeps_the_best_weights_of_the_final_structure(
