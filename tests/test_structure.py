@@ -402,6 +402,7 @@ def test_early_stopping_keeps_the_best_weights_of_the_final_structure(
     # The weights kept are those of that epoch, as a fit stopped after it has them.
     np.testing.assert_array_equal(sae.components_, stopped.components_)
     np.testing.assert_array_equal(sae.encoder_weights_, stopped.encoder_weights_)
+    assert sae.best_validation_score_ == scores[best - 1]  # the score of the weights kept
 
 
 def test_max_components_below_one_is_refused(digits):
