@@ -50,6 +50,7 @@ from hypothesis import strategies as st
 from sklearn.base import BaseEstimator
 from sklearn.exceptions import NotFittedError
 from sklearn.utils import check_array
+from variants import sparsities
 
 from skl_sae import (
     ConvolutionalSparseAutoencoderTransformer,
@@ -217,9 +218,10 @@ def labels(draw, n_rows):
 # -- generated parameters -----------------------------------------------------------
 
 #: Values of each parameter (kept to tiny fits: a few units, at most 6 epochs),
-#: within its constraints and out of them.
+#: within its constraints and out of them; a callable gives them when called.
 COMMON_PARAMS = {
-    "sparsity": (["kl", "l1", "topk", "batchtopk", "jumprelu", None], ["l2"]),
+    "sparsity": (sparsities, ["l2"]),  # the registered ones, read as each case is drawn
+    "code_params": ([None, {}], [{"no_such_hyperparameter": 1}, "k=2"]),
     "k": ([1, 2, 5], [0, 1.5]),
     "sparsity_target": ([0.05, 0.5, 1e-12], [0, 1]),
     "sparsity_weight": ([0, 3.0, 1e6], [-1]),
@@ -368,6 +370,7 @@ def params(draw, spec, max_size=4):
     drawn = {}
     for name in names:
         valid, invalid = spec.params[name]
+        valid = list(valid() if callable(valid) else valid)
         drawn[name] = draw(st.sampled_from(valid if clean or not invalid else valid + invalid))
     return drawn
 
@@ -581,6 +584,9 @@ def _run_case(data, name):
     for i in range(data.draw(st.integers(1, 5), label="calls")):
         methods = spec.fits * 3 + spec.calls if fitted is None else spec.fits + spec.calls * 2
         method = data.draw(st.sampled_from(methods), label=f"method {i}")
+        if not hasattr(estimator, method):  # hidden where it does not apply (available_if)
+            event(f"{method} hidden")
+            continue
         if method in spec.fits and fitted is not None:
             estimator.set_params(**data.draw(params(spec, max_size=2), label=f"params {i}"))
         n_cols = None
