@@ -21,13 +21,12 @@ from ._callbacks import CallbackSupportMixin, EpochTasks
 from ._codes import code_class
 from ._data import data_range
 from ._distributed import broadcast_seed, process_group
-from ._losses import default_activation, penalty_of
+from ._losses import LossTerms, default_activation, penalty_of
 from ._persistence import NumpyState, transaction
 from ._sklearn import Interval, StrOptions, validate_parameter_constraints
 from ._trainer import (
     CodeSettings,
     LayerSettings,
-    LossSettings,
     Schedule,
     as_dtype,
     fit_layer,
@@ -96,7 +95,7 @@ class BaseSparseAutoencoder(NumpyState, CallbackSupportMixin, BaseEstimator, ABC
 
     @abstractmethod
     def _loss_settings(self):
-        """The :class:`~._trainer.LossSettings` of this estimator's layers
+        """The :class:`~._losses.LossTerms` of this estimator's layers
         (see :meth:`_shared_loss_settings`)."""
 
     @abstractmethod
@@ -164,9 +163,11 @@ class BaseSparseAutoencoder(NumpyState, CallbackSupportMixin, BaseEstimator, ABC
         self._code_params()
 
     def _shared_loss_settings(self, **own):
-        """:class:`~._trainer.LossSettings` from the shared parameters and
-        the subclass's ``own`` terms (contractive weight, corruption)."""
-        return LossSettings(
+        """:class:`~._losses.LossTerms` from the shared parameters and the
+        subclass's ``own`` terms (contractive weight, corruption)."""
+        return LossTerms(
+            activation=self._activation(),
+            sparsity=self.sparsity,
             sparsity_target=self.sparsity_target,
             sparsity_weight=self.sparsity_weight,
             alpha=self.alpha,

@@ -78,12 +78,31 @@ def default_activation(sparsity):
     return "sigmoid" if penalty is None else penalty.activation
 
 
+@dataclass(frozen=True)
+class LossTerms:
+    """The terms of one autoencoder layer's loss, and their weights: the
+    hidden ``activation`` and the ``sparsity`` (its :class:`Penalty`, if
+    any), the penalties' weights, weight decay ``alpha``, the corruption of
+    the inputs and the AuxK weight."""
+
+    activation: str = "sigmoid"
+    sparsity: str | None = None
+    sparsity_target: float = 0.05
+    sparsity_weight: float = 0.0
+    alpha: float = 0.0
+    contractive_weight: float = 0.0
+    corruption: str | None = None
+    corruption_level: float = 0.0
+    auxk_weight: float = 0.0
+
+
 class AutoencoderLoss:
     """The training loss of one autoencoder layer: ``loss(module, x,
     observed=None)``.
 
     ``reconstruction / scale + sparsity_weight * penalty + contractive_weight
-    * jacobian + alpha * weight decay``, plus ``auxk_weight`` times the code's
+    * jacobian + alpha * weight decay`` (the :class:`LossTerms` ``terms``),
+    plus ``auxk_weight`` times the code's
     auxiliary loss (AuxK) on the units that ``dead_latents`` finds dead. In
     training mode the input is corrupted (``corruption``, drawn from
     ``generator``; Gaussian noise clipped to ``bounds``, the training data's
@@ -105,32 +124,29 @@ class AutoencoderLoss:
     def __init__(
         self,
         scale,
+        terms=None,
         *,
-        activation,
-        sparsity=None,
-        sparsity_target=0.05,
-        sparsity_weight=0.0,
-        alpha=0.0,
-        contractive_weight=0.0,
-        corruption=None,
-        corruption_level=0.0,
         generator=None,
         bounds=None,
-        auxk_weight=0.0,
         dead_latents=None,
-        report_auxiliary=False,
         statistics=None,
         penalty_units=None,
+        report_auxiliary=False,
     ):
-        self.scale, self.activation = scale, activation
-        self.sparsity = sparsity
-        self.penalty = penalty_of(sparsity) if sparsity_weight > 0 else None
-        self.sparsity_target, self.sparsity_weight = sparsity_target, sparsity_weight
-        self.alpha, self.contractive_weight = alpha, contractive_weight
-        self.corruption = corruption if corruption_level > 0 else None
-        self.corruption_level, self.generator, self.bounds = corruption_level, generator, bounds
+        terms = LossTerms() if terms is None else terms
+        self.scale, self.terms = scale, terms
+        self.activation, self.sparsity = terms.activation, terms.sparsity
+        self.penalty = penalty_of(terms.sparsity) if terms.sparsity_weight > 0 else None
+        self.sparsity_target, self.sparsity_weight = terms.sparsity_target, terms.sparsity_weight
+        self.alpha, self.contractive_weight = terms.alpha, terms.contractive_weight
+        self.corruption = terms.corruption if terms.corruption_level > 0 else None
+        self.corruption_level, self.generator, self.bounds = (
+            terms.corruption_level,
+            generator,
+            bounds,
+        )
         self.dead_latents = dead_latents
-        self.auxk_weight = auxk_weight if dead_latents is not None else 0.0
+        self.auxk_weight = terms.auxk_weight if dead_latents is not None else 0.0
         self.report_auxiliary, self.statistics = report_auxiliary, statistics
         self.penalty_units = penalty_units
 

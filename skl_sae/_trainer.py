@@ -1,7 +1,7 @@
 """Fitting one autoencoder layer, from settings that know nothing of scikit-learn.
 
 An estimator translates its parameters once into a frozen
-:class:`LayerSettings` (the code, the loss terms, the solver and its
+:class:`LayerSettings` (the code, the loss terms (:class:`~._losses.LossTerms`), the solver and its
 schedule, the network to build, the device); :func:`new_layer` starts a layer
 as its code family starts, :func:`fit_layer` trains it through the one loop
 of :mod:`._training`, and :func:`train_run` runs that loop for any module and
@@ -10,7 +10,6 @@ varies around the loop (the decoder's unit norm, structure learning,
 callbacks, gradients averaged over processes) plugs in as epoch hooks.
 """
 
-import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -35,7 +34,7 @@ from ._distributed import (
     local_rows,
     process_group,
 )
-from ._losses import AutoencoderLoss, reconstruction_objective
+from ._losses import AutoencoderLoss, LossTerms, reconstruction_objective
 from ._statistics import CodeStatistics
 from ._structure import StructureLearning, initial_components, resolve_max_components
 from ._training import EpochHook, History, fit_loop, make_optimizer
@@ -72,20 +71,6 @@ class CodeSettings:
         return self.family.from_params(
             self.activation, n_units, scale=scale, dtype=dtype, **self.params
         )
-
-
-@dataclass(frozen=True)
-class LossSettings:
-    """The terms of one layer's loss besides the reconstruction error (see
-    :class:`~._losses.AutoencoderLoss`)."""
-
-    sparsity_target: float = 0.05
-    sparsity_weight: float = 0.0
-    alpha: float = 0.0
-    contractive_weight: float = 0.0
-    corruption: str | None = None
-    corruption_level: float = 0.0
-    auxk_weight: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -131,7 +116,7 @@ class LayerSettings:
     """Everything that fitting one autoencoder layer takes from an estimator."""
 
     code: CodeSettings
-    loss: LossSettings
+    loss: LossTerms
     schedule: Schedule
     network: Callable
     """``network(n_features, n_units, *, output_activation, code, generator,
@@ -319,15 +304,13 @@ def _layer_loss(settings, layer, bounds, generator):
         noise = torch.Generator(device=settings.device).manual_seed(seed)
     return AutoencoderLoss(
         layer.scale,
-        activation=settings.code.activation,
-        sparsity=settings.code.sparsity,
-        **dataclasses.asdict(loss),
+        settings.loss,
         generator=noise,
         bounds=bounds,
         dead_latents=layer.dead_latents,
-        report_auxiliary=settings.schedule.solver == "lbfgs",
         statistics=layer.statistics,
         penalty_units=None if layer.structure is None else layer.structure["penalty_units"],
+        report_auxiliary=settings.schedule.solver == "lbfgs",
     )
 
 

@@ -7,7 +7,7 @@ import torch
 
 from skl_sae._codes import TopK
 from skl_sae._fused import supports
-from skl_sae._losses import AutoencoderLoss
+from skl_sae._losses import AutoencoderLoss, LossTerms
 from skl_sae._modules import SparseAutoencoder
 from skl_sae._statistics import CodeStatistics
 
@@ -54,11 +54,13 @@ def test_fused_loss_and_gradients_equal_autograds(activation, output_activation,
     module, x = _model_and_data(activation, output_activation, tied)
     loss_fn = AutoencoderLoss(
         0.37,
-        activation=activation,
-        sparsity=sparsity,
-        sparsity_target=0.1,
-        sparsity_weight=2.0,
-        alpha=1e-2,
+        LossTerms(
+            activation=activation,
+            sparsity=sparsity,
+            sparsity_target=0.1,
+            sparsity_weight=2.0,
+            alpha=1e-2,
+        ),
     )
     assert supports(module, loss_fn)
     value, grads = _gradients(module, loss_fn, x, by_hand=True)
@@ -73,7 +75,9 @@ def test_fused_kl_gradient_stops_at_the_clamp_as_autograds_does():
     module, x = _model_and_data("sigmoid", "sigmoid", False)
     with torch.no_grad():
         module.encoder.bias[:2] = 60.0  # these units saturate at 1 on every row
-    loss_fn = AutoencoderLoss(1.0, activation="sigmoid", sparsity="kl", sparsity_weight=3.0)
+    loss_fn = AutoencoderLoss(
+        1.0, LossTerms(activation="sigmoid", sparsity="kl", sparsity_weight=3.0)
+    )
     value, grads = _gradients(module, loss_fn, x, by_hand=True)
     expected_value, expected_grads = _gradients(module, loss_fn, x, by_hand=False)
     torch.testing.assert_close(value, expected_value)
@@ -84,7 +88,9 @@ def test_fused_kl_gradient_stops_at_the_clamp_as_autograds_does():
 def test_fused_loss_records_the_code_statistics():
     module, x = _model_and_data("sigmoid", "sigmoid", False)
     statistics = CodeStatistics(5, x.shape[0], "cpu")
-    loss_fn = AutoencoderLoss(1.0, activation="sigmoid", sparsity="kl", statistics=statistics)
+    loss_fn = AutoencoderLoss(
+        1.0, LossTerms(activation="sigmoid", sparsity="kl"), statistics=statistics
+    )
     loss_fn.accumulate_gradients(module, x)
     with torch.no_grad():
         out = module(x)
@@ -100,9 +106,7 @@ def test_fused_loss_trains_on_the_corrupted_input_against_the_clean_one():
     module, x = _model_and_data("sigmoid", "identity", False)
     loss_fn = AutoencoderLoss(
         1.0,
-        activation="sigmoid",
-        corruption="mask",
-        corruption_level=0.5,
+        LossTerms(activation="sigmoid", corruption="mask", corruption_level=0.5),
         generator=torch.Generator().manual_seed(3),
     )
     fused_value = loss_fn.accumulate_gradients(module, x)
@@ -116,7 +120,9 @@ def test_fused_loss_trains_on_the_corrupted_input_against_the_clean_one():
 
 def test_gradients_add_to_those_already_there():
     module, x = _model_and_data("sigmoid", "identity", False)
-    loss_fn = AutoencoderLoss(1.0, activation="sigmoid", sparsity="kl", sparsity_weight=3.0)
+    loss_fn = AutoencoderLoss(
+        1.0, LossTerms(activation="sigmoid", sparsity="kl", sparsity_weight=3.0)
+    )
     _, once = _gradients(module, loss_fn, x, by_hand=True, weight=1.0)
     loss_fn.accumulate_gradients(module, x, weight=1.0)  # a second batch, the same
     for name, parameter in module.named_parameters():
@@ -125,9 +131,9 @@ def test_gradients_add_to_those_already_there():
 
 def test_sparse_codes_other_terms_and_evaluation_take_the_autograd_path():
     module, x = _model_and_data("relu", "identity", False)
-    plain = AutoencoderLoss(1.0, activation="relu", sparsity="l1")
+    plain = AutoencoderLoss(1.0, LossTerms(activation="relu", sparsity="l1"))
     assert supports(module, plain)
-    contractive = AutoencoderLoss(1.0, activation="relu", contractive_weight=0.1)
+    contractive = AutoencoderLoss(1.0, LossTerms(activation="relu", contractive_weight=0.1))
     assert not supports(module, contractive)
     assert contractive.accumulate_gradients(module, x) is None
     module.eval()

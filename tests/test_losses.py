@@ -18,7 +18,7 @@ from skl_sae._functional import (
     squared_error,
     weight_decay,
 )
-from skl_sae._losses import SPARSITY_PENALTIES, AutoencoderLoss
+from skl_sae._losses import SPARSITY_PENALTIES, AutoencoderLoss, LossTerms
 from skl_sae._modules import AutoencoderOutput, SparseAutoencoder
 
 
@@ -128,7 +128,9 @@ def test_an_autoencoder_loss_with_a_mask_leaves_the_gradient_to_autograd():
     module = module.to(torch.float64)
     x = torch.rand(5, 4, dtype=torch.float64)
     observed = torch.rand(5, 4) < 0.5
-    loss_fn = AutoencoderLoss(0.5, activation="sigmoid", sparsity="kl", sparsity_weight=0.0)
+    loss_fn = AutoencoderLoss(
+        0.5, LossTerms(activation="sigmoid", sparsity="kl", sparsity_weight=0.0)
+    )
     assert loss_fn.accumulate_gradients(module, x) is not None  # the hand-written gradient
     assert loss_fn.accumulate_gradients(module, x, observed) is None
     module.eval()

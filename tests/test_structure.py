@@ -17,7 +17,7 @@ from skl_sae import (
     StackedSparseAutoencoderClassifier,
 )
 from skl_sae._codes import DeadLatents, JumpReLU, TopK
-from skl_sae._losses import AutoencoderLoss
+from skl_sae._losses import AutoencoderLoss, LossTerms
 from skl_sae._modules import SparseAutoencoder
 from skl_sae._optimizers import Adam
 from skl_sae._statistics import CodeStatistics, binary_entropy
@@ -273,11 +273,15 @@ def test_the_initial_size_does_not_depend_on_the_scale_of_the_data(scale, sparse
 def test_penalties_price_units_as_in_a_layer_of_penalty_units():
     module = _module(4)
     x = torch.rand(6, 3)
-    plain = AutoencoderLoss(1.0, activation="sigmoid", sparsity="kl", sparsity_weight=3.0)
-    priced = AutoencoderLoss(
-        1.0, activation="sigmoid", sparsity="kl", sparsity_weight=3.0, penalty_units=16
+    plain = AutoencoderLoss(
+        1.0, LossTerms(activation="sigmoid", sparsity="kl", sparsity_weight=3.0)
     )
-    none = AutoencoderLoss(1.0, activation="sigmoid", sparsity="kl", sparsity_weight=0.0)
+    priced = AutoencoderLoss(
+        1.0, LossTerms(activation="sigmoid", sparsity="kl", sparsity_weight=3.0), penalty_units=16
+    )
+    none = AutoencoderLoss(
+        1.0, LossTerms(activation="sigmoid", sparsity="kl", sparsity_weight=0.0)
+    )
     penalty = plain(module, x) - none(module, x)
     torch.testing.assert_close(priced(module, x) - none(module, x), penalty * 4 / 16)
 
