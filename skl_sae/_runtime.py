@@ -9,7 +9,8 @@ import os
 from contextlib import contextmanager
 
 import torch
-from sklearn.utils._openmp_helpers import _openmp_effective_n_threads
+
+from ._sklearn import _openmp_effective_n_threads
 
 
 def resolve_device(device):
@@ -40,68 +41,36 @@ def resolve_device(device):
     return resolved
 
 
-def busy_cpus():
-    """CPUs that other processes keep busy now: the machine's runnable
-    threads (Linux's ``/proc/loadavg``) less this process's own (its threads
-    in state R, torch's spinning workers included); 0 where unknown.
+def call_threads():
+    """Torch's threads for one fit or inference: one, or as many as
+    ``OMP_NUM_THREADS`` asks for; never a count read off the machine's load.
 
-    A CPU-bound process is always runnable, so one reading counts it; a
-    process that happens to pass at that instant costs one fit a thread.
+    The count decides how matrix products and sums split their work, and so
+    the last bits of their results: on the digits, one and two threads gave
+    two float32 classifiers (MKL split the 200 rows of the output layer's
+    gradient product between the threads) and two L-BFGS transformers (its
+    dot products of 8,320 weights), and eight threads changed even forward
+    products; torch splits a sum over all entries once it passes 32,768 of
+    them. A count that followed the load gave two models for one
+    ``random_state``. One thread is also what a busy machine wants: torch's
+    threads wait for each other at every operation, and one of them
+    descheduled by another process stalls the rest (two threads beside
+    another job on two cores made a digits fit 58 times slower than one).
+    With ``OMP_NUM_THREADS`` set, the count is scikit-learn's for its OpenMP
+    code (the variable, capped by the CPUs and their quota), as fixed as the
+    variable is.
     """
-    try:
-        with open("/proc/loadavg") as loadavg:
-            running = int(loadavg.read().split()[3].split("/")[0])
-        return max(0, running - _own_running_threads())
-    except (OSError, ValueError, IndexError):
-        return 0
-
-
-def idle_cpus():
-    """This process's CPUs (its affinity) less those that other processes
-    keep busy; the others' threads are taken as spread over the whole
-    machine, so that a container pinned to 2 of 64 CPUs counts its share of
-    the host's load, not all of it."""
-    machine = os.cpu_count() or 1
-    try:
-        ours = len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):  # not on Linux
-        ours = machine
-    return ours - round(busy_cpus() * ours / max(machine, ours))
-
-
-def _own_running_threads():
-    """This process's threads that are running or runnable (this one included)."""
-    count = 0
-    for task in os.listdir("/proc/self/task"):
-        try:
-            with open(f"/proc/self/task/{task}/stat") as stat:
-                # The state follows the command name, which is in parentheses.
-                count += stat.read().rsplit(")", 1)[1].split()[0] == "R"
-        except OSError:  # the thread ended meanwhile
-            continue
-    return max(count, 1)
+    if os.environ.get("OMP_NUM_THREADS"):
+        return max(1, _openmp_effective_n_threads())
+    return 1
 
 
 @contextmanager
 def torch_threads():
-    """Run torch with as many threads as OpenMP code of scikit-learn would,
-    and no more than the machine has idle.
-
-    ``_openmp_effective_n_threads`` honours ``OMP_NUM_THREADS``, CPU quotas and
-    the limits joblib sets in its workers (``cpu_count // n_jobs``), so that
-    ``GridSearchCV(n_jobs=2)`` on two cores runs two single-threaded fits
-    instead of oversubscribing them. Beyond that, CPUs that other processes
-    keep busy (:func:`busy_cpus`) are left to them: torch's OpenMP threads
-    wait for each other at every operation, and one of them descheduled by
-    another process stalls all the others, so two threads on a two-core
-    machine running another job made a fit of the digits 58 times slower
-    than one thread (35 s against 0.6 s). The previous setting is restored
-    after.
-    """
+    """Run torch on :func:`call_threads` threads inside; the previous count is
+    restored after."""
     previous = torch.get_num_threads()
-    wanted = max(1, _openmp_effective_n_threads())
-    if wanted > 1:
-        wanted = max(1, min(wanted, idle_cpus()))
+    wanted = call_threads()
     if wanted != previous:
         torch.set_num_threads(wanted)
     try:

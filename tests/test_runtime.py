@@ -1,22 +1,20 @@
 """torch's run-time settings: the device, the threads, denormals."""
 
+import builtins
+import io
 import os
-import subprocess
-import sys
-import time
+import pickle
+import warnings
 
+import numpy as np
 import pytest
 import torch
 from joblib import Parallel, delayed
+from sklearn.datasets import load_digits
 
 import skl_sae._runtime
-from skl_sae._runtime import (
-    busy_cpus,
-    cpu_settings,
-    flush_denormals,
-    resolve_device,
-    torch_threads,
-)
+from skl_sae import SparseAutoencoderTransformer, StackedSparseAutoencoderClassifier
+from skl_sae._runtime import cpu_settings, flush_denormals, resolve_device, torch_threads
 
 
 def test_resolve_device():
@@ -44,8 +42,8 @@ def _threads_inside():
         return torch.get_num_threads()
 
 
-def test_torch_threads_follow_scikit_learn_inside_and_are_restored_after(monkeypatch):
-    monkeypatch.setattr(skl_sae._runtime, "_openmp_effective_n_threads", lambda: 1)
+def test_torch_threads_run_one_thread_inside_and_restore_the_count_after(monkeypatch):
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
     before = torch.get_num_threads()
     torch.set_num_threads(3)
     try:
@@ -55,36 +53,94 @@ def test_torch_threads_follow_scikit_learn_inside_and_are_restored_after(monkeyp
         torch.set_num_threads(before)
 
 
-def test_torch_threads_leave_the_cpus_that_other_processes_keep_busy(monkeypatch):
+def test_omp_num_threads_asks_for_as_many_threads_as_scikit_learn_would_use(monkeypatch):
+    monkeypatch.setenv("OMP_NUM_THREADS", "4")
     monkeypatch.setattr(skl_sae._runtime, "_openmp_effective_n_threads", lambda: 4)
-    monkeypatch.setattr(os, "cpu_count", lambda: 4)
-    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1, 2, 3}, raising=False)
-    monkeypatch.setattr(skl_sae._runtime, "busy_cpus", lambda: 0)
     assert _threads_inside() == 4
-    monkeypatch.setattr(skl_sae._runtime, "busy_cpus", lambda: 3)
-    assert _threads_inside() == 1
-    monkeypatch.setattr(skl_sae._runtime, "busy_cpus", lambda: 9)
-    assert _threads_inside() == 1  # never fewer than one
+    monkeypatch.setattr(skl_sae._runtime, "_openmp_effective_n_threads", lambda: 2)  # a quota
+    assert _threads_inside() == 2
 
 
-def test_a_process_pinned_to_some_cpus_counts_its_share_of_the_load(monkeypatch):
-    monkeypatch.setattr(skl_sae._runtime, "_openmp_effective_n_threads", lambda: 4)
-    monkeypatch.setattr(os, "cpu_count", lambda: 64)
-    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1, 2, 3}, raising=False)
-    monkeypatch.setattr(skl_sae._runtime, "busy_cpus", lambda: 16)  # a quarter of the host busy
-    assert _threads_inside() == 3
+def _fake_load(monkeypatch, busy):
+    """Make Linux's /proc/loadavg and ``os.getloadavg`` report ``busy`` CPUs
+    kept busy by other processes (and this one's thread running)."""
+    line = f"{busy}.00 {busy}.00 {busy}.00 {busy + 1}/300 4242\n"
+    real_open = builtins.open
+
+    def fake_open(file, *args, **kwargs):
+        if str(file) == "/proc/loadavg":
+            return io.StringIO(line)
+        return real_open(file, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "open", fake_open)
+    monkeypatch.setattr(os, "getloadavg", lambda: (float(busy),) * 3, raising=False)
 
 
-def test_busy_cpus_counts_a_cpu_bound_process():
-    if not os.path.exists("/proc/loadavg"):
-        pytest.skip("needs Linux's /proc/loadavg")
-    spinner = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+#: Loads that would give a fit every thread count between all the cores and one,
+#: had the count followed them.
+LOADS = sorted({0, 1, (os.cpu_count() or 1) // 2, os.cpu_count() or 1})
+
+#: Small fits, and the dtype they train in, whose models the thread count
+#: changes in their last bits: the L-BFGS transformer's and the float32
+#: classifier's between one and two threads, the Adam transformer's between
+#: one and eight (torch 2.13 with MKL 2024.2).
+FITS = {
+    "transformer": (
+        lambda: SparseAutoencoderTransformer(n_components=32, max_iter=3, random_state=0),
+        np.float64,
+    ),
+    "transformer, lbfgs": (
+        lambda: SparseAutoencoderTransformer(
+            n_components=64, solver="lbfgs", max_iter=3, random_state=0
+        ),
+        np.float64,
+    ),
+    "classifier": (
+        lambda: StackedSparseAutoencoderClassifier(
+            hidden_layer_sizes=(32,), max_iter=3, pretrain_max_iter=2, random_state=0
+        ),
+        np.float32,
+    ),
+}
+
+
+def _fitted_bits(name):
+    """The pickled bytes of each fitted attribute of the fit ``FITS[name]``
+    on the digits."""
+    make, dtype = FITS[name]
+    X, y = load_digits(return_X_y=True)
+    estimator = make()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # 3 epochs do not converge
+        estimator.fit((X / 16).astype(dtype), y)
+    return {
+        attribute: pickle.dumps(value)
+        for attribute, value in vars(estimator).items()
+        if attribute.endswith("_") and not attribute.startswith("_")
+    }
+
+
+@pytest.mark.parametrize("name", FITS)
+def test_fitted_model_is_bit_for_bit_the_same_whatever_the_load(monkeypatch, name):
+    models = []
+    for busy in LOADS:
+        _fake_load(monkeypatch, busy)
+        models.append(_fitted_bits(name))
+    for busy, model in zip(LOADS[1:], models[1:], strict=True):
+        different = [attribute for attribute in model if model[attribute] != models[0][attribute]]
+        assert not different, f"{busy} CPUs busy changed {different}"
+
+
+def test_fitted_model_is_the_same_whatever_threads_torch_had_before():
+    before = torch.get_num_threads()
+    models = []
     try:
-        time.sleep(0.5)
-        assert busy_cpus() >= 1
+        for threads in sorted({1, 2, os.cpu_count() or 1}):
+            torch.set_num_threads(threads)
+            models.append(_fitted_bits("classifier"))
     finally:
-        spinner.kill()
-        spinner.wait()
+        torch.set_num_threads(before)
+    assert all(model == models[0] for model in models[1:])
 
 
 def test_resolve_device_takes_a_torch_device():
@@ -113,7 +169,7 @@ def test_denormals_are_flushed_inside_and_the_mode_is_restored_after(before):
 def test_cpu_settings_set_threads_and_denormals(monkeypatch):
     if not torch.set_flush_denormal(False):
         pytest.skip("this CPU cannot flush denormals")
-    monkeypatch.setattr(skl_sae._runtime, "_openmp_effective_n_threads", lambda: 1)
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
     with cpu_settings():
         assert torch.get_num_threads() == 1
         assert torch.full((1,), 1e-39, dtype=torch.float32).mul(1.0).item() == 0.0
