@@ -20,8 +20,8 @@ brings a unit-norm dictionary) and its auxiliary loss. A new variant is one
 class here, one entry of :data:`CODES` and, if it has a penalty, one row of
 ``SPARSITY_PENALTIES`` in :mod:`._losses`.
 
-:class:`DeadLatents` tracks which units have not fired for a while, and
-:func:`auxiliary_codes` gives the codes that the AuxK loss trains on them.
+:class:`~._statistics.DeadLatents` tracks which units have not fired for a
+while, and :func:`auxiliary_codes` gives the codes that the AuxK loss trains on them.
 Torch only; nothing here draws random numbers.
 """
 
@@ -31,7 +31,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ._functional import auxk_loss, select_units
+from ._functional import auxk_loss
 from ._warnings import warn
 
 ACTIVATIONS = {
@@ -144,7 +144,7 @@ class SparseCode(Activation):
         largest codes (``k_aux``: the autoencoder's ``auxiliary_k``, half the
         input width) reconstruct what the
         live codes missed; weighted by the share of ``k_aux`` that is dead.
-        ``dead_latents`` (a :class:`DeadLatents`) is updated with the batch."""
+        ``dead_latents`` (a :class:`~._statistics.DeadLatents`) is updated with the batch."""
         dead_latents.update(self.firing(output.codes))
         dead = dead_latents.mask()
         n_dead = int(dead.sum())
@@ -380,12 +380,6 @@ def code_class(sparsity):
     return CODES.get(sparsity, Activation)
 
 
-def make_code(sparsity, activation, n_units, *, k=None, scale=1.0, dtype=None):
-    """The code module for ``sparsity``: a sparse code or a plain activation
-    (see :meth:`Activation.from_params`)."""
-    return code_class(sparsity).from_params(activation, n_units, k=k, scale=scale, dtype=dtype)
-
-
 @torch.no_grad()
 def calibrate_codes_(layers, batches):
     """Calibrate the codes of ``layers`` (applied in turn, bottom first) that
@@ -403,47 +397,6 @@ def calibrate_codes_(layers, batches):
             return layer.pre_activations(x)
 
         layer.code.calibrate_(pre_activations(x) for x in batches())
-
-
-class DeadLatents:
-    """Counts, per unit, the training samples seen since it last fired.
-
-    A unit is dead once ``dead_after`` samples have passed without it firing.
-
-    Parameters
-    ----------
-    n_units : int
-        Number of units tracked.
-    dead_after : int
-        Samples without firing after which a unit counts as dead.
-    device : torch.device
-        Where the counts live (the model's device).
-    """
-
-    def __init__(self, n_units, dead_after, device):
-        self.dead_after = int(dead_after)
-        self.samples_since_fired = torch.zeros(n_units, dtype=torch.int64, device=device)
-
-    @torch.no_grad()
-    def update(self, fired):
-        """Record a batch; ``fired`` is its (n_samples, n_units) boolean mask."""
-        self.samples_since_fired += fired.shape[0]
-        self.samples_since_fired.masked_fill_(fired.any(dim=0), 0)
-
-    def to_(self, device):
-        """Move the counts to ``device``."""
-        self.samples_since_fired = self.samples_since_fired.to(device)
-        return self
-
-    def select_units_(self, keep, n_new):
-        """Keep the counts of the units at indices ``keep``; ``n_new`` new
-        units start with a count of 0."""
-        self.samples_since_fired = select_units(self.samples_since_fired, keep, n_new, dim=0)
-        return self
-
-    def mask(self):
-        """Boolean mask of the dead units."""
-        return self.samples_since_fired >= self.dead_after
 
 
 def auxiliary_codes(pre, dead, k_aux, activation="relu"):

@@ -15,7 +15,7 @@ from contextlib import contextmanager
 import numpy as np
 import torch
 
-from ._codes import DeadLatents
+from ._statistics import DeadLatents
 from ._training import History
 
 #: The attributes that hold torch objects, rebuilt after unpickling.

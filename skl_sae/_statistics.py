@@ -5,7 +5,8 @@ training data, the rows of codes on which each unit fired, the
 reconstruction error and, for structure learning, the information that each
 unit's firing carried about the samples (:func:`binary_entropy`). The loss
 of a layer (:class:`~._losses.AutoencoderLoss`) feeds it a batch at a time;
-the estimators read its diagnostics after fit. Torch only.
+the estimators read its diagnostics after fit. :class:`DeadLatents` counts,
+for the AuxK loss, the samples since each unit last fired. Torch only.
 """
 
 import math
@@ -115,3 +116,44 @@ def binary_entropy(p):
     element-wise; 0 at 0 and 1."""
     p = p.clamp(0, 1)
     return -(torch.xlogy(p, p) + torch.xlogy(1 - p, 1 - p)) / math.log(2)
+
+
+class DeadLatents:
+    """Counts, per unit, the training samples seen since it last fired.
+
+    A unit is dead once ``dead_after`` samples have passed without it firing.
+
+    Parameters
+    ----------
+    n_units : int
+        Number of units tracked.
+    dead_after : int
+        Samples without firing after which a unit counts as dead.
+    device : torch.device
+        Where the counts live (the model's device).
+    """
+
+    def __init__(self, n_units, dead_after, device):
+        self.dead_after = int(dead_after)
+        self.samples_since_fired = torch.zeros(n_units, dtype=torch.int64, device=device)
+
+    @torch.no_grad()
+    def update(self, fired):
+        """Record a batch; ``fired`` is its (n_samples, n_units) boolean mask."""
+        self.samples_since_fired += fired.shape[0]
+        self.samples_since_fired.masked_fill_(fired.any(dim=0), 0)
+
+    def to_(self, device):
+        """Move the counts to ``device``."""
+        self.samples_since_fired = self.samples_since_fired.to(device)
+        return self
+
+    def select_units_(self, keep, n_new):
+        """Keep the counts of the units at indices ``keep``; ``n_new`` new
+        units start with a count of 0."""
+        self.samples_since_fired = select_units(self.samples_since_fired, keep, n_new, dim=0)
+        return self
+
+    def mask(self):
+        """Boolean mask of the dead units."""
+        return self.samples_since_fired >= self.dead_after

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from ._batches import StreamedRows, inference_batch_rows, make_batches
-from ._codes import DeadLatents, calibrate_codes_, code_class
+from ._codes import calibrate_codes_, code_class
 from ._data import (
     geometric_median,
     in_unit_interval,
@@ -35,7 +35,7 @@ from ._distributed import (
     process_group,
 )
 from ._losses import AutoencoderLoss, LossTerms, reconstruction_objective
-from ._statistics import CodeStatistics
+from ._statistics import CodeStatistics, DeadLatents
 from ._structure import StructureLearning, initial_components, resolve_max_components
 from ._training import EpochHook, History, fit_loop, make_optimizer
 

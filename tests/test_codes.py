@@ -8,12 +8,12 @@ import torch
 from skl_sae._codes import (
     Activation,
     BatchTopK,
-    DeadLatents,
     JumpReLU,
     TopK,
     auxiliary_codes,
-    make_code,
+    code_class,
 )
+from skl_sae._statistics import DeadLatents
 
 
 def test_topk_keeps_the_k_largest_of_each_row_through_the_activation():
@@ -75,12 +75,12 @@ def test_jumprelu_gates_pass_a_straight_through_gradient_near_the_threshold():
     assert torch.allclose(code.log_threshold.grad, torch.tensor([-4.0, 0.0], dtype=torch.float64))
 
 
-def test_make_code_scales_jumprelu_to_the_pre_activations():
-    code = make_code("jumprelu", "relu", 4, scale=2.0)
+def test_a_code_from_its_parameters_scales_jumprelu_to_the_pre_activations():
+    code = code_class("jumprelu").from_params("relu", 4, scale=2.0)
     assert torch.allclose(code.threshold, torch.full((4,), 2.0))
     assert code.bandwidth == 1.0
-    assert isinstance(make_code("kl", "sigmoid", 4), Activation)
-    assert make_code("topk", "relu", 4, k=3).k == 3
+    assert isinstance(code_class("kl").from_params("sigmoid", 4), Activation)
+    assert code_class("topk").from_params("relu", 4, k=3).k == 3
 
 
 def test_a_sigmoid_unit_fires_above_one_half_and_a_sparse_code_above_zero():

@@ -16,11 +16,11 @@ from skl_sae import (
     SparseAutoencoderTransformer,
     StackedSparseAutoencoderClassifier,
 )
-from skl_sae._codes import DeadLatents, JumpReLU, TopK
+from skl_sae._codes import JumpReLU, TopK
 from skl_sae._losses import AutoencoderLoss, LossTerms
 from skl_sae._modules import SparseAutoencoder
 from skl_sae._optimizers import Adam
-from skl_sae._statistics import CodeStatistics, binary_entropy
+from skl_sae._statistics import CodeStatistics, DeadLatents, binary_entropy
 from skl_sae._structure import (
     CHECK_INTERVAL,
     StructureLearning,
