@@ -1,8 +1,8 @@
 """Fitting one autoencoder layer, from settings that know nothing of scikit-learn.
 
 An estimator translates its parameters once into a frozen
-:class:`LayerSettings` (the code, the loss terms (:class:`~._losses.LossTerms`), the solver and its
-schedule, the network to build, the device); :func:`new_layer` starts a layer
+:class:`LayerSettings` (the code, the loss terms of :class:`~._losses.LossTerms`,
+the solver and its schedule, the network to build, the device); :func:`new_layer` starts a layer
 as its code family starts, :func:`fit_layer` trains it through the one loop
 of :mod:`._training`, and :func:`train_run` runs that loop for any module and
 loss (the stacked classifier's softmax and fine-tuning stages too). What
@@ -202,9 +202,11 @@ def new_layer(settings, X, n_components, *, output_activation, rng, generator, o
     encoder as their transpose and the geometric median of ``X`` as centre.
 
     ``observed``, a boolean mask of ``X``'s shape, restricts the loss scale
-    to the observed entries. ``n_components="auto"`` starts structure learning from
-    :func:`~._structure.initial_components` units. A fixed size below what
-    the code keeps per sample is refused (:meth:`~._codes.Activation.check_units`).
+    to the observed entries. ``n_components="auto"`` starts structure
+    learning from :func:`~._structure.initial_components` units; a fixed
+    size is checked against the code's parameters
+    (:meth:`~._codes.Activation.check_units`: fewer units than TopK's ``k``
+    keep every code, with a warning).
     """
     dtype = torch_dtype(X.dtype)
     X = as_dtype(X, numpy_dtype(dtype))
