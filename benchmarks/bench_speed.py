@@ -23,6 +23,7 @@ from _common import load_mnist, print_table, timed
 from sklearn.exceptions import ConvergenceWarning
 
 from skl_sae import SparseAutoencoderTransformer
+from skl_sae._runtime import call_threads
 
 
 def plain_torch_fit(X, n_components, epochs, batch_size, lr, beta, rho, alpha, seed, device="cpu"):
@@ -101,7 +102,9 @@ def main(argv=None):
     args = parser.parse_args(argv)
     X_all, _, _, _ = load_mnist(args.data, max(n for n, *_ in SETTINGS))
     common = dict(lr=1e-3, beta=3.0, rho=0.05, alpha=1e-5)
-    threads = torch.get_num_threads()
+    # The plain loop runs on the threads that fit takes (one, unless OMP_NUM_THREADS says).
+    threads = call_threads()
+    torch.set_num_threads(threads)
     d = X_all.shape[1]
     peak_big = matmul_gflops(2048, 2048, 2048, device=args.device)
     print(
