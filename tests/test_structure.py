@@ -320,8 +320,8 @@ def test_a_fixed_size_has_a_constant_structure_curve(digits):
 
 
 def test_auto_is_reproducible(digits):
-    # One thread: the thread count otherwise follows the idle CPUs, and sums
-    # split over another count differ in the last digits (reproducibility.rst).
+    # One thread, as fit takes by default, even where OMP_NUM_THREADS asks for more:
+    # sums split over another count differ in the last digits (reproducibility.rst).
     with threadpool_limits(1, user_api="openmp"):
         fits = [
             SparseAutoencoderTransformer("auto", max_iter=20, random_state=3).fit(digits)
@@ -395,7 +395,7 @@ def test_early_stopping_keeps_the_best_weights_of_the_final_structure(
         random_state=random_state,
     )
     X = digits[:120]
-    with threadpool_limits(1, user_api="openmp"):  # the same sums in both fits
+    with threadpool_limits(1, user_api="openmp"):  # one thread, whatever OMP_NUM_THREADS says
         sae = SparseAutoencoderTransformer("auto", max_iter=max_iter, **params).fit(X)
         epochs = _final_structure(sae.structure_curve_)
         scores = np.asarray(sae.validation_scores_)
