@@ -36,7 +36,7 @@ class ShiftedReLU(SparseCode):
     pre-activations' typical size.
     """
 
-    hyperparameters = {"shift_scale": (1.0, [Interval(Real, 0, None, closed="neither")])}
+    hyperparameters = {"shift_scale": (0.5, [Interval(Real, 0, None, closed="neither")])}
 
     def __init__(self, n_units, activation="relu", shift=1.0, dtype=None):
         super().__init__(activation)
@@ -76,7 +76,7 @@ def test_a_registered_variant_fits_with_its_own_hyperparameter(digits, shifted_r
     sae = SparseAutoencoderTransformer(
         16,
         sparsity="shifted",
-        code_params={"shift_scale": 0.5},
+        code_params={"shift_scale": 0.25},
         sparsity_weight=0.1,
         max_iter=5,
         random_state=0,
@@ -86,10 +86,10 @@ def test_a_registered_variant_fits_with_its_own_hyperparameter(digits, shifted_r
     assert codes.min() == 0 and np.mean(codes == 0) > 0.05  # exactly sparse
     assert sae.output_activation_ == "identity"  # the family's linear dictionary
     np.testing.assert_allclose(np.linalg.norm(sae.components_, axis=1), 1.0, rtol=1e-6)
-    np.testing.assert_allclose(sae.thresholds_, 0.5 * sae.feature_variance_**0.5)
-    assert sae.code_params_ == {"shift_scale": 0.5}
+    np.testing.assert_allclose(sae.thresholds_, 0.25 * sae.feature_variance_**0.5)
+    assert sae.code_params_ == {"shift_scale": 0.25}
     default = SparseAutoencoderTransformer(16, sparsity="shifted", max_iter=1).fit(X)
-    assert default.code_params_ == {"shift_scale": 1.0}  # the class's default
+    assert default.code_params_ == {"shift_scale": 0.5}  # the class's default
 
 
 def test_its_hyperparameter_is_a_parameter_like_any_other(digits, shifted_relu):
