@@ -1,5 +1,8 @@
-"""Shared by the benchmarks: MNIST loading, timing and table printing."""
+"""Shared by the benchmarks: MNIST loading, a labelled text corpus, timing
+and table printing."""
 
+import ast
+import itertools
 import os
 import resource
 import sys
@@ -34,6 +37,45 @@ def load_mnist(path=None, n_train=None):
     if n_train is not None:
         X_train, y_train = X_train[:n_train], y_train[:n_train]
     return X_train, y_train, X_test, y_test
+
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+TEXT_PACKAGES = ("numpy", "scipy", "sklearn")
+
+
+def _defines(node):
+    """Whether a statement only imports or defines: a docstring, an import, a
+    function, an upper-case constant."""
+    constant = isinstance(node, ast.Assign) and all(
+        isinstance(target, ast.Name) and target.id.isupper() for target in node.targets
+    )
+    docstring = isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant)
+    return constant or docstring or isinstance(node, ast.Import | ast.ImportFrom | ast.FunctionDef)
+
+
+def example_definitions(name):
+    """The leading imports, constants and functions of the gallery script
+    ``examples/<name>``, up to its first statement that runs something."""
+    tree = ast.parse((EXAMPLES / name).read_text(), filename=name)
+    kept = list(itertools.takewhile(_defines, tree.body))
+    namespace = {"__name__": name.removesuffix(".py")}
+    exec(compile(ast.Module(kept, type_ignores=[]), name, "exec"), namespace)
+    return namespace
+
+
+def load_docstrings():
+    """The docstrings of NumPy, SciPy, scikit-learn and the standard library
+    installed here, as ``docs, labels``: a list of strings and an array of
+    the package each comes from ("numpy", "scipy", "sklearn" or "stdlib").
+
+    The corpus of ``examples/plot_text_features.py``, collected by the
+    example's own functions, so that the two cannot drift apart."""
+    example = example_definitions("plot_text_features.py")
+    stdlib = sorted(name for name in sys.stdlib_module_names if example["is_public"](name))
+    names, docs = example["docstrings"]([*TEXT_PACKAGES, *stdlib])
+    packages = [name.split(".")[0] for name in names]
+    labels = np.array([p if p in TEXT_PACKAGES else "stdlib" for p in packages])
+    return docs, labels
 
 
 def timed(function, *args, **kwargs):
