@@ -192,13 +192,12 @@ class BaseSparseAutoencoder(NumpyState, CallbackSupportMixin, BaseEstimator, ABC
     def _layer_settings(self, device, *, max_components=None, statistics=False, **schedule):
         """The trainer's :class:`~._trainer.LayerSettings` of one layer of the
         fitted architecture; ``schedule`` changes the :meth:`_schedule`."""
-        architecture = self._architecture
-        code = CodeSettings(
-            architecture["sparsity"], architecture["hidden_activation"], self._code_params()
-        )
+        architecture, loss = self._architecture, self._loss_settings()
+        # One source for the code's sparsity and units: the loss terms'.
+        code = CodeSettings(loss.sparsity, loss.activation, self._code_params())
         return LayerSettings(
             code,
-            self._loss_settings(),
+            loss,
             self._schedule(**schedule),
             self._network(architecture),
             torch.device(device),

@@ -324,7 +324,10 @@ best_validation_score_, n_iter_, device_, n_features_in_, feature_names_in_
             for attribute, key in _WEIGHTS.items()
             for i, array in enumerate(getattr(self, attribute))
         }
-        module.load_state_dict(state, strict=False)
+        # Strict but for the code's own state, which the thresholds set.
+        missing = module.load_state_dict(state, strict=False).missing_keys
+        if any(not key.startswith("encoder.code.") for key in missing):
+            raise ValueError(f"The fitted weights lack {missing}: refit the model.")
         return module
 
     # -- data and codes -------------------------------------------------------
