@@ -5,7 +5,8 @@ over three kinds of data:
 
 - dense arrays in memory move to the device once, when they fit there
   (:func:`fits_on_device`); otherwise they stay on the host, like
-- scipy sparse matrices, densified one batch at a time, and
+- scipy sparse matrices, served as sparse CSR tensors one batch at a time
+  (never densified: :mod:`._sparse`), and
 - memory maps (:class:`StreamedBatches`), read from disk in contiguous
   blocks, never whole.
 
@@ -24,6 +25,7 @@ import torch
 
 from ._data import is_streamed, numpy_dtype, read_rows
 from ._runtime import cpu_settings
+from ._sparse import csr_tensor
 
 #: Memory that one batch of inference may take, whatever the width of the data.
 INFERENCE_BYTES = 64 * 2**20
@@ -38,12 +40,18 @@ BLOCKS_PER_BUFFER = 8
 DEVICE_SHARE = 0.5
 
 
-def to_tensor(array, device):
-    """The dense ``array`` as a tensor on ``device``, in the array's dtype.
+def to_tensor(array, device, pin=False):
+    """The ``array`` as a tensor on ``device``, in the array's dtype: a
+    sparse CSR tensor for a scipy sparse matrix. ``pin`` copies through
+    pinned memory, asynchronously (to a GPU).
 
     Read-only input (e.g. joblib's memory maps) is shared on the CPU, not
     copied: tensors made from it are only ever read.
     """
+    if sp.issparse(array):
+        return csr_tensor(array, device, pin=pin)
+    if pin:
+        return to_tensor(array, "cpu").pin_memory().to(device, non_blocking=True)
     array = np.ascontiguousarray(array)
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*not writable.*", category=UserWarning)
@@ -75,10 +83,7 @@ def to_device(host_batches, device):
 
     def send(batch):
         with torch.cuda.stream(stream):
-            tensors = tuple(
-                to_tensor(array, "cpu").pin_memory().to(device, non_blocking=True)
-                for array in batch
-            )
+            tensors = tuple(to_tensor(array, device, pin=True) for array in batch)
             copied = torch.cuda.Event()
             copied.record(stream)
         return tensors, copied
@@ -96,8 +101,14 @@ def to_device(host_batches, device):
 def _received(tensors, copied, device):
     compute = torch.cuda.current_stream(device)
     compute.wait_event(copied)
-    for tensor in tensors:
-        tensor.record_stream(compute)  # its memory is not reused before compute is done
+    for tensor in tensors:  # its memory is not reused before compute is done
+        parts = (
+            (tensor.crow_indices(), tensor.col_indices(), tensor.values())
+            if tensor.layout == torch.sparse_csr
+            else (tensor,)
+        )
+        for part in parts:
+            part.record_stream(compute)
     return tensors
 
 
@@ -121,9 +132,9 @@ class Batches(BatchesBase):
     """Aligned arrays in memory served as minibatches of tensors on ``device``.
 
     Dense arrays move to the device once if they fit there
-    (:func:`fits_on_device`); scipy sparse matrices, and dense arrays too
-    large for a GPU, stay on the host and reach the device one batch at a
-    time (:func:`to_device`).
+    (:func:`fits_on_device`); scipy sparse matrices (served as sparse CSR
+    tensors), and dense arrays too large for a GPU, stay on the host and
+    reach the device one batch at a time (:func:`to_device`).
 
     Parameters
     ----------
@@ -176,11 +187,7 @@ class Batches(BatchesBase):
             rows = slice(start, start + self.batch_size)
             if rows_order is not None:
                 rows = rows_order[rows]
-            yield tuple(_dense(array[rows]) for array in self._arrays)
-
-
-def _dense(rows):
-    return rows.toarray() if sp.issparse(rows) else rows
+            yield tuple(array[rows] for array in self._arrays)
 
 
 class StreamedRows:

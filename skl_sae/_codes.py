@@ -149,11 +149,12 @@ class SparseCode(Activation):
         dead = dead_latents.mask()
         n_dead = int(dead.sum())
         if n_dead == 0:
-            return output.reconstruction.new_zeros(())
+            return output.codes.new_zeros(())
         k_aux = autoencoder.auxiliary_k
         aux = auxiliary_codes(output.pre_activations, dead, k_aux, self.activation)
-        reconstruction = autoencoder.auxiliary_reconstruction(output, aux)
-        return min(n_dead / k_aux, 1.0) * auxk_loss(reconstruction, output.reconstruction, x)
+        return min(n_dead / k_aux, 1.0) * auxk_loss(
+            autoencoder.auxiliary_errors(output, aux, x), autoencoder.errors(output, x)
+        )
 
 
 class _KeepsK(SparseCode):

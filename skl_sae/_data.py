@@ -102,17 +102,17 @@ def release_pages(X, start=0, stop=None):
 
 
 def read_rows(X, start, stop, dtype):
-    """Rows ``start:stop`` of ``X`` as a dense ndarray of ``dtype``.
+    """Rows ``start:stop`` of ``X`` in ``dtype``: a dense ndarray, or a
+    sparse CSR matrix for sparse ``X`` (never densified).
 
-    Sparse rows are densified. Rows of a memory map are read from its file
-    (or copied from the map, whose pages are then released:
-    :func:`release_pages`), checked for NaN and infinity (with
-    ``check_array``'s errors) and converted. Dense rows already in ``dtype``
+    Rows of a memory map are read from its file (or copied from the map,
+    whose pages are then released: :func:`release_pages`), checked for NaN
+    and infinity (with ``check_array``'s errors) and converted. Dense rows already in ``dtype``
     are a view.
     """
     rows = X[start:stop]
     if sp.issparse(rows):
-        return rows.toarray().astype(dtype, copy=False)
+        return rows.tocsr().astype(dtype, copy=False)
     if not is_streamed(X):
         return np.asarray(rows).astype(dtype, copy=False)
     read = _read_file(X, start, min(stop, X.shape[0]))

@@ -69,15 +69,15 @@ def l0_sparsity(gates):
     return gates.mean(dim=0).sum() / gates.shape[1]
 
 
-def auxk_loss(auxiliary_reconstruction, reconstruction, x):
-    """Error of the AuxK reconstruction relative to the main one's.
+def auxk_loss(auxiliary_errors, errors):
+    """Error of the AuxK reconstruction relative to the main one's, from
+    their per-sample errors (:func:`squared_error`).
 
     Divided by the main reconstruction's (detached) error, as Gao et al.
     normalise by the residual, so that the term stays of order one however
     small the residual becomes.
     """
-    residual = squared_error(reconstruction.detach(), x).mean()
-    return squared_error(auxiliary_reconstruction, x).mean() / residual.clamp_min(EPS**2)
+    return auxiliary_errors.mean() / errors.detach().mean().clamp_min(EPS**2)
 
 
 def contractive_penalty(codes, encoder_weight, activation):

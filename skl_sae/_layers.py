@@ -13,6 +13,7 @@ are Glorot-uniform, drawn from a given generator, never torch's global one.
 import torch
 from torch import nn
 
+from . import _sparse as sparse
 from ._codes import Activation
 
 
@@ -71,7 +72,10 @@ class DenseLayer(nn.Module):
         return self
 
     def pre_activations(self, x):
-        """``W x + b``."""
+        """``W x + b``; sparse rows ``x`` (:mod:`._sparse`) are read through
+        their non-zeros."""
+        if sparse.is_sparse(x):
+            return sparse.matmul(x, self.weight.T) + self.bias
         return nn.functional.linear(x, self.weight, self.bias)
 
     def forward(self, x):
@@ -156,7 +160,7 @@ class ConvolutionalEncoder(nn.Module):
         """Pre-activations of the last convolution as rows of units, shape
         (n_samples * height * width, channels)."""
         height, width, channels = self.image_shape
-        maps = x.reshape(-1, height, width, channels).permute(0, 3, 1, 2)
+        maps = sparse.to_dense(x).reshape(-1, height, width, channels).permute(0, 3, 1, 2)
         for convolution in self.convolutions[:-1]:
             maps = torch.relu(convolution(maps))
         maps = self.convolutions[-1](maps)

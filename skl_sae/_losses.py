@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import torch
 
 from . import _fused as fused
+from . import _sparse as sparse
 from ._codes import CODES, code_class
 from ._functional import (
     batch_error,
@@ -23,8 +24,6 @@ from ._functional import (
     kl_sparsity,
     l0_sparsity,
     l1_sparsity,
-    reconstruction_loss,
-    squared_error,
     weight_decay,
 )
 
@@ -164,10 +163,15 @@ class AutoencoderLoss:
         return self.sparsity_weight * self.unit_price(n_units)
 
     def _input(self, module, x):
-        """What the model sees: ``x`` corrupted in training, if asked."""
-        if self.corruption is not None and module.training:
-            return corrupt(x, self.corruption, self.corruption_level, self.generator, self.bounds)
-        return x
+        """What the model sees: ``x`` corrupted in training, if asked
+        (sparse rows ``x`` lose some non-zeros to masking noise; Gaussian
+        noise makes them dense)."""
+        if self.corruption is None or not module.training:
+            return x
+        if sparse.is_sparse(x) and self.corruption == "mask":
+            return sparse.mask_values(x, self.corruption_level, self.generator)
+        level, generator = self.corruption_level, self.generator
+        return corrupt(sparse.to_dense(x), self.corruption, level, generator, self.bounds)
 
     def accumulate_gradients(self, module, x, observed=None, weight=1.0):
         """Add ``weight`` times the gradient of the training loss to the
@@ -176,6 +180,8 @@ class AutoencoderLoss:
         the loss (nor a mask of ``observed`` entries), which then go through
         autograd (see :func:`~._training.train_step`)."""
         if observed is not None or not (module.training and fused.supports(module, self)):
+            return None
+        if sparse.is_sparse(x):
             return None
         value, codes, errors = fused.loss_and_gradients(
             module, self._input(module, x), x, self, weight
@@ -186,7 +192,7 @@ class AutoencoderLoss:
 
     def __call__(self, module, x, observed=None):
         out = module(self._input(module, x))
-        errors = squared_error(out.reconstruction, x, observed)
+        errors = module.errors(out, x, observed)
         if self.statistics is not None:
             self.statistics.add(module.encoder.code, out.codes.detach(), errors.detach())
         loss = batch_error(errors, observed) / self.scale
@@ -217,7 +223,7 @@ def reconstruction_objective(scale):
     monitors."""
 
     def loss(module, x, observed=None):
-        return reconstruction_loss(module(x).reconstruction, x, scale, observed)
+        return batch_error(module.errors(module(x), x, observed), observed) / scale
 
     return loss
 

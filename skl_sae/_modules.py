@@ -16,7 +16,9 @@ from typing import NamedTuple
 import torch
 from torch import nn
 
+from . import _sparse as sparse
 from ._codes import ACTIVATIONS
+from ._functional import squared_error
 from ._layers import (
     ConvolutionalEncoder,
     DenseLayer,
@@ -30,8 +32,10 @@ class AutoencoderOutput(NamedTuple):
     codes: torch.Tensor
     """Hidden code ``h = f(W x + b)``, shape (n_samples, n_components)."""
 
-    reconstruction: torch.Tensor
-    """Decoded input ``g(W' h + c)``, shape (n_samples, n_features)."""
+    reconstruction: torch.Tensor | None
+    """Decoded input ``g(W' h + c)``, shape (n_samples, n_features); None
+    for sparse rows whose error comes from their non-zeros
+    (:attr:`Autoencoder.reads_nonzeros`)."""
 
     pre_activations: torch.Tensor
     """``W x + b`` before the hidden activation; penalties such as the
@@ -66,6 +70,10 @@ class Autoencoder(nn.Module, ABC):
     #: Whether the decoder is the encoder transposed, and whether its atoms
     #: are kept at unit norm (:meth:`normalize_decoder_`).
     tied_weights = unit_norm_decoder = False
+
+    #: Whether the reconstruction error of sparse rows comes from their
+    #: non-zeros (:mod:`._sparse`), without decoding them at full width.
+    reads_nonzeros = False
 
     def __init__(self, n_features, n_components, output_activation):
         super().__init__()
@@ -123,7 +131,24 @@ class Autoencoder(nn.Module, ABC):
     def forward(self, x):
         pre = self.encoder.pre_activations(x)
         codes, gates = self.encoder.code(pre)
-        return AutoencoderOutput(codes, self.decode(codes), pre, gates)
+        decoded = not (self.reads_nonzeros and sparse.is_sparse(x))
+        return AutoencoderOutput(codes, self.decode(codes) if decoded else None, pre, gates)
+
+    def errors(self, output, x, observed=None):
+        """Per-sample mean squared error of the forward ``output`` against
+        ``x`` (over the ``observed`` entries, if given): see
+        :func:`~._functional.squared_error`."""
+        reconstruction = output.reconstruction
+        if reconstruction is None:
+            reconstruction = self.decode(output.codes)
+        return squared_error(reconstruction, sparse.to_dense(x), observed)
+
+    def auxiliary_errors(self, output, auxiliary_codes, x):
+        """Per-sample mean squared error against ``x`` of
+        :meth:`auxiliary_reconstruction`: what AuxK minimises."""
+        return squared_error(
+            self.auxiliary_reconstruction(output, auxiliary_codes), sparse.to_dense(x)
+        )
 
 
 class SparseAutoencoder(Autoencoder):
@@ -198,6 +223,23 @@ class SparseAutoencoder(Autoencoder):
     def auxiliary_k(self):
         """Dead units that AuxK gives a code to per row: half the input width."""
         return max(1, self.n_features // 2)
+
+    @property
+    def reads_nonzeros(self):
+        """A linear decoder's error comes from the non-zeros of sparse rows."""
+        return self.output_activation == "identity"
+
+    def errors(self, output, x, observed=None):
+        if output.reconstruction is None and sparse.is_sparse(x) and observed is None:
+            return sparse.linear_errors(x, output.codes, self.decoder_weights, self.decoder_bias)
+        return super().errors(output, x, observed)
+
+    def auxiliary_errors(self, output, auxiliary_codes, x):
+        if output.reconstruction is None and sparse.is_sparse(x):
+            return sparse.linear_auxiliary_errors(
+                x, output.codes, auxiliary_codes, self.decoder_weights, self.decoder_bias
+            )
+        return super().auxiliary_errors(output, auxiliary_codes, x)
 
     @property
     def encoder_bias(self):
@@ -296,8 +338,10 @@ class SparseAutoencoder(Autoencoder):
         return self
 
     def decode(self, codes):
-        """Reconstruct inputs from ``codes``."""
-        return self._g(nn.functional.linear(codes, self.decoder_weights, self.decoder_bias))
+        """Reconstruct inputs from ``codes`` (dense, or sparse rows)."""
+        return self._g(
+            nn.functional.linear(sparse.to_dense(codes), self.decoder_weights, self.decoder_bias)
+        )
 
     def auxiliary_reconstruction(self, output, auxiliary_codes):
         """The reconstruction of ``output`` (held fixed) plus what the decoder
@@ -388,7 +432,8 @@ class ConvolutionalAutoencoder(Autoencoder):
     def unit_rows(self, maps):
         """The inverse of :meth:`maps`."""
         channels, height, width = self.encoder.map_shape
-        return maps.reshape(-1, channels, height, width).permute(0, 2, 3, 1).reshape(-1, channels)
+        maps = sparse.to_dense(maps).reshape(-1, channels, height, width)
+        return maps.permute(0, 2, 3, 1).reshape(-1, channels)
 
     def _atoms(self):
         """Each unit's kernels in the first transposed convolution, one row per unit."""
@@ -416,7 +461,7 @@ class ConvolutionalAutoencoder(Autoencoder):
     def decode(self, codes):
         """Reconstruct inputs from ``codes``, rows of units."""
         channels, height, width = self.encoder.map_shape
-        maps = codes.reshape(-1, height, width, channels).permute(0, 3, 1, 2)
+        maps = sparse.to_dense(codes).reshape(-1, height, width, channels).permute(0, 3, 1, 2)
         for deconvolution in self.deconvolutions[:-1]:
             maps = torch.relu(deconvolution(maps))
         images = self.deconvolutions[-1](maps)

@@ -15,7 +15,6 @@ from ._callbacks import begin_fit_task, end_task
 from ._codes import code_class
 from ._data import is_streamed, mean_feature_variance, torch_dtype
 from ._docstrings import fill_parameter_docs
-from ._functional import squared_error
 from ._modules import SparseAutoencoder
 from ._runtime import cpu_settings, resolve_device
 from ._sklearn import Interval, StrOptions, _fit_context
@@ -636,7 +635,7 @@ class SparseAutoencoderTransformer(
             ``-mean((x_hat - x) ** 2)`` over the features of each sample.
         """
         X = self._validate_X(X)
-        return self._map(X, lambda module, x: -squared_error(module(x).reconstruction, x))
+        return self._map(X, lambda module, x: -module.errors(module(x), x))
 
     def score(self, X, y=None):
         """Mean of :meth:`score_samples`: higher is better, for model selection.

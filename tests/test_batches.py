@@ -52,12 +52,14 @@ def test_batches_serve_every_row_once_per_epoch_in_the_generators_order():
     assert torch.equal(rows, torch.from_numpy(X)[order])
 
 
-def test_sparse_batches_are_densified_one_batch_at_a_time():
+def test_sparse_batches_are_sparse_csr_tensors_never_densified():
     X = sp.random(30, 6, density=0.2, format="csr", random_state=0)
     batches = Batches([X], batch_size=7, device="cpu")
     served = list(batches)
     assert max(b[0].shape[0] for b in served) == 7
-    assert torch.equal(torch.cat([b[0] for b in served]), torch.from_numpy(X.toarray()))
+    assert all(b[0].layout == torch.sparse_csr for b in served)
+    rows = torch.cat([b[0].to_dense() for b in served])
+    assert torch.equal(rows, torch.from_numpy(X.toarray()))
 
 
 def test_dense_data_too_large_for_the_device_stays_on_the_host(monkeypatch):

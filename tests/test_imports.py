@@ -12,6 +12,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "skl_sae"
 TORCH_LAYER = {
     "skl_sae._warnings",  # (the standard library's warnings, at the user's line)
     "skl_sae._functional",
+    "skl_sae._sparse",
     "skl_sae._codes",
     "skl_sae._statistics",
     "skl_sae._layers",

@@ -1,0 +1,195 @@
+"""Sparse rows are read through their non-zeros: the same losses, gradients,
+codes and scores as their dense copy, without ever densifying them."""
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+import torch
+
+from skl_sae import SparseAutoencoderOutlierDetector, SparseAutoencoderTransformer, _sparse
+from skl_sae._batches import to_tensor
+from skl_sae._codes import code_class
+from skl_sae._functional import squared_error
+from skl_sae._losses import AutoencoderLoss, LossTerms, default_activation, penalty_of
+from skl_sae._modules import SparseAutoencoder
+from skl_sae._statistics import DeadLatents
+from skl_sae._validation import SPARSITIES
+
+N_FEATURES, N_UNITS = 40, 6
+
+
+def _rows(n_rows=9, density=0.15, dtype=np.float64, seed=0, signed=True):
+    """Sparse rows (signed, as hashed features are) and their dense copy."""
+    X = sp.random(n_rows, N_FEATURES, density=density, format="csr", random_state=seed)
+    X = X.astype(dtype)
+    if signed:
+        X.data = X.data - 0.5
+    X.data[X.indptr[3] : X.indptr[4]] = 0  # a row with no non-zero
+    X.eliminate_zeros()
+    return to_tensor(X, "cpu"), torch.from_numpy(X.toarray())
+
+
+def _module(sparsity, tied=False, output_activation="identity", dtype=torch.float64):
+    activation = default_activation(sparsity)
+    code = code_class(sparsity).from_params(activation, N_UNITS, k=2, scale=1.0, dtype=dtype)
+    generator = torch.Generator().manual_seed(1)
+    module = SparseAutoencoder(
+        N_FEATURES,
+        N_UNITS,
+        activation=activation,
+        output_activation=output_activation,
+        tied_weights=tied,
+        code=code,
+        generator=generator,
+        dtype=dtype,
+    )
+    with torch.no_grad():
+        module.encoder.bias.uniform_(-0.2, 0.2, generator=generator)
+        module.decoder_bias.uniform_(-0.1, 0.1, generator=generator)
+    return module
+
+
+def _loss(sparsity, module, **terms):
+    penalty = penalty_of(sparsity)
+    dead = None
+    if code_class(sparsity).exactly_sparse:
+        dead = DeadLatents(N_UNITS, dead_after=0, device="cpu")  # every unit dead: AuxK acts
+    return AutoencoderLoss(
+        0.37,
+        LossTerms(
+            activation=module.encoder.code.activation,
+            sparsity=sparsity,
+            sparsity_target=0.1,
+            sparsity_weight=0.0 if penalty is None else 0.8,
+            auxk_weight=0.5 if dead is not None else 0.0,
+            **terms,
+        ),
+        dead_latents=dead,
+    )
+
+
+def _value_and_gradients(module, loss_fn, x):
+    module.zero_grad(set_to_none=True)
+    module.train()
+    value = loss_fn(module, x)
+    value.backward()
+    return value.detach(), {name: p.grad.clone() for name, p in module.named_parameters()}
+
+
+def test_the_error_from_the_non_zeros_is_the_dense_error():
+    x, dense = _rows()
+    module = _module(None)
+    codes = module.encode(dense)[1].detach()
+    expected = squared_error(module.decode(codes), dense)
+    got = _sparse.linear_errors(x, codes, module.decoder_weight, module.decoder_bias)
+    torch.testing.assert_close(got, expected, rtol=1e-12, atol=1e-14)
+    assert x[3].to_dense().count_nonzero() == 0  # (a row with no non-zero too)
+
+
+@pytest.mark.parametrize("tied", [False, True])
+@pytest.mark.parametrize("sparsity", [*SPARSITIES, None])
+def test_sparse_rows_give_the_dense_loss_and_gradients(sparsity, tied):
+    """Every sparsity, its penalty, AuxK's residual, weight decay, the
+    contractive penalty (where it has a closed form) and tied weights:
+    float64 to rounding."""
+    x, dense = _rows()
+    module = _module(sparsity, tied=tied)
+    contractive = 0.3 if module.encoder.code.activation in ("sigmoid", "relu") else 0.0
+    terms = dict(alpha=1e-2, contractive_weight=contractive)
+    value, gradients = _value_and_gradients(module, _loss(sparsity, module, **terms), x)
+    dense_value, dense_gradients = _value_and_gradients(
+        module, _loss(sparsity, module, **terms), dense
+    )
+    torch.testing.assert_close(value, dense_value, rtol=1e-10, atol=1e-12)
+    for name, gradient in dense_gradients.items():
+        torch.testing.assert_close(gradients[name], gradient, rtol=1e-9, atol=1e-12, msg=name)
+
+
+def test_a_sigmoid_output_takes_the_dense_batch():
+    x, dense = _rows(signed=False)
+    module = _module("kl", output_activation="sigmoid")
+    assert not module.reads_nonzeros
+    value, gradients = _value_and_gradients(module, _loss("kl", module), x)
+    dense_value, dense_gradients = _value_and_gradients(module, _loss("kl", module), dense)
+    torch.testing.assert_close(value, dense_value, rtol=1e-12, atol=1e-14)
+    for name, gradient in dense_gradients.items():
+        torch.testing.assert_close(gradients[name], gradient, msg=name)
+
+
+def test_masking_noise_drops_non_zeros_only():
+    x, _ = _rows(n_rows=200, density=0.5)
+    generator = torch.Generator().manual_seed(0)
+    noisy = _sparse.mask_values(x, 0.3, generator)
+    kept = noisy.values() != 0
+    assert torch.equal(noisy.col_indices(), x.col_indices())
+    assert torch.equal(noisy.values()[kept], x.values()[kept])
+    assert float((~kept).to(torch.float64).mean()) == pytest.approx(0.3, abs=0.03)
+
+
+def test_float32_errors_keep_their_digits_at_a_realistic_fit():
+    """Rows well reconstructed (the error a tenth of ``||x||^2``) lose
+    few digits to the subtraction in float32; no error is negative. (The
+    identity holds for any rows: these are stored sparse, though full.)"""
+    generator = torch.Generator().manual_seed(0)
+    atoms = torch.randn(N_FEATURES, N_UNITS, generator=generator, dtype=torch.float64)
+    codes = torch.rand(300, N_UNITS, generator=generator, dtype=torch.float64)
+    noise = torch.randn(300, N_FEATURES, generator=generator, dtype=torch.float64)
+    dense = codes @ atoms.T + 0.5 * noise
+    explained = 1 - squared_error(codes @ atoms.T, dense).sum() / dense.square().mean(1).sum()
+    assert 0.8 < explained < 0.95
+    x = to_tensor(sp.csr_matrix(dense.numpy().astype(np.float32)), "cpu")
+    bias = torch.zeros(N_FEATURES, dtype=torch.float32)
+    got = _sparse.linear_errors(x, codes.float(), atoms.float(), bias)
+    expected = squared_error(codes @ atoms.T, dense)
+    assert got.dtype == torch.float32 and bool((got >= 0).all())
+    torch.testing.assert_close(got.double(), expected, rtol=1e-4, atol=1e-6)
+
+
+@pytest.fixture
+def never_densified(monkeypatch):
+    """Fail any densification of sparse rows: scipy's and torch's."""
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("a batch of sparse rows was densified")
+
+    monkeypatch.setattr(sp.csr_matrix, "toarray", refuse)
+    monkeypatch.setattr(sp.csr_array, "toarray", refuse, raising=False)
+    dense = _sparse.to_dense
+    monkeypatch.setattr(
+        _sparse, "to_dense", lambda x: refuse() if _sparse.is_sparse(x) else dense(x)
+    )
+
+
+@pytest.mark.parametrize("sparsity", ["l1", "topk", "jumprelu", "batchtopk"])
+def test_wide_sparse_rows_are_never_densified(never_densified, sparsity):
+    """Fit (with early stopping), transform, score and detect outliers on
+    a matrix far wider than its non-zeros, identity output."""
+    X = sp.random(300, 50_000, density=2e-4, format="csr", random_state=0, dtype=np.float32)
+    sae = SparseAutoencoderTransformer(
+        8,
+        sparsity=sparsity,
+        k=2,
+        output_activation="identity",
+        max_iter=3,
+        early_stopping=True,
+        random_state=0,
+    ).fit(X)
+    assert sae.transform(X).shape == (300, 8)
+    assert sae.score_samples(X).dtype == np.float32
+    detector = SparseAutoencoderOutlierDetector(
+        8, sparsity=sparsity, k=2, output_activation="identity", max_iter=2, random_state=0
+    )
+    assert set(detector.fit_predict(X)) <= {-1, 1}
+
+
+def test_sparse_and_dense_fits_agree(digits):
+    """The same fit whichever way the rows come (float64): the sparse code
+    trained by autograd from the non-zeros, the dense one by the same loss."""
+    X, _ = digits
+    params = dict(n_components=8, sparsity="topk", k=3, max_iter=4, random_state=0)
+    sparse = SparseAutoencoderTransformer(**params).fit(sp.csr_matrix(X))
+    dense = SparseAutoencoderTransformer(**params).fit(X)
+    np.testing.assert_allclose(sparse.components_, dense.components_, rtol=1e-7, atol=1e-9)
+    np.testing.assert_allclose(
+        sparse.score_samples(sp.csr_matrix(X)), dense.score_samples(X), rtol=1e-7
+    )
