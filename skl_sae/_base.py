@@ -31,6 +31,7 @@ from ._trainer import (
     as_dtype,
     fit_layer,
     parameter_dtype,
+    resolve_learning_rate,
 )
 from ._validation import SPARSITIES, split_validation
 
@@ -73,7 +74,7 @@ class BaseSparseAutoencoder(NumpyState, CallbackSupportMixin, BaseEstimator, ABC
         "activation": [StrOptions({"auto", "sigmoid", "relu"})],
         "solver": [StrOptions({"adam", "sgd", "lbfgs"})],
         "batch_size": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
-        "learning_rate_init": [Interval(Real, 0, None, closed="neither")],
+        "learning_rate_init": [Interval(Real, 0, None, closed="neither"), StrOptions({"auto"})],
         "max_iter": [Interval(Integral, 1, None, closed="left")],
         "tol": [Interval(Real, 0, None, closed="left")],
         "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
@@ -116,22 +117,28 @@ class BaseSparseAutoencoder(NumpyState, CallbackSupportMixin, BaseEstimator, ABC
 
     # -- parameters -> trainer settings ---------------------------------------
 
+    def _sparsity(self):
+        """``sparsity``; ``"auto"`` (which an estimator may offer) as its
+        first fit resolved it, in ``sparsity_``."""
+        return self.sparsity_ if self.sparsity == "auto" else self.sparsity
+
     def _activation(self):
         """``activation`` with ``"auto"`` resolved by the sparsity's code or
         penalty (:func:`~._losses.default_activation`)."""
         if self.activation != "auto":
             return self.activation
-        return default_activation(self.sparsity)
+        return default_activation(self._sparsity())
 
     def _code_params(self):
         """The code's parameters: the shared ones it takes (``k``) and its own
         hyperparameters (``code_params`` over the code class's defaults)."""
-        family = code_class(self.sparsity)
+        family = code_class(self._sparsity())
         own = dict(self.code_params or {})
         unknown = sorted(set(own) - set(family.hyperparameters))
         if unknown:
             raise ValueError(
-                f"code_params {unknown} are not hyperparameters of sparsity={self.sparsity!r}, "
+                f"code_params {unknown} are not hyperparameters of "
+                f"sparsity={self._sparsity()!r}, "
                 f"whose are {sorted(family.hyperparameters) or 'none'}."
             )
         defaults = {name: default for name, (default, _) in family.hyperparameters.items()}
@@ -146,11 +153,11 @@ class BaseSparseAutoencoder(NumpyState, CallbackSupportMixin, BaseEstimator, ABC
         that continues a fitted model, whose parameters may have been set
         since.)"""
         self._validate_params()
-        penalty = penalty_of(self.sparsity)
+        penalty = penalty_of(self._sparsity())
         if penalty is not None and penalty.activations is not None:
             if self._activation() not in penalty.activations:
                 raise ValueError(
-                    f"sparsity={self.sparsity!r} needs activation in {penalty.activations}, "
+                    f"sparsity={self._sparsity()!r} needs activation in {penalty.activations}, "
                     f"got activation={self.activation!r}; use another sparsity (e.g. 'l1' "
                     "with 'relu')."
                 )
@@ -167,7 +174,7 @@ class BaseSparseAutoencoder(NumpyState, CallbackSupportMixin, BaseEstimator, ABC
         subclass's ``own`` terms (contractive weight, corruption)."""
         return LossTerms(
             activation=self._activation(),
-            sparsity=self.sparsity,
+            sparsity=self._sparsity(),
             sparsity_target=self.sparsity_target,
             sparsity_weight=self.sparsity_weight,
             alpha=self.alpha,
@@ -179,7 +186,7 @@ class BaseSparseAutoencoder(NumpyState, CallbackSupportMixin, BaseEstimator, ABC
         """The :class:`~._trainer.Schedule` of the parameters, with ``changes``."""
         schedule = Schedule(
             solver=self.solver,
-            learning_rate_init=self.learning_rate_init,
+            learning_rate_init=resolve_learning_rate(self.learning_rate_init, self.n_features_in_),
             batch_size=self.batch_size,
             max_iter=self.max_iter,
             tol=self.tol,
@@ -290,7 +297,7 @@ class BaseSparseAutoencoder(NumpyState, CallbackSupportMixin, BaseEstimator, ABC
         return {
             **self._shape_params(),
             "activation": self.activation,
-            "sparsity": self.sparsity,
+            "sparsity": self._sparsity(),
             "hidden_activation": self._activation(),
             "code_params": self._code_params(),
         }

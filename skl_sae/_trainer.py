@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
+import scipy.sparse as sp
 import torch
 
 from ._batches import StreamedRows, inference_batch_rows, make_batches
@@ -43,6 +44,17 @@ from ._training import EpochHook, History, fit_loop, make_optimizer
 #: take: rows of wide data are fewer (and one batch's activations, outputs and
 #: gradients take about ten times this).
 AUTO_BATCH_BYTES = 16 * 2**20
+
+#: Rows of a sparse training batch of ``batch_size="auto"``. A batch of sparse
+#: rows costs O(nnz k) per row and, for the decoder's Gram matrix and the
+#: optimizer's dense update, O(d k^2) per step (:mod:`._sparse`): larger
+#: batches spread that cost (a 50,000-term TF-IDF at 64 units: 40 ms a step
+#: at 1,024 rows, 25 ms at 200) while leaving several steps an epoch.
+AUTO_SPARSE_BATCH_ROWS = 1024
+
+#: The width up to which ``learning_rate_init="auto"`` is 1e-2 (MNIST's,
+#: where that step size was chosen); see :func:`resolve_learning_rate`.
+AUTO_LEARNING_RATE_WIDTH = 784
 
 
 @dataclass(frozen=True)
@@ -89,18 +101,22 @@ class Schedule:
     name: str = ""
     """Prefix of the progress lines and warnings."""
 
-    def batch_rows(self, shape, dtype):
+    def batch_rows(self, shape, dtype, sparse=False):
         """Rows per batch of data of ``shape`` computed in ``dtype``.
 
         ``"auto"``: ``min(200, n_samples)`` for the minibatch solvers (as
         scikit-learn's MLP), all rows for L-BFGS (whose step sums the loss of
         every batch), and in both cases no more rows than a dense batch of
-        :data:`AUTO_BATCH_BYTES` holds, so that wide data (a TF-IDF of 50,000
-        terms) train in bounded memory.
+        :data:`AUTO_BATCH_BYTES` holds, so that wide data train in bounded
+        memory. ``sparse`` rows, never densified, take up to
+        :data:`AUTO_SPARSE_BATCH_ROWS` for the minibatch solvers, as many as
+        leave 8 steps an epoch (and no fewer than 200).
         """
         n_samples, width = shape[0], int(np.prod(shape[1:]))
         if self.batch_size != "auto":
             return min(self.batch_size, n_samples)
+        if sparse and self.solver != "lbfgs":  # and at least 8 steps an epoch
+            return min(AUTO_SPARSE_BATCH_ROWS, max(200, n_samples // 8), n_samples)
         widest = max(1, AUTO_BATCH_BYTES // (width * np.dtype(dtype).itemsize))
         if self.solver == "lbfgs":
             return min(n_samples, widest)
@@ -175,15 +191,47 @@ class UnitNormDecoder(EpochHook):
 
 
 def resolve_output_activation(output_activation, X, exactly_sparse=False):
-    """``"auto"`` becomes ``"sigmoid"`` for data in [0, 1], else ``"identity"``.
+    """``"auto"`` becomes ``"sigmoid"`` for dense data in [0, 1], else ``"identity"``.
 
     Exactly sparse codes always get ``"identity"``: a linear decoder of
     unit-norm atoms, as they were designed for. Behind a sigmoid output AuxK
     cannot revive dead units, whose residuals the saturated outputs hide.
+    So do sparse matrices, whose error a linear decoder computes from their
+    non-zeros (:mod:`._sparse`; a sigmoid decodes every entry) and whose
+    entries may be negative (hashed features).
     """
     if output_activation != "auto":
         return output_activation
-    return "sigmoid" if in_unit_interval(X) and not exactly_sparse else "identity"
+    sigmoid = in_unit_interval(X) and not exactly_sparse and not sp.issparse(X)
+    return "sigmoid" if sigmoid else "identity"
+
+
+def resolve_sparsity(sparsity, X):
+    """``"auto"`` becomes ``"topk"`` for a sparse matrix ``X`` and ``"kl"``
+    otherwise.
+
+    On wide sparse data (a TF-IDF) the KL penalty's sigmoid units learn
+    next to nothing (a 15,177-term TF-IDF of docstrings: 0.06 of the
+    variance explained, every unit below its firing threshold), while TopK
+    codes learn as much as 64 singular directions hold.
+    """
+    if sparsity != "auto":
+        return sparsity
+    return "topk" if sp.issparse(X) else "kl"
+
+
+def resolve_learning_rate(learning_rate_init, n_features):
+    """``"auto"`` becomes 1e-2 for up to :data:`AUTO_LEARNING_RATE_WIDTH`
+    features, and ``1e-2 * sqrt(784 / n_features)`` beyond.
+
+    Adam moves each weight by about the step size, so a dictionary atom of
+    ``d`` coordinates by about ``lr * sqrt(d)``: the rule keeps that move at
+    MNIST's (0.28), which wide data (a TF-IDF of 15,000 terms at 1e-2:
+    1.2, most TopK units dead) do not survive.
+    """
+    if learning_rate_init != "auto":
+        return learning_rate_init
+    return 1e-2 * min(1.0, (AUTO_LEARNING_RATE_WIDTH / max(1, n_features)) ** 0.5)
 
 
 def as_dtype(X, dtype):
@@ -251,7 +299,7 @@ def fit_layer(
         rows = X.shape[0] * layer.module.rows_per_sample  # rows of codes an epoch
         layer.dead_latents = DeadLatents(layer.module.n_components, rows, device)
     if settings.statistics or layer.structure is not None:
-        layer.statistics = _new_statistics(settings, layer, X.shape)
+        layer.statistics = _new_statistics(settings, layer, X)
     loss_fn = _layer_loss(settings, layer, bounds, generator)
     own_hooks = [UnitNormDecoder()] if settings.code.exactly_sparse else []
     structure = None
@@ -283,11 +331,13 @@ def fit_layer(
     return layer
 
 
-def _new_statistics(settings, layer, shape):
-    """Statistics of the codes over an epoch of this process's rows."""
-    n_rows, group = shape[0], process_group()
+def _new_statistics(settings, layer, X):
+    """Statistics of the codes over an epoch of this process's rows of ``X``."""
+    n_rows, group = X.shape[0], process_group()
     if group is not None:  # this rank's share of each epoch
-        batch_size = settings.schedule.batch_rows(shape, parameter_dtype(layer.module))
+        batch_size = settings.schedule.batch_rows(
+            X.shape, parameter_dtype(layer.module), sparse=sp.issparse(X)
+        )
         n_rows = local_rows(n_rows, batch_size, *group)
     return CodeStatistics(
         layer.module.n_components,
@@ -343,7 +393,10 @@ def calibrate_codes(schedule, layers, X, generator):
     parameter = layers[0].weight
     dtype = numpy_dtype(parameter.dtype)
     batches = make_batches(
-        [X], batch_size=schedule.batch_rows(X.shape, dtype), device=parameter.device, dtype=dtype
+        [X],
+        batch_size=schedule.batch_rows(X.shape, dtype, sparse=sp.issparse(X)),
+        device=parameter.device,
+        dtype=dtype,
     )
     calibrate_codes_(layers, lambda: (x.to(parameter.dtype) for (x,) in batches.epoch(generator)))
 
@@ -359,7 +412,9 @@ def train_run(schedule, run, *, device, generator, incremental=False, hooks=()):
     dtype = parameter_dtype(run.module)
     batches = make_batches(
         run.train,
-        batch_size=schedule.batch_rows(run.train[0].shape, dtype),
+        batch_size=schedule.batch_rows(
+            run.train[0].shape, dtype, sparse=sp.issparse(run.train[0])
+        ),
         device=device,
         dtype=dtype,
     )

@@ -18,8 +18,14 @@ from ._docstrings import fill_parameter_docs
 from ._modules import SparseAutoencoder
 from ._runtime import cpu_settings, resolve_device
 from ._sklearn import Interval, StrOptions, _fit_context
-from ._trainer import LayerFit, new_layer, resolve_output_activation
-from ._validation import check_memory_map, validate_rows
+from ._trainer import (
+    LayerFit,
+    new_layer,
+    resolve_learning_rate,
+    resolve_output_activation,
+    resolve_sparsity,
+)
+from ._validation import SPARSITIES_OR_AUTO, check_memory_map, validate_rows
 
 #: The parameters that the transformer takes beyond the shared ones.
 OWN_PARAMS = (
@@ -320,6 +326,7 @@ class SparseAutoencoderTransformer(
     _parameter_constraints: dict = {
         **BaseSparseAutoencoder._parameter_constraints,
         **own_constraints(*OWN_PARAMS),
+        "sparsity": [StrOptions(SPARSITIES_OR_AUTO), None],
         "n_components": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
         "output_activation": [StrOptions({"auto", "identity", "sigmoid"})],
     }
@@ -329,7 +336,7 @@ class SparseAutoencoderTransformer(
         n_components=256,
         *,
         max_components=None,
-        sparsity="kl",
+        sparsity="auto",
         sparsity_target=0.05,
         sparsity_weight=3.0,
         k=32,
@@ -344,7 +351,7 @@ class SparseAutoencoderTransformer(
         tied_weights=False,
         solver="adam",
         batch_size="auto",
-        learning_rate_init=1e-2,
+        learning_rate_init="auto",
         max_iter=200,
         tol=1e-3,
         n_iter_no_change=10,
@@ -437,13 +444,16 @@ class SparseAutoencoderTransformer(
         return self
 
     def _fit(self, X, *, continuing, incremental):
+        if not continuing:
+            self.sparsity_ = resolve_sparsity(self.sparsity, X)
+            self.learning_rate_init_ = resolve_learning_rate(self.learning_rate_init, X.shape[1])
         self._check_params()
         device = resolve_device(self.device)
         task = begin_fit_task(self, 1 if incremental else self.max_iter, X)
         if continuing:
             self._check_architecture_unchanged()
         else:
-            exactly_sparse = code_class(self.sparsity).exactly_sparse
+            exactly_sparse = code_class(self.sparsity_).exactly_sparse
             self.output_activation_ = resolve_output_activation(
                 self.output_activation, X, exactly_sparse
             )

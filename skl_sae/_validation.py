@@ -44,6 +44,9 @@ class TableKeys(collections.abc.Set):
 #: penalties, live (a variant registered after import is in).
 SPARSITIES = TableKeys(CODES, SPARSITY_PENALTIES)
 
+#: :data:`SPARSITIES` and ``"auto"``, for an estimator that chooses by its data.
+SPARSITIES_OR_AUTO = TableKeys(CODES, SPARSITY_PENALTIES, ("auto",))
+
 
 def validate_rows(estimator, X, y="no_validation", *, reset=True, **check_params):
     """scikit-learn's ``validate_data``, except that a memory map is not read.

@@ -186,7 +186,7 @@ def test_sparse_and_dense_fits_agree(digits):
     """The same fit whichever way the rows come (float64): the sparse code
     trained by autograd from the non-zeros, the dense one by the same loss."""
     X, _ = digits
-    params = dict(n_components=8, sparsity="topk", k=3, max_iter=4, random_state=0)
+    params = dict(n_components=8, sparsity="topk", k=3, batch_size=200, max_iter=4, random_state=0)
     sparse = SparseAutoencoderTransformer(**params).fit(sp.csr_matrix(X))
     dense = SparseAutoencoderTransformer(**params).fit(X)
     np.testing.assert_allclose(sparse.components_, dense.components_, rtol=1e-7, atol=1e-9)

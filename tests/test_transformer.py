@@ -366,12 +366,28 @@ def test_float32_in_float32_out_and_float64_in_float64_out(digits):
 
 
 def test_sparse_input_gives_the_codes_of_dense_input(digits):
+    """With the same parameters (a sigmoid output takes the dense batch)."""
     X, _ = digits
     X_sparse = sp.csr_matrix(X)
-    dense = small(max_iter=5).fit(X)
-    sparse = small(max_iter=5).fit(X_sparse)
+    params = dict(sparsity="kl", output_activation="sigmoid", batch_size=200, max_iter=5)
+    dense = small(**params).fit(X)
+    sparse = small(**params).fit(X_sparse)
     np.testing.assert_allclose(sparse.transform(X_sparse), dense.transform(X), atol=1e-10)
     np.testing.assert_allclose(dense.score_samples(X_sparse), dense.score_samples(X))
+
+
+def test_auto_chooses_for_sparse_input_what_learns_there(digits):
+    """TopK codes, a linear decoder and a step size for the width: recorded."""
+    X, _ = digits
+    dense = small(max_iter=2).fit(X)
+    assert (dense.sparsity_, dense.output_activation_) == ("kl", "sigmoid")
+    wide = sp.random(60, 3136, density=0.01, format="csr", random_state=0)
+    sparse = small(max_iter=2, k=4).fit(wide)
+    assert (sparse.sparsity_, sparse.output_activation_) == ("topk", "identity")
+    assert sparse.learning_rate_init_ == pytest.approx(5e-3)  # 1e-2 * sqrt(784 / 3136)
+    assert dense.learning_rate_init_ == 1e-2
+    explicit = small(max_iter=2, sparsity="l1", learning_rate_init=3e-2).fit(wide)
+    assert (explicit.sparsity_, explicit.learning_rate_init_) == ("l1", 3e-2)
 
 
 @pytest.mark.parametrize("sparsity", ["topk", "l1"])

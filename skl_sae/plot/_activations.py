@@ -74,7 +74,7 @@ class ActivationHistogramDisplay:
         estimator = unwrap_autoencoder(estimator)
         check_is_fitted(estimator)
         mean_activations = np.asarray(estimator.transform(X)).mean(axis=0)
-        penalty = penalty_of(estimator.sparsity)
+        penalty = penalty_of(getattr(estimator, "sparsity_", estimator.sparsity))
         uses_target = penalty is not None and penalty.uses_target
         target = estimator.sparsity_target if uses_target else None
         return cls(mean_activations, target=target).plot(bins=bins, ax=ax)
