@@ -40,6 +40,7 @@ def supports(module, loss):
     code = module.encoder.code
     return (
         type(module) is SparseAutoencoder
+        and module.input_scale == 1.0
         and type(code) is Activation
         and code.activation in _BACKWARDS
         and module.output_activation in _BACKWARDS

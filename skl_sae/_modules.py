@@ -123,13 +123,18 @@ class Autoencoder(nn.Module, ABC):
         """The reconstruction of ``output`` (held fixed) plus what the decoder
         makes of ``auxiliary_codes``: what AuxK trains dead units on."""
 
+    def normalize(self, x):
+        """What the network computes on: ``x`` (a dense network divides it
+        by its ``input_scale``)."""
+        return x
+
     def encode(self, x):
         """Return ``(pre_activations, codes)`` for a batch ``x``, as rows of units."""
-        pre = self.encoder.pre_activations(x)
+        pre = self.encoder.pre_activations(self.normalize(x))
         return pre, self.encoder.code(pre)[0]
 
     def forward(self, x):
-        pre = self.encoder.pre_activations(x)
+        pre = self.encoder.pre_activations(self.normalize(x))
         codes, gates = self.encoder.code(pre)
         decoded = not (self.reads_nonzeros and sparse.is_sparse(x))
         return AutoencoderOutput(codes, self.decode(codes) if decoded else None, pre, gates)
@@ -177,7 +182,16 @@ class SparseAutoencoder(Autoencoder):
         Source of the initial weights; torch's global generator is never used.
     dtype : torch.dtype, default=None
         Dtype of the parameters; torch's default if None.
+
+    Attributes
+    ----------
+    input_scale : float
+        The network computes on ``x / input_scale`` and decodes back to
+        ``x``'s units (1 unless set; only with an identity output): its
+        weights, codes and penalties are those of the scaled inputs.
     """
+
+    input_scale = 1.0
 
     def __init__(
         self,
@@ -229,16 +243,31 @@ class SparseAutoencoder(Autoencoder):
         """A linear decoder's error comes from the non-zeros of sparse rows."""
         return self.output_activation == "identity"
 
+    def normalize(self, x):
+        if self.input_scale == 1.0:
+            return x
+        if sparse.is_sparse(x):
+            return sparse.with_values(x, x.values() / self.input_scale)
+        return x / self.input_scale
+
     def errors(self, output, x, observed=None):
         if output.reconstruction is None and sparse.is_sparse(x) and observed is None:
-            return sparse.linear_errors(x, output.codes, self.decoder_weights, self.decoder_bias)
+            errors = sparse.linear_errors(
+                self.normalize(x), output.codes, self.decoder_weights, self.decoder_bias
+            )
+            return errors * self.input_scale**2
         return super().errors(output, x, observed)
 
     def auxiliary_errors(self, output, auxiliary_codes, x):
         if output.reconstruction is None and sparse.is_sparse(x):
-            return sparse.linear_auxiliary_errors(
-                x, output.codes, auxiliary_codes, self.decoder_weights, self.decoder_bias
+            errors = sparse.linear_auxiliary_errors(
+                self.normalize(x),
+                output.codes,
+                auxiliary_codes,
+                self.decoder_weights,
+                self.decoder_bias,
             )
+            return errors * self.input_scale**2
         return super().auxiliary_errors(output, auxiliary_codes, x)
 
     @property
@@ -290,6 +319,7 @@ class SparseAutoencoder(Autoencoder):
             # Clipped so that no output starts saturated (sigmoid' >= 0.01).
             self.decoder_bias.copy_(torch.logit(center, eps=0.01))
         else:
+            center = center / self.input_scale
             self.decoder_bias.copy_(center)
         self.encoder.bias.copy_(-self.encoder.weight @ center)
 
@@ -338,10 +368,12 @@ class SparseAutoencoder(Autoencoder):
         return self
 
     def decode(self, codes):
-        """Reconstruct inputs from ``codes`` (dense, or sparse rows)."""
-        return self._g(
-            nn.functional.linear(sparse.to_dense(codes), self.decoder_weights, self.decoder_bias)
+        """Reconstruct inputs from ``codes`` (dense, or sparse rows), in the
+        inputs' units."""
+        decoded = nn.functional.linear(
+            sparse.to_dense(codes), self.decoder_weights, self.decoder_bias
         )
+        return self._g(decoded if self.input_scale == 1.0 else decoded * self.input_scale)
 
     def auxiliary_reconstruction(self, output, auxiliary_codes):
         """The reconstruction of ``output`` (held fixed) plus what the decoder
@@ -355,7 +387,8 @@ class SparseAutoencoder(Autoencoder):
         else:
             with torch.no_grad():
                 base = nn.functional.linear(output.codes, self.decoder_weights, self.decoder_bias)
-        return self._g(base + nn.functional.linear(auxiliary_codes, self.decoder_weights))
+        auxiliary = nn.functional.linear(auxiliary_codes, self.decoder_weights)
+        return self._g(base + self.input_scale * auxiliary)
 
 
 class ConvolutionalAutoencoder(Autoencoder):

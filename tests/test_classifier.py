@@ -313,8 +313,8 @@ def test_sparse_and_pandas_input(split):
     np.testing.assert_allclose(
         dense.predict_proba(sp.csr_matrix(X_test)), dense.predict_proba(X_test), atol=1e-12
     )
-    # (Sparse rows pre-train the first layer with a linear decoder, read through
-    # their non-zeros, in batches of 1,024.)
+    # (Sparse rows pre-train the first layer otherwise: a linear decoder that
+    # reads their non-zeros, in larger batches.)
     sparse = small(max_iter=3).fit(sp.csr_matrix(X_train), y_train)
     assert sparse.score(sp.csr_matrix(X_test), y_test) > 0.8
     columns = [f"pixel{i}" for i in range(X_train.shape[1])]

@@ -182,14 +182,32 @@ def test_wide_sparse_rows_are_never_densified(never_densified, sparsity):
     assert set(detector.fit_predict(X)) <= {-1, 1}
 
 
-def test_sparse_and_dense_fits_agree(digits):
-    """The same fit whichever way the rows come (float64): the sparse code
-    trained by autograd from the non-zeros, the dense one by the same loss."""
+def test_sparse_fits_do_not_depend_on_the_datas_scale(digits):
+    """The network computes on ``X / input_scale_`` (the features' typical
+    deviation): the same codes for X and 1000 X, atoms 1000 times longer."""
     X, _ = digits
-    params = dict(n_components=8, sparsity="topk", k=3, batch_size=200, max_iter=4, random_state=0)
-    sparse = SparseAutoencoderTransformer(**params).fit(sp.csr_matrix(X))
-    dense = SparseAutoencoderTransformer(**params).fit(X)
-    np.testing.assert_allclose(sparse.components_, dense.components_, rtol=1e-7, atol=1e-9)
+    params = dict(n_components=8, k=3, max_iter=4, random_state=0)
+    sae = SparseAutoencoderTransformer(**params).fit(sp.csr_matrix(X))
+    big = SparseAutoencoderTransformer(**params).fit(sp.csr_matrix(1000 * X))
+    assert big.input_scale_ == pytest.approx(1000 * sae.input_scale_)
+    np.testing.assert_allclose(big.transform(1000 * X), sae.transform(X), rtol=1e-6, atol=1e-9)
+    np.testing.assert_allclose(big.components_, 1000 * sae.components_, rtol=1e-6, atol=1e-9)
+    np.testing.assert_allclose(big.score_samples(1000 * X), 1e6 * sae.score_samples(X), rtol=1e-6)
     np.testing.assert_allclose(
-        sparse.score_samples(sp.csr_matrix(X)), dense.score_samples(X), rtol=1e-7
+        sae.inverse_transform(sae.transform(sp.csr_matrix(X))),
+        sae.inverse_transform(sae.transform(X)),
+    )
+
+
+def test_public_weights_are_those_of_the_unscaled_inputs(digits):
+    """``encoder_weights_`` and ``components_`` act on X itself: the codes
+    and the reconstruction follow from them without ``input_scale_``."""
+    X, _ = digits
+    sae = SparseAutoencoderTransformer(8, sparsity="l1", max_iter=3, random_state=0)
+    sae.fit(sp.csr_matrix(X))
+    assert sae.input_scale_ != 1.0
+    codes = np.maximum(X @ sae.encoder_weights_.T + sae.encoder_bias_, 0)
+    np.testing.assert_allclose(sae.transform(X), codes, rtol=1e-6, atol=1e-9)
+    np.testing.assert_allclose(
+        sae.inverse_transform(codes), codes @ sae.components_ + sae.decoder_bias_, rtol=1e-6
     )
