@@ -342,9 +342,9 @@ def apply_in_batches(function, X, like, width=None):
     model); the result has ``X``'s float dtype (float64 for the integers of
     a memory map). Rows travel to the device (and change dtype) one batch at
     a time, of at most :data:`INFERENCE_BYTES` for arrays as wide as the
-    widest of ``X``'s width and ``width`` (the model's), and the results fill
-    one array made for them: besides ``X`` and the result, memory holds one
-    batch.
+    widest of ``X``'s rows (a sparse row: its non-zeros, on average) and
+    ``width`` (the model's), and the results fill one array made for them:
+    besides ``X`` and the result, memory holds one batch.
 
     Raises
     ------
@@ -353,7 +353,10 @@ def apply_in_batches(function, X, like, width=None):
         overflow the float type of the model or of the result.
     """
     dtype = numpy_dtype(like.dtype)
-    n_rows = inference_batch_rows(max(X.shape[1], width or 0), np.dtype(dtype).itemsize)
+    row_width = X.shape[1]
+    if sp.issparse(X):  # (the non-zeros' values and indices, on average)
+        row_width = min(row_width, 2 * X.nnz // max(1, X.shape[0]))
+    n_rows = inference_batch_rows(max(row_width, width or 0), np.dtype(dtype).itemsize)
     starts = range(0, X.shape[0], n_rows)
     host = ((read_rows(X, start, start + n_rows, dtype),) for start in starts)
     result_dtype = X.dtype if X.dtype in (np.float32, np.float64) else np.float64

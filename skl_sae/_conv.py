@@ -338,7 +338,7 @@ best_validation_score_, n_iter_, device_, n_features_in_, feature_names_in_
             self.image_shape_ = resolve_image_shape(self.image_shape, X.shape[1])
         return X
 
-    def _inference_width(self):
+    def _inference_width(self, X):
         return max(self.n_features_in_, math.prod(self.map_shape_))
 
     def transform(self, X):

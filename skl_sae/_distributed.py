@@ -18,6 +18,7 @@ Nothing here starts processes: the launcher does, as users already do.
 import torch
 import torch.distributed as dist
 
+from . import _sparse as sparse
 from ._batches import BatchesBase
 from ._training import EpochHook
 
@@ -104,7 +105,7 @@ class ShardedBatches(BatchesBase):
                 continue
             start, stop = _slice(n_rows, self.rank, self.world_size)
             self.rows, self.global_rows = stop - start, n_rows
-            yield tuple(array[start:stop] for array in batch)
+            yield tuple(sparse.rows(array, start, stop) for array in batch)
 
     def total(self, tensor):
         """``tensor`` summed over the ranks."""

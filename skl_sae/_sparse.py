@@ -22,6 +22,14 @@ import numpy as np
 import torch
 
 
+def _csr(crow_indices, col_indices, values, size):
+    with warnings.catch_warnings():  # "Sparse CSR tensor support is in beta state"
+        warnings.filterwarnings("ignore", message=".*[Ss]parse CSR tensor.*", category=UserWarning)
+        return torch.sparse_csr_tensor(
+            crow_indices, col_indices, values, size=size, check_invariants=False
+        )
+
+
 def is_sparse(x):
     """Whether the tensor ``x`` is a sparse CSR batch."""
     return isinstance(x, torch.Tensor) and x.layout == torch.sparse_csr
@@ -44,18 +52,27 @@ def csr_tensor(rows, device="cpu", pin=False):
     ]
     if pin:
         parts = [part.pin_memory() for part in parts]
-    parts = [part.to(device, non_blocking=pin) for part in parts]
-    with warnings.catch_warnings():  # "Sparse CSR tensor support is in beta state"
-        warnings.filterwarnings("ignore", message=".*[Ss]parse CSR tensor.*", category=UserWarning)
-        return torch.sparse_csr_tensor(*parts, size=rows.shape, check_invariants=False)
+    return _csr(*(part.to(device, non_blocking=pin) for part in parts), size=rows.shape)
 
 
 def with_values(x, values):
     """The CSR tensor ``x`` with other ``values`` at the same places."""
-    crow, col = x.crow_indices(), x.col_indices()
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=".*[Ss]parse CSR tensor.*", category=UserWarning)
-        return torch.sparse_csr_tensor(crow, col, values, size=x.shape, check_invariants=False)
+    return _csr(x.crow_indices(), x.col_indices(), values, size=x.shape)
+
+
+def rows(x, start, stop):
+    """Rows ``start:stop`` of the tensor ``x`` (a view of a dense one; a
+    sparse CSR one, which torch cannot slice, rebuilt from its parts)."""
+    if not is_sparse(x):
+        return x[start:stop]
+    crow = x.crow_indices()
+    first, last = int(crow[start]), int(crow[stop])
+    return _csr(
+        crow[start : stop + 1] - first,
+        x.col_indices()[first:last],
+        x.values()[first:last],
+        size=(stop - start, x.shape[1]),
+    )
 
 
 def row_ids(x):

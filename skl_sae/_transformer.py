@@ -569,12 +569,16 @@ class SparseAutoencoderTransformer(
             lambda x: function(module, x),
             X,
             next(module.parameters()),
-            width=self._inference_width(),
+            width=self._inference_width(X),
         )
 
-    def _inference_width(self):
-        """The widest row of one inference batch (inputs or codes)."""
-        return max(self.components_.shape)
+    def _inference_width(self, X):
+        """The widest row of one inference batch of ``X`` (inputs or codes):
+        the codes and the inputs decoded at full width, but for sparse
+        inputs whose error comes from their non-zeros (codes alone)."""
+        n_components, n_features = self.components_.shape
+        reads_nonzeros = self.output_activation_ == "identity" and X.shape[1] == n_features
+        return n_components if sp.issparse(X) and reads_nonzeros else max(n_components, n_features)
 
     def _validate_X(self, X, *, reset=False):
         """``X`` validated as scikit-learn does: fixing the features at a first

@@ -12,6 +12,7 @@ import os
 import joblib
 import numpy as np
 import pytest
+import scipy.sparse as sp
 import torch
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GridSearchCV
@@ -135,6 +136,19 @@ def test_incremental_streams_the_blocks_through_partial_fit_in_order(client, dat
     np.testing.assert_allclose(streamed.estimator_.components_, by_hand.components_, rtol=1e-6)
     codes = streamed.transform(blocks)  # lazily, block by block
     np.testing.assert_allclose(codes.compute(), by_hand.transform(X), rtol=1e-6)
+
+
+def test_incremental_streams_sparse_blocks_through_their_non_zeros(client, data):
+    """Blocks of CSR rows (a Dask array of scipy matrices, as a vectorizer's
+    map_blocks gives them) train as the same partial_fit calls by hand."""
+    X = sp.csr_matrix(data[0])
+    blocks = da.from_array(data[0], chunks=(100, -1)).map_blocks(sp.csr_matrix, dtype=X.dtype)
+    streamed = Incremental(transformer(k=4), shuffle_blocks=False).fit(blocks)
+    by_hand = transformer(k=4)
+    for start in range(0, X.shape[0], 100):
+        by_hand.partial_fit(X[start : start + 100])
+    assert streamed.estimator_.sparsity_ == by_hand.sparsity_ == "topk"
+    np.testing.assert_allclose(streamed.estimator_.components_, by_hand.components_, rtol=1e-6)
 
 
 def test_incremental_streams_labelled_blocks_to_the_classifier(client, data):

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from scipy.sparse import csr_matrix
 from sklearn.datasets import load_digits
 
 from skl_sae import SparseAutoencoderTransformer, StackedSparseAutoencoderClassifier
@@ -36,7 +37,7 @@ def digits():
 
 def test_every_rank_ends_with_the_same_estimator(ranks):
     first, second = ranks
-    for name in ("components", "loss_curve", "l0", "proba", "early_curve"):
+    for name in ("components", "sparse_components", "loss_curve", "l0", "proba", "early_curve"):
         np.testing.assert_array_equal(first[name], second[name], err_msg=name)
 
 
@@ -52,6 +53,11 @@ def test_two_ranks_fit_what_one_process_fits_on_the_global_batch(ranks, digits):
         (32,), sparsity="l1", batch_size=64, pretrain_max_iter=2, max_iter=3, random_state=0
     ).fit(X, y)
     np.testing.assert_allclose(ranks[0]["proba"], classifier.predict_proba(X), atol=1e-8)
+    sparse = SparseAutoencoderTransformer(
+        32, k=8, auxk_weight=0, batch_size=64, max_iter=3, random_state=0
+    )
+    sparse.fit(csr_matrix(X))  # CSR rows, read through their non-zeros on each rank
+    np.testing.assert_allclose(ranks[0]["sparse_components"], sparse.components_, atol=1e-8)
 
 
 def test_ranks_that_disagree_on_the_data_fail_together_with_a_message(ranks):

@@ -145,15 +145,26 @@ def test_float32_errors_keep_their_digits_at_a_realistic_fit():
     torch.testing.assert_close(got.double(), expected, rtol=1e-4, atol=1e-6)
 
 
+WIDE = 20_000
+
+
 @pytest.fixture
 def never_densified(monkeypatch):
-    """Fail any densification of sparse rows: scipy's and torch's."""
+    """Fail any densification of sparse rows (of at least ``WIDE`` columns):
+    scipy's and torch's."""
 
     def refuse(*args, **kwargs):
         raise AssertionError("a batch of sparse rows was densified")
 
-    monkeypatch.setattr(sp.csr_matrix, "toarray", refuse)
-    monkeypatch.setattr(sp.csr_array, "toarray", refuse, raising=False)
+    for kind in (sp.csr_matrix, sp.csr_array):
+        toarray = kind.toarray
+        monkeypatch.setattr(
+            kind,
+            "toarray",
+            lambda self, *a, toarray=toarray, **k: (
+                refuse() if self.shape[1] >= WIDE else toarray(self, *a, **k)
+            ),
+        )
     dense = _sparse.to_dense
     monkeypatch.setattr(
         _sparse, "to_dense", lambda x: refuse() if _sparse.is_sparse(x) else dense(x)
@@ -176,10 +187,18 @@ def test_wide_sparse_rows_are_never_densified(never_densified, sparsity):
     ).fit(X)
     assert sae.transform(X).shape == (300, 8)
     assert sae.score_samples(X).dtype == np.float32
+    sae.partial_fit(X[:100]).partial_fit(X[100:])
+    assert sae.n_iter_ == 5
     detector = SparseAutoencoderOutlierDetector(
         8, sparsity=sparsity, k=2, output_activation="identity", max_iter=2, random_state=0
     )
     assert set(detector.fit_predict(X)) <= {-1, 1}
+
+
+def test_a_learned_size_reads_the_non_zeros_too(never_densified):
+    X = sp.random(400, WIDE, density=5e-4, format="csr", random_state=0, dtype=np.float32)
+    sae = SparseAutoencoderTransformer("auto", max_iter=4, random_state=0).fit(X)
+    assert sae.n_components_ == sae.transform(X).shape[1] >= 1
 
 
 def test_sparse_fits_do_not_depend_on_the_datas_scale(digits):

@@ -5,6 +5,7 @@ import sys
 
 import numpy as np
 import torch.distributed as dist
+from scipy.sparse import csr_matrix
 from sklearn.datasets import load_digits
 
 from skl_sae import SparseAutoencoderTransformer, StackedSparseAutoencoderClassifier
@@ -19,6 +20,9 @@ transformer = SparseAutoencoderTransformer(
 classifier = StackedSparseAutoencoderClassifier(
     (32,), sparsity="l1", batch_size=64, pretrain_max_iter=2, max_iter=3, random_state=0
 ).fit(X, y)
+sparse = SparseAutoencoderTransformer(
+    32, k=8, auxk_weight=0, batch_size=64, max_iter=3, random_state=0
+).fit(csr_matrix(X))
 early = SparseAutoencoderTransformer(
     16, early_stopping=True, batch_size=64, max_iter=3, random_state=0
 ).fit(X)
@@ -30,6 +34,7 @@ except ValueError as error:
 np.savez(
     f"{sys.argv[1]}/rank{rank}.npz",
     components=transformer.components_,
+    sparse_components=sparse.components_,
     loss_curve=transformer.loss_curve_,
     l0=transformer.l0_,
     proba=classifier.predict_proba(X),
