@@ -148,6 +148,6 @@ def linear_auxiliary_errors(x, codes, auxiliary_codes, decoder, bias):
 def _centred(x, decoder, bias):
     """``||x - c||^2`` per row and ``(x - c)^T D`` for the sparse rows ``x``."""
     values = x.values()
-    x_bias = matmul(x, bias.unsqueeze(1)).squeeze(1)
+    x_bias = row_sums(x, values * bias.index_select(0, x.col_indices()))
     norms = row_sums(x, values.square()) - 2 * x_bias + bias @ bias
     return norms, matmul(x, decoder) - bias @ decoder

@@ -177,10 +177,11 @@ class Run:
     """What a new optimizer updates (default: all of ``module``'s)."""
     optimizer: object | None = None
     history: History | None = None
-    decodes: bool = False
-    """Whether the loss reconstructs the input: on sparse rows it then pays
-    O(d k^2) a step for the decoder's Gram matrix, which the larger sparse
-    batches of ``batch_size="auto"`` spread (see :meth:`Schedule.batch_rows`)."""
+    reads_nonzeros: bool = False
+    """Whether the loss reconstructs sparse rows from their non-zeros: it then
+    pays O(d k^2) a step for the decoder's Gram matrix, which the larger
+    sparse batches of ``batch_size="auto"`` spread (see
+    :meth:`Schedule.batch_rows`); other losses densify each batch."""
 
 
 class UnitNormDecoder(EpochHook):
@@ -334,7 +335,7 @@ def fit_layer(
         validation_loss_fn=reconstruction_objective(layer.scale),
         optimizer=layer.optimizer,
         history=layer.history,
-        decodes=True,
+        reads_nonzeros=_reads_nonzeros(settings, layer),
     )
     layer.optimizer, layer.history = train_run(
         settings.schedule,
@@ -352,12 +353,20 @@ def fit_layer(
     return layer
 
 
+def _reads_nonzeros(settings, layer):
+    """Whether ``layer``'s loss reads sparse rows through their non-zeros
+    (Gaussian noise makes them dense)."""
+    return layer.module.reads_nonzeros and settings.loss.corruption != "gaussian"
+
+
 def _new_statistics(settings, layer, X):
     """Statistics of the codes over an epoch of this process's rows of ``X``."""
     n_rows, group = X.shape[0], process_group()
     if group is not None:  # this rank's share of each epoch
         batch_size = settings.schedule.batch_rows(
-            X.shape, parameter_dtype(layer.module), sparse=sp.issparse(X)
+            X.shape,
+            parameter_dtype(layer.module),
+            sparse=_reads_nonzeros(settings, layer) and sp.issparse(X),
         )
         n_rows = local_rows(n_rows, batch_size, *group)
     return CodeStatistics(
@@ -434,7 +443,7 @@ def train_run(schedule, run, *, device, generator, incremental=False, hooks=()):
     batches = make_batches(
         run.train,
         batch_size=schedule.batch_rows(
-            run.train[0].shape, dtype, sparse=run.decodes and sp.issparse(run.train[0])
+            run.train[0].shape, dtype, sparse=run.reads_nonzeros and sp.issparse(run.train[0])
         ),
         device=device,
         dtype=dtype,

@@ -230,3 +230,29 @@ def test_public_weights_are_those_of_the_unscaled_inputs(digits):
     np.testing.assert_allclose(
         sae.inverse_transform(codes), codes @ sae.components_ + sae.decoder_bias_, rtol=1e-6
     )
+
+
+@pytest.mark.parametrize(
+    ("output_activation", "rows"), [("identity", 500), ("sigmoid", 41)], ids=["linear", "sigmoid"]
+)
+def test_auto_batches_of_sparse_rows_grow_only_where_the_loss_reads_the_non_zeros(
+    monkeypatch, output_activation, rows
+):
+    """A linear decoder reads them (a quarter of 2,000 rows a batch); a
+    sigmoid output densifies each batch, which then holds no more rows than
+    16 MB of 50,000 float64 columns."""
+    seen = []
+    call = AutoencoderLoss.__call__
+    monkeypatch.setattr(
+        AutoencoderLoss,
+        "__call__",
+        lambda self, module, x, *a: seen.append(x.shape[0]) or call(self, module, x, *a),
+    )
+    rng = np.random.default_rng(0)
+    places = (rng.integers(0, 2000, 10_000), rng.integers(0, 50_000, 10_000))
+    X = sp.csr_matrix((rng.random(10_000), places), shape=(2000, 50_000))
+    sae = SparseAutoencoderTransformer(
+        4, sparsity="l1", output_activation=output_activation, max_iter=1, random_state=0
+    )
+    sae.fit(X)
+    assert max(seen) == rows
