@@ -1,37 +1,46 @@
-"""Wide sparse input (TF-IDF-like): time and memory of fit and transform.
+"""Wide sparse input (TF-IDF-like and hashed): time and memory of fit and transform.
 
-Random CSR matrices of 50,000 columns at 0.1% density, positive values with
-rows scaled to unit norm as ``TfidfVectorizer`` leaves them (float64):
+Random CSR matrices, each case in a fresh process:
 
-- 20,000 rows, ``n_components=64, max_iter=2``;
-- 100,000 rows in float32 (``TfidfVectorizer(dtype=np.float32)``: twice as
-  fast), ``sparsity="topk", k=8, n_components=64, max_iter=1``.
+- 20,000 rows x 50,000 columns at 0.1%, positive values with rows scaled to
+  unit norm as ``TfidfVectorizer`` leaves them (float64), ``n_components=64,
+  max_iter=2``;
+- 100,000 rows of the same in float32 (``TfidfVectorizer(dtype=np.float32)``),
+  ``sparsity="topk", k=8, n_components=64, max_iter=1``;
+- ``--cases 1000000``: 1,000,000 rows x 2**18 columns with about 100 signed
+  non-zeros a row, as ``HashingVectorizer`` gives them (float32),
+  ``n_components=64, max_iter=1``: memory should stay bounded by the CSR,
+  the model with its optimizer state, and a few batches.
 
-Each case runs in a fresh process: fit seconds, transform seconds and the peak
-resident memory it adds (``VmHWM``). Then the two ways a training
-batch can meet the first layer, timed on one Adam step of 256 rows: the batch
-densified (what ``fit`` does) and a ``torch.sparse`` COO product for the
-encoder with a reconstruction error that never densifies the input.
+Every other parameter is the default: sparse rows are read through their
+non-zeros (``sparsity="auto"`` takes TopK, the output is linear). Reported:
+fit seconds and seconds an epoch, transform seconds and the peak resident
+memory each adds (``VmHWM``), with the model's parameters and Adam's state
+(three times the parameters) for scale. Then one epoch of 20,000 rows side by
+side in one process: the defaults, and ``output_activation="sigmoid"`` (whose
+loss densifies every batch, as every sparse fit did before the error was read
+from the non-zeros).
 
-    python benchmarks/bench_sparse.py [--cases 20000,100000]
+    python benchmarks/bench_sparse.py [--cases 20000,100000,1000000]
 """
 
 import argparse
 import json
 import subprocess
 import sys
-import time
 import warnings
 
 import numpy as np
 import scipy.sparse as sp
 import torch
-from _common import measure_fit_and_transform, print_table
+from _common import measure_fit_and_transform, print_table, timed
 
 WIDTH, DENSITY = 50_000, 0.001
+HASHED_WIDTH, HASHED_PER_ROW = 2**18, 100
 CASES = {
     20_000: {"n_components": 64, "max_iter": 2},
     100_000: {"n_components": 64, "sparsity": "topk", "k": 8, "max_iter": 1},
+    1_000_000: {"n_components": 64, "max_iter": 1},
 }
 
 
@@ -47,62 +56,73 @@ def tfidf_like(n_rows, seed=0):
     return sp.diags(1 / np.maximum(norms, 1e-12)) @ X
 
 
+def hashed_like(n_rows, seed=0):
+    """About ``HASHED_PER_ROW`` signed entries a row in ``HASHED_WIDTH``
+    columns, rows of unit norm (float32), built row block by row block."""
+    rng = np.random.default_rng(seed)
+    blocks = []
+    for start in range(0, n_rows, 100_000):
+        n = min(100_000, n_rows - start)
+        nnz = n * HASHED_PER_ROW
+        rows = np.repeat(np.arange(n, dtype=np.int32), HASHED_PER_ROW)
+        cols = rng.integers(0, HASHED_WIDTH, nnz, dtype=np.int32)
+        values = rng.choice(np.float32([-1, 1]), nnz) * rng.random(nnz, dtype=np.float32)
+        block = sp.csr_matrix((values, (rows, cols)), shape=(n, HASHED_WIDTH))
+        block.sum_duplicates()
+        norms = np.sqrt(np.asarray(block.multiply(block).sum(axis=1))).ravel()
+        blocks.append((sp.diags(1 / np.maximum(norms, 1e-12)) @ block).astype(np.float32))
+    return sp.vstack(blocks, format="csr")
+
+
+def case_data(n_rows):
+    if n_rows >= 1_000_000:
+        return hashed_like(n_rows)
+    return tfidf_like(n_rows).astype(np.float64 if n_rows < 100_000 else np.float32)
+
+
 def run_case(n_rows):
     from sklearn.exceptions import ConvergenceWarning
 
     from skl_sae import SparseAutoencoderTransformer
 
     warnings.simplefilter("ignore", ConvergenceWarning)
-    X = tfidf_like(n_rows).astype(np.float64 if n_rows < 100_000 else np.float32)
+    X = case_data(n_rows)
     sae = SparseAutoencoderTransformer(random_state=0, **CASES[n_rows])
     measured = measure_fit_and_transform(sae, X)
     measured["data_mb"] = (X.data.nbytes + X.indices.nbytes + X.indptr.nbytes) / 2**20
+    measured["model_mb"] = (sae.encoder_weights_.nbytes + sae.components_.nbytes) / 2**20
+    measured["epoch_s"] = measured["fit_s"] / sae.n_iter_
+    measured["shape"] = X.shape
+    measured["nnz_per_row"] = X.nnz / X.shape[0]
+    measured["resolved"] = f"sparsity_={sae.sparsity_!r}, lr {sae.learning_rate_init_:.2g}"
     print(json.dumps(measured))
 
 
-def step_times(batch=256, n_components=64, repeats=5):
-    """Seconds of one Adam step: densified batch, sparse encoder product."""
-    X = tfidf_like(batch, seed=1).tocoo()
-    generator = torch.Generator().manual_seed(0)
-    encoder = torch.randn(n_components, WIDTH, generator=generator, dtype=torch.float64) * 0.01
-    decoder = torch.randn(WIDTH, n_components, generator=generator, dtype=torch.float64) * 0.01
-    encoder.requires_grad_(), decoder.requires_grad_()
-    optimizer = torch.optim.Adam([encoder, decoder])
-    rows, cols = torch.from_numpy(X.row.astype(np.int64)), torch.from_numpy(X.col.astype(np.int64))
-    values = torch.from_numpy(X.data)
+def epoch_times(n_rows=20_000):
+    """Seconds of one epoch of ``n_rows`` TF-IDF-like rows (float64, 64
+    units): the defaults, and a sigmoid output, whose loss densifies each batch."""
+    from sklearn.exceptions import ConvergenceWarning
 
-    def densified():
-        x = torch.from_numpy(X.toarray())
-        reconstruction = torch.relu(x @ encoder.T) @ decoder.T
-        return (reconstruction - x).pow(2).mean()
+    from skl_sae import SparseAutoencoderTransformer
 
-    def sparse_product():
-        x = torch.sparse_coo_tensor(torch.stack([rows, cols]), values, (batch, WIDTH))
-        reconstruction = torch.relu(torch.sparse.mm(x, encoder.T)) @ decoder.T
-        # ||r - x||^2 = ||r||^2 - 2 <r, x> + ||x||^2, with <r, x> over x's entries only
-        error = (
-            reconstruction.pow(2).sum()
-            - 2 * (reconstruction[rows, cols] * values).sum()
-            + values.pow(2).sum()
-        )
-        return error / (batch * WIDTH)
-
+    warnings.simplefilter("ignore", ConvergenceWarning)
+    X = tfidf_like(n_rows)
     results = {}
-    for name, loss in (("batch densified", densified), ("sparse encoder product", sparse_product)):
-        seconds = []
-        for _ in range(repeats + 1):
-            start = time.perf_counter()
-            optimizer.zero_grad()
-            loss().backward()
-            optimizer.step()
-            seconds.append(time.perf_counter() - start)
-        results[name] = min(seconds[1:])
+    for name, params in (
+        ("defaults: the non-zeros, TopK, linear decoder", {}),
+        (
+            'output_activation="sigmoid", sparsity="kl": dense batches',
+            {"output_activation": "sigmoid", "sparsity": "kl"},
+        ),
+    ):
+        sae = SparseAutoencoderTransformer(64, max_iter=1, random_state=0, **params)
+        results[name] = timed(sae.fit, X)[1]
     return results
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--cases", default=",".join(map(str, CASES)))
+    parser.add_argument("--cases", default="20000,100000")
     parser.add_argument("--case", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.case:
@@ -114,12 +134,16 @@ def main():
         output = subprocess.run(command, check=True, capture_output=True, text=True).stdout
         result = json.loads(output.strip().splitlines()[-1])
         params = ", ".join(f"{k}={v!r}" for k, v in CASES[n_rows].items())
+        n, width = result["shape"]
         rows.append(
             [
-                f"{n_rows:,} x {WIDTH:,}, {DENSITY:.1%} ({result['data_mb']:.0f} MB of CSR)",
-                params,
+                f"{n:,} x {width:,}, {result['nnz_per_row']:.0f} non-zeros a row "
+                f"({result['data_mb']:.0f} MB of CSR)",
+                f"{params} ({result['resolved']})",
                 f"{result['fit_s']:.1f}",
+                f"{result['epoch_s']:.1f}",
                 f"{result['fit_growth_mb']:.0f}",
+                f"{result['model_mb']:.0f}",
                 f"{result['transform_s']:.1f}",
                 f"{result['transform_growth_mb']:.0f}",
             ]
@@ -130,17 +154,18 @@ def main():
             "data",
             "parameters",
             "fit s",
+            "s an epoch",
             "fit peak RSS growth (MB)",
+            "model (MB; Adam's state 3x)",
             "transform s",
             "transform peak RSS growth (MB, output aside)",
         ],
         rows,
     )
-    steps = step_times()
     print()
     print_table(
-        ["one Adam step, 256 rows x 50,000 -> 64, float64", "best of 5, ms"],
-        [[name, f"{seconds * 1000:.0f}"] for name, seconds in steps.items()],
+        ["one epoch, 20,000 x 50,000, 0.1%, float64, 64 units", "s"],
+        [[name, f"{seconds:.1f}"] for name, seconds in epoch_times().items()],
     )
 
 

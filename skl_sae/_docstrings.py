@@ -32,7 +32,7 @@ _K_NAMES = [name for name in _SPARSITY_NAMES if "k" in code_class(name).estimato
 _K_LIST = ", ".join(f'``"{name}"``' for name in _K_NAMES)
 
 PARAMETERS = {
-    "sparsity": f"""sparsity : {_names(_SPARSITY_NAMES)} or None, default={{default}}
+    "sparsity": """sparsity : {options} or None, default={default}
     How the codes are made sparse: by a penalty that the loss adds,
     weighted by ``sparsity_weight``, or by a sparse code that zeroes all
     but a few codes of each sample by construction (with its authors'
@@ -108,6 +108,9 @@ def fill_parameter_docs(cls):
         text = PARAMETERS[name]
         if "{default}" in text:
             text = text.replace("{default}", _default(defaults[name].default))
+        if "{options}" in text:  # the sparsities, and "auto" where it is the default
+            auto = ["auto"] if defaults[name].default == "auto" else []
+            text = text.replace("{options}", _names([*auto, *_SPARSITY_NAMES]))
         return "\n".join(indent + line for line in text.splitlines())
 
     cls.__doc__ = _MARKER.sub(entry, cls.__doc__)

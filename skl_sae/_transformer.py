@@ -83,6 +83,9 @@ class SparseAutoencoderTransformer(
         fixed ``n_components``.
 
     {{sparsity}}
+        ``"auto"`` takes ``"topk"`` for a scipy sparse matrix (a TF-IDF,
+        hashed features), on which the KL penalty's sigmoid units learn next
+        to nothing, and ``"kl"`` otherwise; ``sparsity_`` records the choice.
 
     sparsity_target : float, default=0.05
         Target mean activation ``rho`` of each hidden unit with
@@ -127,7 +130,10 @@ class SparseAutoencoderTransformer(
         [0, 1] and ``"identity"`` otherwise, and always ``"identity"`` for
         the sparse codes, whose unit-norm atoms are meant for a linear
         decoder (behind a sigmoid, AuxK revives few dead units; see
-        :ref:`choosing_sparsity`); ``output_activation_`` records the
+        :ref:`choosing_sparsity`), and for a scipy sparse matrix, whose
+        error a linear decoder computes from the non-zeros alone (a sigmoid
+        decodes every entry of every batch) and whose entries may be
+        negative (hashed features); ``output_activation_`` records the
         choice.
 
     tied_weights : bool, default=False
@@ -143,14 +149,22 @@ class SparseAutoencoderTransformer(
     batch_size : int or "auto", default="auto"
         Minibatch size. ``"auto"`` takes ``min(200, n_samples)`` rows for
         the minibatch solvers, as scikit-learn's MLP, and all samples for
-        ``"lbfgs"``; wide data get no more rows
-        than a dense batch of 16 MB holds (41 rows of a 50,000-term float64
-        TF-IDF), so that memory stays bounded whatever the width.
+        ``"lbfgs"``; wide dense data get no more rows than a dense batch of
+        16 MB holds (41 rows of a 50,000-column float64 array), so that
+        memory stays bounded whatever the width. Sparse rows whose error
+        comes from their non-zeros (a linear decoder) take up to 1,024 rows,
+        leaving at least 4 steps an epoch: each step costs O(n_features *
+        n_components**2) for the decoder's Gram matrix, which larger batches
+        spread.
 
-    learning_rate_init : float, default=1e-2
+    learning_rate_init : float or "auto", default="auto"
         Step size of ``"adam"`` and ``"sgd"``. The loss being dimensionless,
-        one step size serves every data set; why 1e-2 rather than
-        scikit-learn's MLP's 1e-3: :ref:`performance`.
+        one step size serves data sets of any scale; ``"auto"`` takes 1e-2
+        (why rather than scikit-learn's MLP's 1e-3: :ref:`performance`) up
+        to 784 features (MNIST's width, where it was chosen) and
+        ``1e-2 * sqrt(784 / n_features)`` beyond, so that a step moves a
+        dictionary atom as far on wide data (a TF-IDF of 15,000 terms:
+        2.3e-3) as on MNIST; ``learning_rate_init_`` records it.
 
     max_iter : int, default=200
         Maximum number of epochs (``"lbfgs"``: iterations), as in
@@ -200,6 +214,22 @@ class SparseAutoencoderTransformer(
     n_components_ : int
         Number of hidden units: ``n_components``, or the size that
         ``"auto"`` chose.
+
+    sparsity_ : str or None
+        The sparsity that the fit used: ``sparsity``, or what ``"auto"``
+        chose.
+
+    learning_rate_init_ : float
+        The step size that the fit used: ``learning_rate_init``, or what
+        ``"auto"`` chose.
+
+    input_scale_ : float
+        What the network divides its inputs by: for a scipy sparse matrix
+        and a linear decoder, the root of ``feature_variance_`` (the
+        network then sees features that vary by about 1, whatever the
+        data's scale: the codes are those of ``X / input_scale_``, their
+        penalties and step size act at that scale), else 1. The public
+        weights act on ``X`` itself.
 
     structure_curve_ : list of int
         Hidden units during each epoch, next to ``loss_curve_``; constant
