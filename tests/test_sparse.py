@@ -86,14 +86,16 @@ def test_the_error_from_the_non_zeros_is_the_dense_error():
     assert x[3].to_dense().count_nonzero() == 0  # (a row with no non-zero too)
 
 
+@pytest.mark.parametrize("input_scale", [1.0, 0.3])
 @pytest.mark.parametrize("tied", [False, True])
 @pytest.mark.parametrize("sparsity", [*SPARSITIES, None])
-def test_sparse_rows_give_the_dense_loss_and_gradients(sparsity, tied):
+def test_sparse_rows_give_the_dense_loss_and_gradients(sparsity, tied, input_scale):
     """Every sparsity, its penalty, AuxK's residual, weight decay, the
-    contractive penalty (where it has a closed form) and tied weights:
-    float64 to rounding."""
+    contractive penalty (where it has a closed form), tied weights and a
+    network on scaled inputs: float64 to rounding."""
     x, dense = _rows()
     module = _module(sparsity, tied=tied)
+    module.input_scale = input_scale
     contractive = 0.3 if module.encoder.code.activation in ("sigmoid", "relu") else 0.0
     terms = dict(alpha=1e-2, contractive_weight=contractive)
     value, gradients = _value_and_gradients(module, _loss(sparsity, module, **terms), x)
