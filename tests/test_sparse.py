@@ -258,3 +258,15 @@ def test_auto_batches_of_sparse_rows_grow_only_where_the_loss_reads_the_non_zero
     )
     sae.fit(X)
     assert max(seen) == rows
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_sparse_rows_train_on_cuda_as_on_the_cpu(digits):
+    """CSR batches copied to the GPU from pinned memory, read there through
+    their non-zeros (cuSPARSE, embedding_bag): the CPU's fit (float64)."""
+    X = sp.csr_matrix(digits[0])
+    params = dict(n_components=8, k=3, max_iter=3, random_state=0)
+    cpu = SparseAutoencoderTransformer(**params).fit(X)
+    cuda = SparseAutoencoderTransformer(device="cuda", **params).fit(X)
+    np.testing.assert_allclose(cuda.components_, cpu.components_, rtol=1e-6, atol=1e-9)
+    np.testing.assert_allclose(cuda.transform(X), cpu.transform(X), rtol=1e-6, atol=1e-9)
