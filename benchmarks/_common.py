@@ -63,14 +63,24 @@ def example_definitions(name):
     return namespace
 
 
-def load_docstrings():
+def load_docstrings(corpus="packages"):
     """The docstrings of NumPy, SciPy, scikit-learn and the standard library
     installed here, as ``docs, labels``: a list of strings and an array of
     the package each comes from ("numpy", "scipy", "sklearn" or "stdlib").
 
+    ``corpus="scipy"``: SciPy's docstrings alone, labelled by the subpackage
+    each comes from ("stats", "signal", ...; those of 100 docstrings or
+    more), another task on other documents.
+
     The corpus of ``examples/plot_text_features.py``, collected by the
     example's own functions, so that the two cannot drift apart."""
     example = example_definitions("plot_text_features.py")
+    if corpus == "scipy":
+        names, docs = example["docstrings"](["scipy"])
+        subpackages = np.array([name.split(".")[1] if "." in name else "" for name in names])
+        values, counts = np.unique(subpackages, return_counts=True)
+        kept = np.isin(subpackages, values[counts >= 100]) & (subpackages != "")
+        return [doc for doc, keep in zip(docs, kept, strict=True) if keep], subpackages[kept]
     stdlib = sorted(name for name in sys.stdlib_module_names if example["is_public"](name))
     names, docs = example["docstrings"]([*TEXT_PACKAGES, *stdlib])
     packages = [name.split(".")[0] for name in names]

@@ -33,7 +33,14 @@ that reconstruct the TF-IDF (LDA models the counts and has no
 warnings raised while fitting. The autoencoder runs torch on one thread (the
 library's rule); scikit-learn's peers use the BLAS threads they find.
 
+A second data set, on which no default was chosen: ``--corpus scipy``, SciPy's
+docstrings labelled by their subpackage (those of 100 docstrings or more);
+and ``--hashing``: ``HashingVectorizer(n_features=2**18)`` (signed) then
+``TfidfTransformer(sublinear_tf=True)`` in place of the TF-IDF (NMF, which
+needs non-negative data, is left out).
+
     python benchmarks/bench_text.py [--n-components 64,128] [--splits 3] [--max-docs N]
+        [--corpus packages|scipy] [--hashing]
 """
 
 import argparse
@@ -43,9 +50,15 @@ import numpy as np
 import torch
 from _common import load_docstrings, print_table, timed
 from sklearn.decomposition import NMF, LatentDirichletAllocation, TruncatedSVD
-from sklearn.feature_extraction.text import CountVectorizer, TfidfVectorizer
+from sklearn.feature_extraction.text import (
+    CountVectorizer,
+    HashingVectorizer,
+    TfidfTransformer,
+    TfidfVectorizer,
+)
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedShuffleSplit, train_test_split
+from sklearn.pipeline import make_pipeline
 
 from skl_sae import SparseAutoencoderTransformer
 
@@ -53,14 +66,17 @@ NMF_MAX_ITER = 100
 VECTORIZER = {"min_df": 2, "max_features": 20000}
 
 
-def peers(n):
+def peers(n, hashing=False):
     """``{name: (features step, input)}``; input "tfidf" or "counts"."""
-    return {
-        f"TruncatedSVD({n}) + LR": (TruncatedSVD(n, random_state=0), "tfidf"),
+    nmf = {
         f"NMF({n}, max_iter={NMF_MAX_ITER}) + LR": (
             NMF(n, max_iter=NMF_MAX_ITER, random_state=0),
             "tfidf",
         ),
+    }
+    return {
+        f"TruncatedSVD({n}) + LR": (TruncatedSVD(n, random_state=0), "tfidf"),
+        **({} if hashing else nmf),
         f"LatentDirichletAllocation({n}) + LR, counts": (
             LatentDirichletAllocation(n, random_state=0),
             "counts",
@@ -72,14 +88,17 @@ def peers(n):
     }
 
 
-def vectorize(train_docs, test_docs):
+def vectorize(train_docs, test_docs, hashing=False):
     """``{"tfidf": (X_train, X_test), "counts": (C_train, C_test)}``, each
     vectorizer fitted on the training documents."""
     data = {}
-    for kind, vectorizer in {
-        "tfidf": TfidfVectorizer(sublinear_tf=True, dtype=np.float32, **VECTORIZER),
-        "counts": CountVectorizer(**VECTORIZER),
-    }.items():
+    tfidf = TfidfVectorizer(sublinear_tf=True, dtype=np.float32, **VECTORIZER)
+    if hashing:
+        tfidf = make_pipeline(
+            HashingVectorizer(n_features=2**18, norm=None, dtype=np.float32),
+            TfidfTransformer(sublinear_tf=True),
+        )
+    for kind, vectorizer in {"tfidf": tfidf, "counts": CountVectorizer(**VECTORIZER)}.items():
         data[kind] = vectorizer.fit_transform(train_docs), vectorizer.transform(test_docs)
     return data
 
@@ -158,7 +177,7 @@ def table_rows(results):
         rows.append(
             [
                 name,
-                spread([run["accuracy"] for run in runs], 3),
+                spread([run["accuracy"] for run in runs], 4),
                 spread([run["fit_s"] for run in runs], 1),
                 spread([run["lr_s"] for run in runs], 1),
                 "-" if r2[0] is None else spread(r2, 3),
@@ -169,8 +188,8 @@ def table_rows(results):
     return rows
 
 
-def load_corpus(max_docs):
-    (docs, labels), seconds = timed(load_docstrings)
+def load_corpus(max_docs, corpus="packages"):
+    (docs, labels), seconds = timed(load_docstrings, corpus)
     if max_docs is not None and max_docs < len(docs):
         docs, _, labels, _ = train_test_split(
             docs, labels, train_size=max_docs, stratify=labels, random_state=0
@@ -189,15 +208,17 @@ def main(argv=None):
     parser.add_argument("--n-components", default="64,128", help="comma-separated")
     parser.add_argument("--splits", type=int, default=3)
     parser.add_argument("--max-docs", type=int, help="a stratified subsample of the corpus")
+    parser.add_argument("--corpus", choices=["packages", "scipy"], default="packages")
+    parser.add_argument("--hashing", action="store_true", help="hashed, signed features")
     args = parser.parse_args(argv)
     sizes = [int(n) for n in args.n_components.split(",")]
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
-    docs, labels = load_corpus(args.max_docs)
+    docs, labels = load_corpus(args.max_docs, args.corpus)
 
     results = {n: {} for n in sizes}
     splitter = StratifiedShuffleSplit(args.splits, test_size=0.25, random_state=0)
     for split, (train, test) in enumerate(splitter.split(docs, labels)):
-        data, seconds = timed(vectorize, docs[train], docs[test])
+        data, seconds = timed(vectorize, docs[train], docs[test], args.hashing)
         X_train, X_test = data["tfidf"]
         print(
             f"\nsplit {split}: {X_train.shape[0]} training rows x {X_train.shape[1]} terms, "
@@ -210,7 +231,7 @@ def main(argv=None):
         report("raw TF-IDF + LR", raw)
         for n in sizes:
             results[n].setdefault("raw TF-IDF + LR", []).append(raw)
-            for name, (features, kind) in peers(n).items():
+            for name, (features, kind) in peers(n, args.hashing).items():
                 X_train, X_test = data[kind]
                 run = fit_peer(features, X_train, y_train, X_test, y_test)
                 results[n].setdefault(name, []).append(run)

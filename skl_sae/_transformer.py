@@ -153,9 +153,9 @@ class SparseAutoencoderTransformer(
         16 MB holds (41 rows of a 50,000-column float64 array), so that
         memory stays bounded whatever the width. Sparse rows whose error
         comes from their non-zeros (a linear decoder) take up to 1,024 rows,
-        leaving at least 4 steps an epoch: each step costs O(n_features *
-        n_components**2) for the decoder's Gram matrix, which larger batches
-        spread.
+        leaving at least 8 steps an epoch, of even sizes: each step costs
+        O(n_features * n_components**2) for the decoder's Gram matrix, which
+        larger batches spread.
 
     learning_rate_init : float or "auto", default="auto"
         Step size of ``"adam"`` and ``"sgd"``. The loss being dimensionless,

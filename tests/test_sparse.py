@@ -235,12 +235,12 @@ def test_public_weights_are_those_of_the_unscaled_inputs(digits):
 
 
 @pytest.mark.parametrize(
-    ("output_activation", "rows"), [("identity", 500), ("sigmoid", 41)], ids=["linear", "sigmoid"]
+    ("output_activation", "rows"), [("identity", 250), ("sigmoid", 41)], ids=["linear", "sigmoid"]
 )
 def test_auto_batches_of_sparse_rows_grow_only_where_the_loss_reads_the_non_zeros(
     monkeypatch, output_activation, rows
 ):
-    """A linear decoder reads them (a quarter of 2,000 rows a batch); a
+    """A linear decoder reads them (an eighth of 2,000 rows a batch); a
     sigmoid output densifies each batch, which then holds no more rows than
     16 MB of 50,000 float64 columns."""
     seen = []
