@@ -152,7 +152,7 @@ class SparseAutoencoderTransformer(
         ``"lbfgs"``; wide dense data get no more rows than a dense batch of
         16 MB holds (41 rows of a 50,000-column float64 array), so that
         memory stays bounded whatever the width. Sparse rows whose error
-        comes from their non-zeros (a linear decoder) take up to 1,024 rows,
+        comes from their non-zeros (a linear decoder) take up to 4,096 rows,
         leaving at least 8 steps an epoch, of even sizes: each step costs
         O(n_features * n_components**2) for the decoder's Gram matrix, which
         larger batches spread.
