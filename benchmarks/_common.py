@@ -132,8 +132,10 @@ def peak_rss(reset=False):
 def measure_fit_and_transform(estimator, X, transform_repeats=1):
     """Fit ``estimator`` on ``X`` then transform ``X``, in seconds (the
     transform's best of ``transform_repeats``) and the peak resident memory
-    each adds in MiB (the transform's output array aside)."""
-    base = peak_rss(reset=True)
+    each adds in MiB over the memory in use when it starts (the transform's
+    output array aside), and the fit's peak itself."""
+    peak_rss(reset=True)  # (the peak of what came before, such as making X, set aside)
+    base = current_rss() or peak_rss()
     fit_seconds = timed(estimator.fit, X)[1]
     fit_peak = peak_rss(reset=True)
     before_transform = current_rss() or base
@@ -145,5 +147,6 @@ def measure_fit_and_transform(estimator, X, transform_repeats=1):
         "fit_s": fit_seconds,
         "transform_s": transform_seconds,
         "fit_growth_mb": (fit_peak - base) / 2**20,
+        "fit_peak_mb": fit_peak / 2**20,
         "transform_growth_mb": max(0, transform_peak - before_transform) / 2**20,
     }
