@@ -118,51 +118,12 @@ def linear_errors(x, codes, decoder, bias):
 
     ``decoder`` has shape (n_features, n_units), ``codes`` (n_rows,
     n_units). The error is clamped at 0: in float32 the subtraction loses
-    the digits of an error far below ``||x||^2``. Differentiable in
-    ``codes``, ``decoder`` and ``bias`` (:class:`_LinearErrors`).
+    the digits of an error far below ``||x||^2``.
     """
-    return _LinearErrors.apply(codes, decoder, bias, x)
-
-
-class _LinearErrors(torch.autograd.Function):
-    """:func:`linear_errors` with its gradient written out. With ``w`` the
-    per-row weights of the incoming gradient, the decoder's is ``2 [D (H^T
-    diag(w) H) - X^T diag(w) H + c (H^T w)^T]``, built in one buffer of the
-    decoder's size (autograd makes one for each term and adds them), and
-    the Gram matrix and products of the forward pass serve the codes'."""
-
-    @staticmethod
-    def forward(ctx, codes, decoder, bias, x):
-        norms, products = _centred(x, decoder, bias)
-        gram = decoder.T @ decoder
-        errors = norms - 2 * (products * codes).sum(dim=1)
-        errors = (errors + ((codes @ gram) * codes).sum(dim=1)).clamp_min(0) / x.shape[1]
-        ctx.x = x
-        ctx.save_for_backward(codes, decoder, bias, errors, products, gram)
-        return errors
-
-    @staticmethod
-    def backward(ctx, grad):
-        codes, decoder, bias, errors, products, gram = ctx.saved_tensors
-        x = ctx.x
-        # d errors_r / d (D h_r + c) = -2 (x_r - c - D h_r) / d, where not clamped
-        weights = grad * (errors > 0) * (2 / x.shape[1])
-        weighted = codes * weights.unsqueeze(1)  # g_r h_r
-        code_sum = weighted.sum(dim=0)  # H^T g
-        grad_codes = grad_decoder = grad_bias = None
-        if ctx.needs_input_grad[0]:
-            grad_codes = (codes @ gram - products) * weights.unsqueeze(1)
-        if ctx.needs_input_grad[1]:
-            grad_decoder = decoder @ (codes.T @ weighted)
-            grad_decoder.addr_(bias, code_sum)
-            rows = weighted.index_select(0, row_ids(x)).mul_(x.values().unsqueeze(1))
-            grad_decoder.index_add_(0, x.col_indices(), rows, alpha=-1)
-        if ctx.needs_input_grad[2]:
-            x_weighted = torch.zeros_like(bias).index_add_(
-                0, x.col_indices(), x.values() * weights.index_select(0, row_ids(x))
-            )
-            grad_bias = bias * weights.sum() + decoder @ code_sum - x_weighted
-        return grad_codes, grad_decoder, grad_bias, None
+    norms, products = _centred(x, decoder, bias)
+    errors = norms - 2 * (products * codes).sum(dim=1)
+    errors = errors + ((codes @ (decoder.T @ decoder)) * codes).sum(dim=1)
+    return errors.clamp_min(0) / x.shape[1]
 
 
 def linear_auxiliary_errors(x, codes, auxiliary_codes, decoder, bias):
