@@ -270,3 +270,15 @@ def test_sparse_rows_train_on_cuda_as_on_the_cpu(digits):
     cuda = SparseAutoencoderTransformer(device="cuda", **params).fit(X)
     np.testing.assert_allclose(cuda.components_, cpu.components_, rtol=1e-6, atol=1e-9)
     np.testing.assert_allclose(cuda.transform(X), cpu.transform(X), rtol=1e-6, atol=1e-9)
+
+
+@pytest.mark.parametrize("corruption", ["mask", "gaussian"])
+def test_denoising_takes_sparse_rows(digits, corruption):
+    """Masking noise drops non-zeros; Gaussian noise, in the data's units,
+    makes the batch dense: both train and reconstruct the clean rows."""
+    X = sp.csr_matrix(digits[0])
+    sae = SparseAutoencoderTransformer(
+        16, k=4, corruption=corruption, corruption_level=0.1, max_iter=10, random_state=0
+    ).fit(X)
+    assert sae.explained_variance_ > 0.2
+    assert np.isfinite(sae.score_samples(X)).all()
