@@ -94,6 +94,12 @@ class LossTerms:
     corruption_level: float = 0.0
     auxk_weight: float = 0.0
 
+    @property
+    def noisy_inputs(self):
+        """Whether training adds Gaussian noise to the inputs, which makes a
+        batch of sparse rows dense."""
+        return self.corruption == "gaussian" and self.corruption_level > 0
+
 
 class AutoencoderLoss:
     """The training loss of one autoencoder layer: ``loss(module, x,

@@ -251,7 +251,7 @@ class SparseAutoencoder(Autoencoder):
         return x / self.input_scale
 
     def errors(self, output, x, observed=None):
-        if output.reconstruction is None and sparse.is_sparse(x) and observed is None:
+        if output.reconstruction is None:  # sparse rows, read through their non-zeros
             errors = sparse.linear_errors(
                 self.normalize(x), output.codes, self.decoder_weights, self.decoder_bias
             )
@@ -259,7 +259,7 @@ class SparseAutoencoder(Autoencoder):
         return super().errors(output, x, observed)
 
     def auxiliary_errors(self, output, auxiliary_codes, x):
-        if output.reconstruction is None and sparse.is_sparse(x):
+        if output.reconstruction is None:
             errors = sparse.linear_auxiliary_errors(
                 self.normalize(x),
                 output.codes,

@@ -361,7 +361,7 @@ def fit_layer(
 def _reads_nonzeros(settings, layer):
     """Whether ``layer``'s loss reads sparse rows through their non-zeros
     (Gaussian noise makes them dense)."""
-    return layer.module.reads_nonzeros and settings.loss.corruption != "gaussian"
+    return layer.module.reads_nonzeros and not settings.loss.noisy_inputs
 
 
 def _new_statistics(settings, layer, X):

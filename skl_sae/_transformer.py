@@ -607,8 +607,10 @@ class SparseAutoencoderTransformer(
         the codes and the inputs decoded at full width, but for sparse
         inputs whose error comes from their non-zeros (codes alone)."""
         n_components, n_features = self.components_.shape
-        reads_nonzeros = self.output_activation_ == "identity" and X.shape[1] == n_features
-        return n_components if sp.issparse(X) and reads_nonzeros else max(n_components, n_features)
+        inputs = sp.issparse(X) and X.shape[1] == n_features  # (not codes)
+        if inputs and self._get_module().reads_nonzeros:
+            return n_components
+        return max(n_components, n_features)
 
     def _validate_X(self, X, *, reset=False):
         """``X`` validated as scikit-learn does: fixing the features at a first
