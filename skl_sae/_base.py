@@ -122,6 +122,16 @@ class BaseSparseAutoencoder(NumpyState, CallbackSupportMixin, BaseEstimator, ABC
         first fit resolved it, in ``sparsity_``."""
         return self.sparsity_ if self.sparsity == "auto" else self.sparsity
 
+    def _learning_rate(self):
+        """``learning_rate_init``; ``"auto"`` as the first fit resolved it
+        (``learning_rate_init_``), or for dense rows of the fitted width."""
+        if self.learning_rate_init != "auto":
+            return self.learning_rate_init
+        if hasattr(self, "learning_rate_init_"):
+            return self.learning_rate_init_
+        rows = np.empty((0, self.n_features_in_))
+        return resolve_learning_rate("auto", rows, self._sparsity())
+
     def _activation(self):
         """``activation`` with ``"auto"`` resolved by the sparsity's code or
         penalty (:func:`~._losses.default_activation`)."""
@@ -186,7 +196,7 @@ class BaseSparseAutoencoder(NumpyState, CallbackSupportMixin, BaseEstimator, ABC
         """The :class:`~._trainer.Schedule` of the parameters, with ``changes``."""
         schedule = Schedule(
             solver=self.solver,
-            learning_rate_init=resolve_learning_rate(self.learning_rate_init, self.n_features_in_),
+            learning_rate_init=self._learning_rate(),
             batch_size=self.batch_size,
             max_iter=self.max_iter,
             tol=self.tol,

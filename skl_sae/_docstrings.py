@@ -74,11 +74,14 @@ PARAMETERS = {
     the fit used. Tune them like any parameter:
     ``GridSearchCV(est, {"code_params": [{...}, {...}]})``; see
     :ref:`code_params`.""",
-    "auxk_weight": """auxk_weight : float, default=1/32
+    "auxk_weight": """auxk_weight : float, default={default}
     Weight of the AuxK loss with the sparse codes: units that have not
     fired for a whole epoch (``n_samples`` training samples) are trained
-    to reconstruct what the live codes miss, which revives them. 1/32 as
-    in Gao et al. (2024); 0 turns it off.""",
+    to reconstruct what the live codes miss, which revives them (their
+    gradient reaches the units whose pre-activations are all negative, out
+    of relu's reach). Gao et al. (2024) weigh it 1/32, SAELens 1: on MNIST
+    (TopK, 1,024 units, ``k=32``) 1/32 left 6.2% of the units firing on
+    no test image, 1 left 2.3%. 0 turns it off.""",
     "validation_fraction": """validation_fraction : float, default=0.1
     Fraction of the training data held out with ``early_stopping``.""",
     "shuffle": """shuffle : bool, default=True

@@ -202,6 +202,11 @@ class AutoencoderLoss:
         if self.statistics is not None:
             self.statistics.add(module.encoder.code, out.codes.detach(), errors.detach())
         loss = batch_error(errors, observed) / self.scale
+        if module.training:  # a nested dictionary: the mean error of its levels
+            nested = module.encoder.code.nested_errors(module, out, x, observed)
+            if nested:
+                inner = sum(batch_error(level, observed) for level in nested) / self.scale
+                loss = (loss + inner) / (1 + len(nested))
         if self.auxk_weight > 0 and module.training:
             # Where x was not observed, the target is the reconstruction: no residual.
             target = x if observed is None else x.where(observed, out.reconstruction.detach())
@@ -213,6 +218,8 @@ class AutoencoderLoss:
                 )
         if self.penalty is not None:
             penalty = self.penalty(out, self.sparsity_target)
+            if module.training:
+                penalty = penalty * module.encoder.code.penalty_scale(out)
             loss = loss + self.penalty_weight(out.codes.shape[1]) * penalty
         if self.contractive_weight > 0:
             jacobian = contractive_penalty(out.codes, module.encoder_weight, self.activation)

@@ -251,7 +251,7 @@ class SparseAutoencoder(Autoencoder):
         return x / self.input_scale
 
     def errors(self, output, x, observed=None):
-        if output.reconstruction is None:  # sparse rows, read through their non-zeros
+        if output.reconstruction is None and self.reads_nonzeros and sparse.is_sparse(x):
             errors = sparse.linear_errors(
                 self.normalize(x), output.codes, self.decoder_weights, self.decoder_bias
             )

@@ -160,11 +160,14 @@ class SparseAutoencoderTransformer(
     learning_rate_init : float or "auto", default="auto"
         Step size of ``"adam"`` and ``"sgd"``. The loss being dimensionless,
         one step size serves data sets of any scale; ``"auto"`` takes 1e-2
-        (why rather than scikit-learn's MLP's 1e-3: :ref:`performance`) up
-        to 784 features (MNIST's width, where it was chosen) and
-        ``1e-2 * sqrt(784 / n_features)`` beyond, so that a step moves a
-        dictionary atom as far on wide data (a TF-IDF of 15,000 terms:
-        2.3e-3) as on MNIST; ``learning_rate_init_`` records it.
+        for the penalties (why rather than scikit-learn's MLP's 1e-3:
+        :ref:`performance`) and for the sparse codes of a scipy sparse
+        matrix, 1e-3 for the sparse codes of dense rows (at 1e-2 most of
+        their units die), up to 784 features (MNIST's width, where it was
+        chosen), and that times ``sqrt(784 / n_features)`` beyond, so that
+        a step moves a dictionary atom as far on wide data (a TF-IDF of
+        15,000 terms: 2.3e-3) as on MNIST; ``learning_rate_init_`` records
+        it.
 
     max_iter : int, default=200
         Maximum number of epochs (``"lbfgs"``: iterations), as in
@@ -372,7 +375,7 @@ class SparseAutoencoderTransformer(
         sparsity_weight=3.0,
         k=32,
         code_params=None,
-        auxk_weight=1 / 32,
+        auxk_weight=1.0,
         alpha=1e-5,
         corruption=None,
         corruption_level=0.1,
@@ -477,7 +480,9 @@ class SparseAutoencoderTransformer(
     def _fit(self, X, *, continuing, incremental):
         if not continuing:
             self.sparsity_ = resolve_sparsity(self.sparsity, X)
-            self.learning_rate_init_ = resolve_learning_rate(self.learning_rate_init, X.shape[1])
+        self.learning_rate_init_ = resolve_learning_rate(
+            self.learning_rate_init, X, self.sparsity_
+        )
         self._check_params()
         device = resolve_device(self.device)
         task = begin_fit_task(self, 1 if incremental else self.max_iter, X)

@@ -79,7 +79,8 @@ def test_penalties_keep_a_free_decoder(digits):
 @pytest.mark.slow
 def test_auxk_lowers_the_dead_latent_fraction(digits):
     X, _ = digits
-    params = dict(sparsity="topk", n_components=128, k=8, max_iter=100)
+    # A step size at which units die (10x the sparse codes' own).
+    params = dict(sparsity="topk", n_components=128, k=8, max_iter=100, learning_rate_init=1e-2)
     without = small(auxk_weight=0.0, **params).fit(X)
     with_auxk = small(**params).fit(X)
     assert with_auxk.dead_latents_ < 0.9 * without.dead_latents_
@@ -87,7 +88,7 @@ def test_auxk_lowers_the_dead_latent_fraction(digits):
 
 def test_auxk_keeps_counting_across_partial_fit_calls(digits):
     X, _ = digits
-    params = dict(sparsity="topk", n_components=128, k=8)
+    params = dict(sparsity="topk", n_components=128, k=8, learning_rate_init=1e-2)
     without, with_auxk = small(auxk_weight=0.0, **params), small(**params)
     for _ in range(40):
         without.partial_fit(X)
@@ -186,3 +187,44 @@ def test_sigmoid_units_count_as_active_above_one_half(digits):
     assert sae.activity_threshold_ == 0.5
     np.testing.assert_allclose(sae.feature_density_, (sae.transform(X) > 0.5).mean(axis=0))
     assert sae.thresholds_ is None
+
+
+def _nmse_of_prefix(sae, X, width):
+    """Normalized error of ``X`` reconstructed from its codes' first ``width`` units."""
+    codes = sae.transform(X)
+    codes[:, width:] = 0
+    error = np.sum((sae.inverse_transform(codes) - X) ** 2)
+    return error / np.sum((X - X.mean(axis=0)) ** 2)
+
+
+def test_matryoshka_prefixes_reconstruct_alone_where_batchtopk_needs_the_whole(digits):
+    X, _ = digits
+    plain = small(sparsity="batchtopk", n_components=64, k=8, max_iter=60).fit(X)
+    nested = small(sparsity="matryoshka_batchtopk", n_components=64, k=8, max_iter=60).fit(X)
+    assert nested.code_params_ == {"k": 8, "prefixes": (1 / 16, 1 / 4)}
+    for width in (4, 16):  # the default prefixes of 64 units
+        assert _nmse_of_prefix(nested, X, width) < 0.8 * _nmse_of_prefix(plain, X, width)
+    # The whole dictionary gives up a little of BatchTopK's reconstruction.
+    assert _nmse_of_prefix(nested, X, 64) < 1.3 * _nmse_of_prefix(plain, X, 64)
+    assert nested.l0_ == pytest.approx(8, rel=0.15)
+
+
+def test_matryoshka_prefixes_are_counts_or_fractions_of_the_units():
+    from skl_sae._codes import MatryoshkaBatchTopK
+
+    code = MatryoshkaBatchTopK(4, prefixes=(0.25, 3, 64, 0.5))
+    assert code.widths(16) == [3, 4, 8]  # 64 units and more: the whole layer, one level already
+    assert code.widths(1000) == [3, 64, 250, 500]
+    for bad in [(0,), (1.5,), (-2,), (True,)]:
+        with pytest.raises(ValueError, match="prefixes"):
+            small(sparsity="matryoshka_batchtopk", code_params={"prefixes": bad}).fit(np.eye(8))
+
+
+@pytest.mark.parametrize("target", [4, 12])
+def test_jumprelu_reaches_a_target_l0(digits, target):
+    X, _ = digits
+    sae = small(
+        sparsity="jumprelu", n_components=64, max_iter=80, code_params={"target_l0": target}
+    ).fit(X)
+    assert sae.l0_ == pytest.approx(target, rel=0.2)
+    assert np.mean(np.count_nonzero(sae.transform(X), axis=1)) == pytest.approx(target, rel=0.2)
