@@ -551,8 +551,9 @@ def auxiliary_codes(pre, dead, k_aux, activation="relu"):
     pre-activation on every sample, where relu's gradient is 0 and AuxK
     could never revive them. Through the estimator, a dead unit whose atom
     points along what the live codes miss is pushed to fire on those samples
-    (MNIST, TopK at 1,024 units: 14% of them dead on the test images with
-    relu's gradient, 2% with the estimator).
+    (MNIST, TopK at 1,024 units and a step size of 1e-3: 14% of them dead
+    on the test images with relu's gradient, 2% with the estimator, both
+    with AuxK weighed 1).
     """
     masked = pre.masked_fill(~dead, -math.inf)
     values, indices = masked.topk(min(k_aux, int(dead.sum())), dim=1)

@@ -375,7 +375,7 @@ class SparseAutoencoderTransformer(
         sparsity_weight=3.0,
         k=32,
         code_params=None,
-        auxk_weight=1.0,
+        auxk_weight=4.0,
         alpha=1e-5,
         corruption=None,
         corruption_level=0.1,
