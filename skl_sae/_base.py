@@ -129,8 +129,7 @@ class BaseSparseAutoencoder(NumpyState, CallbackSupportMixin, BaseEstimator, ABC
             return self.learning_rate_init
         if hasattr(self, "learning_rate_init_"):
             return self.learning_rate_init_
-        rows = np.empty((0, self.n_features_in_))
-        return resolve_learning_rate("auto", rows, self._sparsity())
+        return resolve_learning_rate("auto", self.n_features_in_, self._sparsity())
 
     def _activation(self):
         """``activation`` with ``"auto"`` resolved by the sparsity's code or

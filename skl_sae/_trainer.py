@@ -231,13 +231,14 @@ def resolve_sparsity(sparsity, X):
     return "topk" if sp.issparse(X) else "kl"
 
 
-def resolve_learning_rate(learning_rate_init, X, sparsity=None):
+def resolve_learning_rate(learning_rate_init, n_features, sparsity=None, *, sparse_input=False):
     """``"auto"`` becomes a base step size for up to
     :data:`AUTO_LEARNING_RATE_WIDTH` features and ``base * sqrt(784 /
     n_features)`` beyond.
 
-    The base is 1e-2, except for the exactly sparse codes on dense rows,
-    which take their code's (:attr:`~._codes.Activation.learning_rate`,
+    The base is 1e-2, except for the exactly sparse codes on dense rows
+    (not ``sparse_input``, a scipy sparse matrix), which take their code's
+    (:attr:`~._codes.Activation.learning_rate`,
     1e-3: at 1e-2 nine TopK units in ten die on MNIST, and a unit that
     AuxK revives at 3e-3 often fires on training samples alone). Adam moves
     each weight by about the step size, so a dictionary atom of ``d``
@@ -250,8 +251,8 @@ def resolve_learning_rate(learning_rate_init, X, sparsity=None):
     """
     if learning_rate_init != "auto":
         return learning_rate_init
-    base = 1e-2 if sp.issparse(X) else code_class(sparsity).learning_rate
-    return base * min(1.0, (AUTO_LEARNING_RATE_WIDTH / max(1, X.shape[1])) ** 0.5)
+    base = 1e-2 if sparse_input else code_class(sparsity).learning_rate
+    return base * min(1.0, (AUTO_LEARNING_RATE_WIDTH / max(1, n_features)) ** 0.5)
 
 
 def as_dtype(X, dtype):

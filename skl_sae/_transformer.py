@@ -481,7 +481,7 @@ class SparseAutoencoderTransformer(
         if not continuing:
             self.sparsity_ = resolve_sparsity(self.sparsity, X)
         self.learning_rate_init_ = resolve_learning_rate(
-            self.learning_rate_init, X, self.sparsity_
+            self.learning_rate_init, X.shape[1], self.sparsity_, sparse_input=sp.issparse(X)
         )
         self._check_params()
         device = resolve_device(self.device)
