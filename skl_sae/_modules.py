@@ -299,7 +299,9 @@ class SparseAutoencoder(Autoencoder):
     def normalize_decoder_(self):
         """Rescale every decoder column to unit norm."""
         weight, dim = self._atoms()
-        weight.div_(weight.norm(dim=dim, keepdim=True).clamp_min(1e-12))
+        # vecdot reads the matrix once along either dimension; norm is slow across rows.
+        norms = torch.linalg.vecdot(weight, weight, dim=dim).sqrt_().clamp_min_(1e-12)
+        weight.div_(norms.unsqueeze(dim))
 
     @torch.no_grad()
     def remove_parallel_gradient_(self):
@@ -307,8 +309,8 @@ class SparseAutoencoder(Autoencoder):
         column, which could only change the column's norm."""
         weight, dim = self._atoms()
         if weight.grad is not None:
-            parallel = (weight.grad * weight).sum(dim=dim, keepdim=True)
-            weight.grad.sub_(parallel * weight)
+            parallel = torch.linalg.vecdot(weight.grad, weight, dim=dim).unsqueeze(dim)
+            weight.grad.addcmul_(parallel, weight, value=-1)
 
     @torch.no_grad()
     def center_(self, center):

@@ -10,7 +10,8 @@ for ``x_hat = D h + c``,
 
 with ``||x - c||^2 = ||x||^2 - 2 x^T c + ||c||^2``: per row O(nnz k + k^2),
 plus O(d k^2) per batch for ``D^T D``, where the dense error costs O(d k)
-per row. Autograd differentiates these expressions. What cannot be had from
+per row. Their gradients are written by hand (:class:`_LinearErrors`), in
+one more product of the decoder with a (k, k) matrix. What cannot be had from
 the non-zeros (a sigmoid output, Gaussian noise on the inputs) takes the
 dense batch (:func:`to_dense`). The bottom of the torch layer, with
 :mod:`._functional`: it imports nothing of the package.
@@ -19,6 +20,7 @@ dense batch (:func:`to_dense`). The bottom of the torch layer, with
 import warnings
 
 import numpy as np
+import scipy.sparse
 import torch
 
 
@@ -56,8 +58,65 @@ def csr_tensor(rows, device="cpu", pin=False):
 
 
 def with_values(x, values):
-    """The CSR tensor ``x`` with other ``values`` at the same places."""
-    return _csr(x.crow_indices(), x.col_indices(), values, size=x.shape)
+    """The CSR tensor ``x`` with other ``values`` at the same places (and
+    the same :func:`transposed` structure, computed once for both)."""
+    result = _csr(x.crow_indices(), x.col_indices(), values, size=x.shape)
+    result._transposition = _transposition(x)
+    return result
+
+
+class _Transposition:
+    """Where each stored value of a CSR structure goes in its transpose,
+    computed on first use: shared by the tensors with the same non-zeros
+    (:func:`with_values`), so that a step transposes its batch once."""
+
+    __slots__ = ("order", "crow_indices", "col_indices")
+
+    def __init__(self):
+        self.order = None
+
+    def of(self, x):
+        """Itself, computed for the structure of ``x`` if not yet."""
+        if self.order is None:
+            order, crow_indices, col_indices = (
+                _scipy_transposition(x) if x.device.type == "cpu" else _sorted_transposition(x)
+            )
+            self.order, self.crow_indices, self.col_indices = order, crow_indices, col_indices
+        return self
+
+
+def _scipy_transposition(x):
+    """(order, crow_indices, col_indices) of ``x``'s transpose by scipy's
+    counting sort (CPU)."""
+    structure = scipy.sparse.csr_matrix(
+        (np.arange(x._nnz()), x.col_indices().numpy(), x.crow_indices().numpy()), shape=x.shape
+    ).tocsc()
+    parts = (structure.data, structure.indptr, structure.indices)
+    return tuple(torch.from_numpy(part.astype(np.int64, copy=False)) for part in parts)
+
+
+def _sorted_transposition(x):
+    """The same as :func:`_scipy_transposition` by a stable sort of the
+    column indices, on ``x``'s device."""
+    columns = x.col_indices()
+    order = torch.argsort(columns, stable=True)
+    counts = torch.bincount(columns, minlength=x.shape[1])
+    crow_indices = torch.cat([counts.new_zeros(1), counts.cumsum(0)])
+    return order, crow_indices, row_ids(x).index_select(0, order)
+
+
+def _transposition(x):
+    if not hasattr(x, "_transposition"):
+        x._transposition = _Transposition()
+    return x._transposition
+
+
+def transposed(x):
+    """The CSR tensor ``x`` transposed, as a CSR tensor: what ``x^T @ y``
+    needs, many times faster than through the CSC view of ``x.t()``."""
+    plan = _transposition(x).of(x)
+    values = x.values().index_select(0, plan.order)
+    return _csr(plan.crow_indices, plan.col_indices, values, size=(x.shape[1], x.shape[0]))
 
 
 def rows(x, start, stop):
@@ -97,19 +156,30 @@ def mask_values(x, level, generator):
 
 def matmul(x, matrix):
     """``x @ matrix`` for the sparse rows ``x``: O(nnz) work per column of
-    ``matrix``, differentiable in ``matrix``.
+    ``matrix``, differentiable in ``matrix`` (whose gradient ``x^T @ grad``
+    multiplies the :func:`transposed` rows)."""
+    return _SparseProduct.apply(x, matrix)
 
-    A contiguous ``matrix`` (a decoder, whose rows are the features) goes
-    through ``embedding_bag``, whose gradient is scattered from the
-    non-zeros (twice as fast as ``torch.sparse.mm``'s, which transposes the
-    batch); a transposed one (an encoder's weight) through ``torch.sparse.mm``.
-    """
-    if matrix.is_contiguous():
-        offsets = x.crow_indices()[:-1]
-        return torch.nn.functional.embedding_bag(
-            x.col_indices(), matrix, offsets, mode="sum", per_sample_weights=x.values()
-        )
-    return torch.sparse.mm(x, matrix)
+
+class _SparseProduct(torch.autograd.Function):
+    """``x @ matrix``, ``x`` sparse rows: a contiguous ``matrix`` (a
+    decoder, whose rows are the features) goes through ``embedding_bag``, a
+    transposed one (an encoder's weight) through ``torch.sparse.mm``."""
+
+    @staticmethod
+    def forward(ctx, x, matrix):
+        ctx.x = x
+        if matrix.is_contiguous():
+            offsets = x.crow_indices()[:-1]
+            return torch.nn.functional.embedding_bag(
+                x.col_indices(), matrix, offsets, mode="sum", per_sample_weights=x.values()
+            )
+        return torch.sparse.mm(x, matrix)
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, grad):
+        return None, transposed(ctx.x) @ grad
 
 
 def linear_errors(x, codes, decoder, bias):
@@ -120,9 +190,7 @@ def linear_errors(x, codes, decoder, bias):
     n_units). The error is clamped at 0: in float32 the subtraction loses
     the digits of an error far below ``||x||^2``.
     """
-    norms, products = _centred(x, decoder, bias)
-    errors = norms - 2 * (products * codes).sum(dim=1)
-    errors = errors + ((codes @ (decoder.T @ decoder)) * codes).sum(dim=1)
+    errors = _LinearErrors.apply(x, codes, decoder, bias, None)
     return errors.clamp_min(0) / x.shape[1]
 
 
@@ -131,23 +199,64 @@ def linear_auxiliary_errors(x, codes, auxiliary_codes, decoder, bias):
     (sparse): the main reconstruction ``D h + c`` held fixed (no gradient)
     plus ``D a``, ``a`` the ``auxiliary_codes``.
 
-    With the residual ``e = x - D h - c`` fixed, ``||e - D a||^2 = ||e||^2
-    - 2 e^T D a + a^T (D^T D) a``, where ``e^T D = x^T D - h^T (D_0^T D) -
-    c_0^T D`` needs the mixed Gram matrix of the fixed decoder ``D_0`` and
-    the trained one.
+    With the residual ``e = x - D_0 h - c_0`` fixed (``D_0`` and ``c_0`` the
+    decoder and bias without gradient), the error is ``||x - c_0 - D_0 h -
+    D a||^2``, whose value is that of ``D (h + a)``: the same identity, with
+    the gradient reaching ``D`` through ``a`` alone.
     """
-    fixed_decoder, fixed_bias = decoder.detach(), bias.detach()
-    residual = linear_errors(x, codes.detach(), fixed_decoder, fixed_bias) * x.shape[1]
-    mixed_gram = fixed_decoder.T @ decoder
-    products = matmul(x, decoder) - fixed_bias @ decoder - codes.detach() @ mixed_gram
-    errors = residual - 2 * (products * auxiliary_codes).sum(dim=1)
-    errors = errors + ((auxiliary_codes @ (decoder.T @ decoder)) * auxiliary_codes).sum(dim=1)
+    errors = _LinearErrors.apply(x, auxiliary_codes, decoder, bias.detach(), codes.detach())
     return errors.clamp_min(0) / x.shape[1]
 
 
-def _centred(x, decoder, bias):
-    """``||x - c||^2`` per row and ``(x - c)^T D`` for the sparse rows ``x``."""
-    values = x.values()
-    x_bias = row_sums(x, values * bias.index_select(0, x.col_indices()))
-    norms = row_sums(x, values.square()) - 2 * x_bias + bias @ bias
-    return norms, matmul(x, decoder) - bias @ decoder
+class _LinearErrors(torch.autograd.Function):
+    """``||x - c - D_0 h_0 - D a||^2`` per sparse row of ``x``, ``D_0 = D``
+    and the codes ``h_0`` held fixed (None: none): the reconstruction error
+    of the codes ``a``, or AuxK's on top of the fixed ``h_0``.
+
+    With ``t = h_0 + a`` and ``P = (x - c)^T D``, the value is ``||x - c||^2
+    - 2 P t + t^T (D^T D) t``. Its gradients, weighted by ``u`` per row,
+    are written by hand so that a step does O(d k^2) work twice (the Gram
+    matrix forward, one product of ``D`` with a (k, k) matrix backward) and
+    the rest from the non-zeros: autograd on the same expressions
+    differentiates the Gram matrix through both factors, the centring ``c^T
+    D`` through an outer product, and adds each term's (d, k) gradient
+    separately, about ten passes over the decoder's size a step::
+
+        da = 2 u (t G - P)
+        dD = 2 D T^T (u a) + 2 c (u^T a)^T - 2 X^T (u a)
+        dc = 2 D T^T u + 2 c sum(u) - 2 X^T u
+    """
+
+    @staticmethod
+    def forward(ctx, x, codes, decoder, bias, fixed_codes):
+        ctx.x = x  # (with its transposition, which save_for_backward would not keep)
+        values, columns = x.values(), x.col_indices()
+        gram = decoder.T @ decoder
+        products = matmul(x, decoder) - decoder.T.mv(bias)
+        total = codes if fixed_codes is None else codes + fixed_codes
+        total_gram = total @ gram
+        norms = row_sums(x, values * (values - 2 * bias.index_select(0, columns)))
+        errors = norms + bias.dot(bias) + ((total_gram - 2 * products) * total).sum(dim=1)
+        ctx.save_for_backward(codes, decoder, bias, total, total_gram - products)
+        return errors
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, grad_errors):
+        x = ctx.x
+        codes, decoder, bias, total, residual_products = ctx.saved_tensors
+        need_codes, need_decoder, need_bias = ctx.needs_input_grad[1:4]
+        grad_codes = grad_decoder = grad_bias = None
+        u = 2 * grad_errors
+        if need_codes:
+            grad_codes = residual_products * u[:, None]
+        features = transposed(x) if need_decoder or need_bias else None
+        if need_decoder:
+            weighted = codes * u[:, None]
+            grad_decoder = torch.outer(bias, weighted.sum(dim=0))
+            grad_decoder.addmm_(decoder, total.T @ weighted)
+            grad_decoder.addmm_(features, weighted, alpha=-1)
+        if need_bias:
+            grad_bias = decoder.mv(total.T @ u) + bias * u.sum()
+            grad_bias.sub_(features @ u)
+        return None, grad_codes, grad_decoder, grad_bias, None

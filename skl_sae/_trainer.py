@@ -504,4 +504,7 @@ def train_run(schedule, run, *, device, generator, incremental=False, hooks=()):
         check_convergence=schedule.check_convergence and not incremental,
         name=schedule.name,
     )
+    # The last step's gradients are not part of a fitted model: freed before
+    # the estimator copies out its weights (the model's size again).
+    optimizer.zero_grad(set_to_none=True)
     return optimizer, history

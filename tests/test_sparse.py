@@ -118,6 +118,23 @@ def test_a_sigmoid_output_takes_the_dense_batch():
         torch.testing.assert_close(gradients[name], gradient, msg=name)
 
 
+def test_the_transpose_of_sparse_rows_by_either_sort():
+    """``x^T @ y`` (the gradients' scatter of the non-zeros) multiplies a CSR
+    transpose: scipy's counting sort on the CPU, a stable sort elsewhere; a
+    tensor with other values at the same places reuses the structure."""
+    x, dense = _rows()
+    transposed = _sparse.transposed(x)
+    assert transposed.layout == torch.sparse_csr
+    assert torch.equal(transposed.to_dense(), dense.T)
+    for left, right in zip(
+        _sparse._scipy_transposition(x), _sparse._sorted_transposition(x), strict=True
+    ):
+        assert torch.equal(left, right)
+    doubled = _sparse.with_values(x, 2 * x.values())
+    assert doubled._transposition is x._transposition
+    assert torch.equal(_sparse.transposed(doubled).to_dense(), 2 * dense.T)
+
+
 def test_masking_noise_drops_non_zeros_only():
     x, _ = _rows(n_rows=200, density=0.5)
     generator = torch.Generator().manual_seed(0)
