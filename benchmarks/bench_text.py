@@ -40,7 +40,9 @@ TF-IDF (signed counts in rows of unit norm; NMF, which needs non-negative
 data, is left out).
 
     python benchmarks/bench_text.py [--n-components 64,128] [--splits 3] [--max-docs N]
-        [--corpus packages|scipy] [--hashing]
+        [--corpus packages|scipy] [--hashing] [--peers TruncatedSVD,Autoencoder]
+
+``--peers`` keeps the peers whose name contains one of its comma-separated words.
 """
 
 import argparse
@@ -205,7 +207,9 @@ def main(argv=None):
     parser.add_argument("--max-docs", type=int, help="a stratified subsample of the corpus")
     parser.add_argument("--corpus", choices=["packages", "scipy"], default="packages")
     parser.add_argument("--hashing", action="store_true", help="hashed, signed features")
+    parser.add_argument("--peers", help="comma-separated parts of the peers' names to run")
     args = parser.parse_args(argv)
+    wanted = None if args.peers is None else args.peers.split(",")
     sizes = [int(n) for n in args.n_components.split(",")]
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
     docs, labels = load_corpus(args.max_docs, args.corpus)
@@ -227,6 +231,8 @@ def main(argv=None):
         for n in sizes:
             results[n].setdefault("raw TF-IDF + LR", []).append(raw)
             for name, (features, kind) in peers(n, args.hashing).items():
+                if wanted is not None and not any(word in name for word in wanted):
+                    continue
                 X_train, X_test = data[kind]
                 run = fit_peer(features, X_train, y_train, X_test, y_test)
                 results[n].setdefault(name, []).append(run)

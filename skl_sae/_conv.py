@@ -258,6 +258,10 @@ best_validation_score_, n_iter_, device_, n_features_in_, feature_names_in_
                 f"kernel_size must be odd, so that the maps stay centred; got {self.kernel_size}."
             )
 
+    def _resolve_init(self, X):
+        """Random: the filters have no singular directions to start along."""
+        return "random"
+
     def _layer_size(self):
         return self._filters()[-1]
 

@@ -219,6 +219,48 @@ def geometric_median(X, max_rows=10_000, max_iter=100, tol=1e-7):
     return median
 
 
+def leading_directions(X, center, n_directions, rng, *, scale=1.0, max_rows=20_000, n_iter=4):
+    """The ``n_directions`` leading right singular vectors of the rows of
+    ``X`` less ``center``, as the columns of an array of shape (n_features,
+    n_directions), computed on ``(X - center) / scale`` (what a network on
+    scaled inputs sees: the same directions, rounded alike, whatever the
+    data's scale); None where the products overflow.
+
+    The randomized range finder of Halko et al. (2011; Algorithm 4.4, as
+    ``TruncatedSVD``'s ``"randomized"`` solver, 10 extra columns and
+    ``n_iter`` power iterations with QR) on at most ``max_rows`` rows drawn
+    from ``rng``. Sparse rows are centred through products, never densified.
+    """
+    if X.shape[0] > max_rows:
+        X = X[np.sort(rng.choice(X.shape[0], max_rows, replace=False))]
+    if is_streamed(X):
+        X = np.asarray(X)
+    dtype = float_dtype(X.dtype)
+    rows = X.tocsr().astype(dtype) if sp.issparse(X) else np.asarray(X, dtype=dtype)
+    if scale != 1.0:
+        rows = rows / dtype.type(scale)
+    center = np.asarray(center, dtype=dtype) / dtype.type(scale)
+
+    def product(vectors):  # (rows - center) @ vectors
+        return np.asarray(rows @ vectors) - center @ vectors
+
+    def transposed_product(vectors):  # (rows - center).T @ vectors
+        return np.asarray(rows.T @ vectors) - np.outer(center, vectors.sum(axis=0))
+
+    size = min(n_directions + 10, *rows.shape)
+    with np.errstate(all="ignore"):  # data near the float range's end overflow
+        basis = product(rng.standard_normal((rows.shape[1], size)).astype(dtype))
+        for _ in range(n_iter):
+            basis = np.linalg.qr(basis)[0]
+            basis = product(np.linalg.qr(transposed_product(basis))[0])
+        basis = np.linalg.qr(basis)[0]
+        projected = transposed_product(basis).T
+    if not np.all(np.isfinite(projected)):
+        return None
+    _, _, directions = np.linalg.svd(projected, full_matrices=False)
+    return directions[:n_directions].T
+
+
 def data_range(X):
     """``(min, max)`` of the entries of ``X`` (dense or sparse, implicit zeros
     included)."""

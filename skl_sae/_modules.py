@@ -313,6 +313,22 @@ class SparseAutoencoder(Autoencoder):
             weight.grad.addcmul_(parallel, weight, value=-1)
 
     @torch.no_grad()
+    def start_along_(self, directions):
+        """Start the first ``2 m`` units as ``m`` pairs of opposite unit atoms
+        along the orthonormal columns of ``directions`` (shape (n_features,
+        m)), the encoder their transpose: a pair's relu codes are the
+        positive and negative parts of a row's coordinate along its
+        direction, which the pair decodes back. The other units keep their
+        start; :meth:`center_`, called after, sets the encoder biases."""
+        weight = self.encoder.weight
+        directions = torch.as_tensor(directions, dtype=weight.dtype, device=weight.device)
+        n_features, n_directions = directions.shape
+        atoms = torch.stack([directions, -directions], dim=2).reshape(n_features, -1)
+        weight[: 2 * n_directions].copy_(atoms.T)
+        if not self.tied_weights:
+            self.decoder_weight[:, : 2 * n_directions].copy_(atoms)
+
+    @torch.no_grad()
     def center_(self, center):
         """Start from reconstructing ``center`` (a point of the data, e.g. its
         geometric median): the decoder bias decodes to it and the encoder

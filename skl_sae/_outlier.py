@@ -78,7 +78,7 @@ class SparseAutoencoderOutlierDetector(CallbackSupportMixin, OutlierMixin, BaseE
 
     code_params, sparsity_target, sparsity_weight, auxk_weight, alpha, corruption, \
 corruption_level, contractive_weight, activation, output_activation, \
-tied_weights, solver, batch_size, max_iter, tol, \
+tied_weights, init, solver, batch_size, max_iter, tol, \
 n_iter_no_change, early_stopping, validation_fraction, shuffle, \
 random_state, verbose, warm_start, device
         As in :class:`~skl_sae.SparseAutoencoderTransformer`, with the same
@@ -175,6 +175,7 @@ random_state, verbose, warm_start, device
         activation="auto",
         output_activation="auto",
         tied_weights=False,
+        init="auto",
         solver="adam",
         batch_size="auto",
         learning_rate_init=1e-3,
@@ -206,6 +207,7 @@ random_state, verbose, warm_start, device
         self.activation = activation
         self.output_activation = output_activation
         self.tied_weights = tied_weights
+        self.init = init
         self.solver = solver
         self.batch_size = batch_size
         self.learning_rate_init = learning_rate_init

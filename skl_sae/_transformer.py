@@ -22,6 +22,7 @@ from ._sklearn import Interval, StrOptions, _fit_context
 from ._trainer import (
     LayerFit,
     new_layer,
+    resolve_init,
     resolve_learning_rate,
     resolve_output_activation,
     resolve_sparsity,
@@ -140,6 +141,20 @@ class SparseAutoencoderTransformer(
         If True the decoder is the encoder transposed (``W' = W.T``), halving
         the number of weights.
 
+    init : {"auto", "random", "svd"}, default="auto"
+        How the units start. ``"random"``: Glorot-uniform weights (the
+        sparse codes: random unit-norm atoms, the encoder their transpose).
+        ``"svd"``: pairs of opposite unit atoms along the leading singular
+        directions of the training data about its geometric median (a
+        randomized SVD, as ``TruncatedSVD``'s, of at most 20,000 rows; a
+        sparse matrix is never densified), the encoder their transpose, so
+        that each pair's relu codes are a row's coordinate along a direction
+        split into its positive and negative parts; units beyond twice the
+        directions start at random. ``"auto"`` takes ``"svd"`` for a scipy
+        sparse matrix (a TF-IDF), where a random start learns features no
+        better than ``TruncatedSVD``'s, and ``"random"`` otherwise;
+        ``init_`` records the choice.
+
     solver : {"adam", "sgd", "lbfgs"}, default="adam"
         ``"adam"`` and ``"sgd"`` (Nesterov momentum 0.9) take one step per
         minibatch; ``"lbfgs"`` takes one line-searched step on the
@@ -152,10 +167,11 @@ class SparseAutoencoderTransformer(
         ``"lbfgs"``; wide dense data get no more rows than a dense batch of
         16 MB holds (41 rows of a 50,000-column float64 array), so that
         memory stays bounded whatever the width. Sparse rows whose error
-        comes from their non-zeros (a linear decoder) take up to 4,096 rows,
-        leaving at least 8 steps an epoch, of even sizes: each step costs
-        O(n_features * n_components**2) for the decoder's Gram matrix, which
-        larger batches spread.
+        comes from their non-zeros (a linear decoder) take up to 4,096 rows
+        (all rows below), in batches of even sizes: a step costs mostly what
+        the model costs, O(n_features * n_components**2) for the decoder's
+        Gram matrix and the optimizer's update of every weight, which larger
+        batches spread.
 
     learning_rate_init : float or "auto", default="auto"
         Step size of ``"adam"`` and ``"sgd"``. The loss being dimensionless,
@@ -221,6 +237,9 @@ class SparseAutoencoderTransformer(
     sparsity_ : str or None
         The sparsity that the fit used: ``sparsity``, or what ``"auto"``
         chose.
+
+    init_ : {"random", "svd"}
+        How the units started: ``init``, or what ``"auto"`` chose.
 
     learning_rate_init_ : float
         The step size that the fit used: ``learning_rate_init``, or what
@@ -363,6 +382,7 @@ class SparseAutoencoderTransformer(
         "sparsity": [StrOptions(SPARSITIES_OR_AUTO), None],
         "n_components": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
         "output_activation": [StrOptions({"auto", "identity", "sigmoid"})],
+        "init": [StrOptions({"auto", "random", "svd"})],
     }
 
     def __init__(
@@ -383,6 +403,7 @@ class SparseAutoencoderTransformer(
         activation="auto",
         output_activation="auto",
         tied_weights=False,
+        init="auto",
         solver="adam",
         batch_size="auto",
         learning_rate_init="auto",
@@ -412,6 +433,7 @@ class SparseAutoencoderTransformer(
         self.activation = activation
         self.output_activation = output_activation
         self.tied_weights = tied_weights
+        self.init = init
         self.solver = solver
         self.batch_size = batch_size
         self.learning_rate_init = learning_rate_init
@@ -493,6 +515,7 @@ class SparseAutoencoderTransformer(
             self.output_activation_ = resolve_output_activation(
                 self.output_activation, X, exactly_sparse
             )
+            self.init_ = self._resolve_init(X)
             self.input_scale_ = input_scale(X, self.output_activation_)
             self._architecture = self._architecture_params()
         settings = self._layer_settings(
@@ -510,6 +533,7 @@ class SparseAutoencoderTransformer(
                     rng=seeds[0],
                     generator=seeds[1],
                     input_scale=self.input_scale_,
+                    init=self.init_,
                 )
                 self._architecture["code_scale"] = layer.scale**0.5 / self.input_scale_
                 self._architecture["input_scale"] = self.input_scale_
@@ -523,6 +547,10 @@ class SparseAutoencoderTransformer(
         self._set_diagnostics(layer.statistics, variance)
         self._finish_fit(layer.module, layer.optimizer, layer.history, device)
         end_task(task, self, X)
+
+    def _resolve_init(self, X):
+        """How the units start (``init_``)."""
+        return resolve_init(self.init, X)
 
     def _continued_layer(self, settings, incremental):
         """Copies of the fitted layer's state, to train further."""

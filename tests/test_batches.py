@@ -233,3 +233,14 @@ def test_auto_batches_take_200_rows_and_at_most_16_mb(shape, dtype, rows):
     lbfgs = Schedule(solver="lbfgs")  # its step sums all batches
     widest = 16 * 2**20 // (shape[1] * np.dtype(dtype).itemsize)
     assert lbfgs.batch_rows(shape, dtype) == min(shape[0], widest)
+
+
+@pytest.mark.parametrize(
+    ("n_rows", "rows"),
+    [(150, 150), (1133, 1133), (5847, 2924), (20_000, 4000), (20_481, 3414)],
+)
+def test_auto_batches_of_sparse_rows_take_up_to_4096_rows_of_even_sizes(n_rows, rows):
+    """What a step costs is mostly the model's, whatever its rows: sparse
+    rows read through their non-zeros take all rows up to 4,096, else the
+    fewest batches of at most 4,096, evened out (no small last batch)."""
+    assert Schedule().batch_rows((n_rows, 50_000), np.float64, sparse=True) == rows

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from skl_sae._data import geometric_median, mean_feature_variance
+from skl_sae._data import geometric_median, leading_directions, mean_feature_variance
 
 
 def test_geometric_median_resists_outliers_and_takes_sparse_input():
@@ -25,3 +25,25 @@ def test_the_mean_feature_variance_of_observed_entries_ignores_the_others():
     expected = np.mean([X[observed[:, j], j].var() for j in range(3)])
     filled = np.where(observed, X, 1e6)
     assert mean_feature_variance(filled, observed) == pytest.approx(expected)
+
+
+@pytest.mark.parametrize("to_matrix", [np.asarray, sp.csr_matrix], ids=["dense", "sparse"])
+def test_leading_directions_are_the_centred_rows_singular_vectors(digits, to_matrix):
+    """The randomized range finder gives the leading right singular vectors
+    of ``X - center`` (up to sign), sparse rows centred through products."""
+    X, _ = digits
+    center = geometric_median(X)
+    directions = leading_directions(to_matrix(X), center, 6, np.random.RandomState(0))
+    _, _, expected = np.linalg.svd(X - center, full_matrices=False)
+    assert directions.shape == (64, 6)
+    np.testing.assert_allclose(directions.T @ directions, np.eye(6), atol=1e-10)
+    np.testing.assert_allclose(np.abs(np.sum(directions * expected[:6].T, axis=0)), 1, atol=1e-4)
+
+
+def test_leading_directions_of_many_rows_come_from_a_sample(digits):
+    """At most ``max_rows`` rows, drawn at random: the same directions, nearly."""
+    X, _ = digits
+    center = geometric_median(X)
+    whole = leading_directions(X, center, 3, np.random.RandomState(0))
+    sample = leading_directions(X, center, 3, np.random.RandomState(0), max_rows=1000)
+    assert np.all(np.abs(np.sum(whole * sample, axis=0)) > 0.95)

@@ -222,9 +222,11 @@ def test_a_learned_size_reads_the_non_zeros_too(never_densified):
 
 def test_sparse_fits_do_not_depend_on_the_datas_scale(digits):
     """The network computes on ``X / input_scale_`` (the features' typical
-    deviation): the same codes for X and 1000 X, atoms 1000 times longer."""
+    deviation): the same codes for X and 1000 X, atoms 1000 times longer.
+    (From a random start: the singular directions of X and 1000 X agree to
+    rounding, which four epochs of TopK amplify to 1e-5.)"""
     X, _ = digits
-    params = dict(n_components=8, k=3, max_iter=4, random_state=0)
+    params = dict(n_components=8, k=3, max_iter=4, init="random", random_state=0)
     sae = SparseAutoencoderTransformer(**params).fit(sp.csr_matrix(X))
     big = SparseAutoencoderTransformer(**params).fit(sp.csr_matrix(1000 * X))
     assert big.input_scale_ == pytest.approx(1000 * sae.input_scale_)
@@ -252,12 +254,12 @@ def test_public_weights_are_those_of_the_unscaled_inputs(digits):
 
 
 @pytest.mark.parametrize(
-    ("output_activation", "rows"), [("identity", 250), ("sigmoid", 41)], ids=["linear", "sigmoid"]
+    ("output_activation", "rows"), [("identity", 2000), ("sigmoid", 41)], ids=["linear", "sigmoid"]
 )
 def test_auto_batches_of_sparse_rows_grow_only_where_the_loss_reads_the_non_zeros(
     monkeypatch, output_activation, rows
 ):
-    """A linear decoder reads them (an eighth of 2,000 rows a batch); a
+    """A linear decoder reads them (all 2,000 rows a batch, below 4,096); a
     sigmoid output densifies each batch, which then holds no more rows than
     16 MB of 50,000 float64 columns."""
     seen = []

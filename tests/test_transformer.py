@@ -2,6 +2,7 @@
 
 import io
 import pickle
+import warnings
 
 import joblib
 import numpy as np
@@ -17,6 +18,7 @@ from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from skl_sae import SparseAutoencoderTransformer, _training
+from skl_sae._data import geometric_median
 
 
 def small(**params):
@@ -366,24 +368,56 @@ def test_float32_in_float32_out_and_float64_in_float64_out(digits):
 
 
 def test_sparse_input_gives_the_codes_of_dense_input(digits):
-    """With the same parameters (a sigmoid output takes the dense batch)."""
+    """With the same parameters (a sigmoid output takes the dense batch; the
+    same start, which ``init="auto"`` chooses by the input)."""
     X, _ = digits
     X_sparse = sp.csr_matrix(X)
-    params = dict(sparsity="kl", output_activation="sigmoid", batch_size=200, max_iter=5)
+    params = dict(
+        sparsity="kl", output_activation="sigmoid", init="random", batch_size=200, max_iter=5
+    )
     dense = small(**params).fit(X)
     sparse = small(**params).fit(X_sparse)
     np.testing.assert_allclose(sparse.transform(X_sparse), dense.transform(X), atol=1e-10)
     np.testing.assert_allclose(dense.score_samples(X_sparse), dense.score_samples(X))
 
 
+@pytest.mark.parametrize("to_matrix", [np.asarray, sp.csr_matrix], ids=["dense", "sparse"])
+def test_the_svd_start_reconstructs_what_its_directions_hold(digits, to_matrix):
+    """``init="svd"``: pairs of opposite atoms along the leading singular
+    directions about the geometric median, so that TopK with k = one unit a
+    pair keeps each row's coordinates along them and decodes their
+    projection; an odd last unit starts at random. (Trained with a step so
+    small that the model stays at its start.)"""
+    X, _ = digits
+    params = dict(sparsity="topk", k=8, init="svd", learning_rate_init=1e-12, max_iter=1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        sae = small(n_components=16, **params).fit(to_matrix(X))
+        odd = small(n_components=17, **params).fit(to_matrix(X))
+    center = geometric_median(X)
+    _, _, directions = np.linalg.svd(X - center, full_matrices=False)
+    projection = center + (X - center) @ directions[:8].T @ directions[:8]
+    codes = sae.transform(X)
+    assert sae.init_ == "svd"
+    assert np.all(np.count_nonzero(codes.reshape(-1, 8, 2), axis=2) <= 1)
+    np.testing.assert_allclose(sae.inverse_transform(codes), projection, atol=1e-3 * X.max())
+    np.testing.assert_allclose(odd.components_[:16], sae.components_, atol=1e-9)
+    assert np.all(np.abs(directions[:8] @ odd.components_[16]) < 0.9)
+
+
 def test_auto_chooses_for_sparse_input_what_learns_there(digits):
-    """TopK codes, a linear decoder and a step size for the width: recorded."""
+    """TopK codes, a linear decoder, a step size for the width and a start
+    along the singular directions: recorded."""
     X, _ = digits
     dense = small(max_iter=2).fit(X)
-    assert (dense.sparsity_, dense.output_activation_) == ("kl", "sigmoid")
+    assert (dense.sparsity_, dense.output_activation_, dense.init_) == ("kl", "sigmoid", "random")
     wide = sp.random(60, 3136, density=0.01, format="csr", random_state=0)
     sparse = small(max_iter=2, k=4).fit(wide)
-    assert (sparse.sparsity_, sparse.output_activation_) == ("topk", "identity")
+    assert (sparse.sparsity_, sparse.output_activation_, sparse.init_) == (
+        "topk",
+        "identity",
+        "svd",
+    )
     assert sparse.learning_rate_init_ == pytest.approx(5e-3)  # 1e-2 * sqrt(784 / 3136)
     assert dense.learning_rate_init_ == 1e-2
     explicit = small(max_iter=2, sparsity="l1", learning_rate_init=3e-2).fit(wide)
