@@ -24,7 +24,8 @@ the training documents of each split, once for all peers (what a Pipeline
 would do for each); "fit s" is the features step's ``fit_transform`` on the
 training rows, "LR s" the classifier's fit on its output. Over ``--splits``
 stratified shuffle splits (a quarter held out): mean and standard deviation
-of the test accuracy and of the fit seconds, and on the held-out rows the
+of the test accuracy, of the fit seconds and of their ratio to
+``TruncatedSVD(n)``'s on the same split, and on the held-out rows the
 share of their variance that the features reconstruct,
 ``1 - ||X - X_hat||^2 / ||X - mean||^2`` (``X_hat = inverse_transform(
 transform(X))``, ``mean`` the held-out rows' column means), for the peers
@@ -165,9 +166,15 @@ def spread(values, digits):
 
 
 def table_rows(results):
-    """One row per peer from ``{name: [result of each split]}``."""
+    """One row per peer from ``{name: [result of each split]}``, with its fit
+    time over ``TruncatedSVD``'s on the same split."""
     rows = []
+    svd = next((runs for name, runs in results.items() if name.startswith("TruncatedSVD")), None)
     for name, runs in results.items():
+        ratios = "-"
+        if svd is not None and name != "raw TF-IDF + LR":
+            pairs = zip(runs, svd, strict=True)
+            ratios = spread([run["fit_s"] / ref["fit_s"] for run, ref in pairs], 1)
         r2 = [run["r2"] for run in runs]
         n_iter = sorted({run["n_iter"] for run in runs if run["n_iter"] is not None})
         caught = sorted({warning for run in runs for warning in run["warnings"]})
@@ -175,7 +182,8 @@ def table_rows(results):
             [
                 name,
                 spread([run["accuracy"] for run in runs], 4),
-                spread([run["fit_s"] for run in runs], 1),
+                spread([run["fit_s"] for run in runs], 2),
+                ratios,
                 spread([run["lr_s"] for run in runs], 1),
                 "-" if r2[0] is None else spread(r2, 3),
                 ", ".join(map(str, n_iter)) or "-",
@@ -242,6 +250,7 @@ def main(argv=None):
         "features",
         "test accuracy",
         "fit s",
+        "fit / SVD's",
         "LR s",
         "held-out R2",
         "iterations",

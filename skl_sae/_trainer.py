@@ -119,8 +119,9 @@ class Schedule:
         of 227). A step's cost is mostly the model's (the decoder's Gram
         matrix, Adam over ``n_features * n_components`` weights), hardly the
         rows': on the docstrings (5,847 x 15,177), a step of 650 rows took
-        18 ms and one of 2,924 rows 29 ms, so that two steps an epoch fitted
-        in 2.9 s what nine did in 4.4 s, to the same explained variance.
+        18 ms and one of 2,048 rows 29 ms, so that two steps an epoch of
+        2,924 rows fitted in 2.9 s what nine of 650 did in 4.4 s, to the same
+        explained variance.
         """
         n_samples, width = shape[0], int(np.prod(shape[1:]))
         if self.batch_size != "auto":
