@@ -218,7 +218,7 @@ class TopK(_KeepsK):
         return cls(k, activation)
 
     def forward(self, pre):
-        values, indices = pre.topk(min(self.k, pre.shape[1]), dim=1)
+        values, indices = pre.topk(min(self.k, pre.shape[1]), dim=1, sorted=False)
         return torch.zeros_like(pre).scatter(1, indices, self._f(values)), None
 
 
@@ -556,6 +556,6 @@ def auxiliary_codes(pre, dead, k_aux, activation="relu"):
     with AuxK weighed 1).
     """
     masked = pre.masked_fill(~dead, -math.inf)
-    values, indices = masked.topk(min(k_aux, int(dead.sum())), dim=1)
+    values, indices = masked.topk(min(k_aux, int(dead.sum())), dim=1, sorted=False)
     values = values + (ACTIVATIONS[activation](values) - values).detach()
     return torch.zeros_like(pre).scatter(1, indices, values)
