@@ -153,8 +153,13 @@ class BaseSparseAutoencoder(NumpyState, CallbackSupportMixin, BaseEstimator, ABC
         defaults = {name: default for name, (default, _) in family.hyperparameters.items()}
         constraints = {name: rules for name, (_, rules) in family.hyperparameters.items()}
         validate_parameter_constraints(constraints, own, caller_name=type(self).__name__)
-        shared = {name: getattr(self, name) for name in family.estimator_params}
+        shared = {name: self._shared_code_param(name) for name in family.estimator_params}
         return {**shared, **defaults, **own}
+
+    def _shared_code_param(self, name):
+        """The value that the code takes for the shared parameter ``name``
+        (``k``): the parameter itself, unless a subclass resolves it."""
+        return getattr(self, name)
 
     def _check_params(self):
         """Each parameter's constraints, then the checks that involve more

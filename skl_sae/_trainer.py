@@ -251,6 +251,25 @@ def resolve_init(init, X):
     return "svd" if sp.issparse(X) else "random"
 
 
+#: ``k`` of ``k="auto"`` for dense rows (and for a learned number of units).
+AUTO_K = 32
+
+
+def resolve_k(X, n_components):
+    """``k="auto"``: half the units for a scipy sparse matrix ``X`` and a
+    fixed number of units, else :data:`AUTO_K`.
+
+    The singular-directions start (:func:`resolve_init`) gives each pair of
+    opposite units one positive code a row: half the units keep them all.
+    On the docstrings at 128 units, ``k=64`` scored 0.941 (mean of 3 splits)
+    where ``k=32`` scored 0.934, as ``TruncatedSVD(128)``; at 64 units both
+    are 32.
+    """
+    if sp.issparse(X) and not isinstance(n_components, str):
+        return max(1, n_components // 2)
+    return AUTO_K
+
+
 def resolve_learning_rate(learning_rate_init, n_features, sparsity=None, *, sparse_input=False):
     """``"auto"`` becomes a base step size for up to
     :data:`AUTO_LEARNING_RATE_WIDTH` features and ``base * sqrt(784 /

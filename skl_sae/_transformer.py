@@ -20,9 +20,11 @@ from ._modules import SparseAutoencoder
 from ._runtime import cpu_settings, resolve_device
 from ._sklearn import Interval, StrOptions, _fit_context
 from ._trainer import (
+    AUTO_K,
     LayerFit,
     new_layer,
     resolve_init,
+    resolve_k,
     resolve_learning_rate,
     resolve_output_activation,
     resolve_sparsity,
@@ -100,7 +102,17 @@ class SparseAutoencoderTransformer(
         prices the fraction of units active per sample. How the default was
         chosen: :ref:`choosing_sparsity`.
 
-    {{k}}
+    k : int or "auto", default="auto"
+        Active codes per sample of the sparse codes that take it (``"topk"``,
+        ``"batchtopk"``, ``"matryoshka_batchtopk"``): the ``k`` largest of
+        each sample, or ``k`` per sample on average over a training batch
+        (see :ref:`choosing_sparsity`); the other sparsities ignore it.
+        ``"auto"`` takes 32, and for a scipy sparse matrix half of
+        ``n_components``: the start along the singular directions (``init``)
+        gives each pair of units one positive code a row, and half the units
+        keep them all. ``code_params_`` records the value. A ``k`` above the
+        number of units keeps every code, with a UserWarning: the codes are
+        then not sparse.
 
     {{code_params}}
 
@@ -383,6 +395,7 @@ class SparseAutoencoderTransformer(
         "n_components": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
         "output_activation": [StrOptions({"auto", "identity", "sigmoid"})],
         "init": [StrOptions({"auto", "random", "svd"})],
+        "k": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
     }
 
     def __init__(
@@ -393,7 +406,7 @@ class SparseAutoencoderTransformer(
         sparsity="auto",
         sparsity_target=0.05,
         sparsity_weight=3.0,
-        k=32,
+        k="auto",
         code_params=None,
         auxk_weight=4.0,
         alpha=1e-5,
@@ -502,6 +515,8 @@ class SparseAutoencoderTransformer(
     def _fit(self, X, *, continuing, incremental):
         if not continuing:
             self.sparsity_ = resolve_sparsity(self.sparsity, X)
+            if self.k == "auto":
+                self._k = resolve_k(X, self.n_components)
         self.learning_rate_init_ = resolve_learning_rate(
             self.learning_rate_init, X.shape[1], self.sparsity_, sparse_input=sp.issparse(X)
         )
@@ -547,6 +562,11 @@ class SparseAutoencoderTransformer(
         self._set_diagnostics(layer.statistics, variance)
         self._finish_fit(layer.module, layer.optimizer, layer.history, device)
         end_task(task, self, X)
+
+    def _shared_code_param(self, name):
+        if name == "k" and self.k == "auto":
+            return getattr(self, "_k", AUTO_K)
+        return super()._shared_code_param(name)
 
     def _resolve_init(self, X):
         """How the units start (``init_``)."""

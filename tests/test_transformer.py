@@ -405,6 +405,22 @@ def test_the_svd_start_reconstructs_what_its_directions_hold(digits, to_matrix):
     assert np.all(np.abs(directions[:8] @ odd.components_[16]) < 0.9)
 
 
+def test_k_auto_keeps_half_the_units_of_a_sparse_matrix(digits):
+    """The singular-directions start gives each pair of units one positive
+    code a row: half the units keep them all. Dense rows keep 32."""
+    X, _ = digits
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        dense = small(n_components=64, sparsity="topk", max_iter=1).fit(X)
+        sparse = small(n_components=40, max_iter=1).fit(sp.csr_matrix(X))
+        explicit = small(n_components=40, k=5, max_iter=1).fit(sp.csr_matrix(X))
+    assert dense.k == sparse.k == "auto"
+    assert dense.code_params_["k"] == 32
+    assert sparse.code_params_["k"] == 20
+    assert sparse.l0_ == pytest.approx(20, abs=0.5)
+    assert explicit.code_params_["k"] == 5
+
+
 def test_auto_chooses_for_sparse_input_what_learns_there(digits):
     """TopK codes, a linear decoder, a step size for the width and a start
     along the singular directions: recorded."""
