@@ -78,10 +78,8 @@ class _Transposition:
     def of(self, x):
         """Itself, computed for the structure of ``x`` if not yet."""
         if self.order is None:
-            order, crow_indices, col_indices = (
-                _scipy_transposition(x) if x.device.type == "cpu" else _sorted_transposition(x)
-            )
-            self.order, self.crow_indices, self.col_indices = order, crow_indices, col_indices
+            transpose = _scipy_transposition if x.device.type == "cpu" else _sorted_transposition
+            self.order, self.crow_indices, self.col_indices = transpose(x)
         return self
 
 

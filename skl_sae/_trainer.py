@@ -355,17 +355,14 @@ def new_layer(
     )
     if input_scale != 1.0:
         module.input_scale = float(input_scale)
-    if init == "svd":
+    if init == "svd" or settings.code.exactly_sparse:
         center = geometric_median(X)
         n_directions = min(n_components // 2, X.shape[0] - 1, X.shape[1])
-        directions = None
-        if n_directions > 0:
+        if init == "svd" and n_directions > 0:
             directions = leading_directions(X, center, n_directions, rng, scale=input_scale)
-        if directions is not None:
-            module.start_along_(directions)
+            if directions is not None:
+                module.start_along_(directions)
         module.center_(torch.as_tensor(center, dtype=dtype))
-    elif settings.code.exactly_sparse:
-        module.center_(torch.as_tensor(geometric_median(X), dtype=dtype))
     return LayerFit(module.to(settings.device), scale, structure=structure)
 
 
