@@ -283,10 +283,17 @@ class SparseAutoencoder(Autoencoder):
         return self.decoder_weight
 
     def weights(self):
-        """The weight matrices (not the biases): what weight decay acts on."""
-        if self.tied_weights:
-            return [self.encoder.weight]
-        return [self.encoder.weight, self.decoder_weight]
+        """The weight matrices (not the biases): what weight decay acts on.
+
+        Unit-norm atoms (``unit_norm_decoder``) are left out: their squared
+        norm is the number of units, and the penalty's gradient, along each
+        atom, is what :meth:`remove_parallel_gradient_` removes before each
+        step. Computing it cost two passes over the decoder a step for
+        nothing.
+        """
+        atoms = [self.encoder.weight] if self.tied_weights else [self.decoder_weight]
+        encoder = [] if self.tied_weights else [self.encoder.weight]
+        return encoder if self.unit_norm_decoder else encoder + atoms
 
     def _atoms(self):
         """The parameter holding the decoder's columns, and the dimension

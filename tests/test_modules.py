@@ -89,6 +89,26 @@ def test_the_parallel_gradient_is_removed_and_columns_renormalised(tied):
     assert torch.allclose(_column_norms(module), torch.ones(4, dtype=torch.float64))
 
 
+@pytest.mark.parametrize("tied", [False, True])
+def test_weight_decay_leaves_out_unit_norm_atoms_whose_gradient_the_step_removes(tied):
+    module = SparseAutoencoder(
+        6, 4, unit_norm_decoder=True, tied_weights=tied, dtype=torch.float64
+    )
+    atoms, _ = module._atoms()
+    assert all(weight is not atoms for weight in module.weights())
+    x = torch.rand(8, 6, dtype=torch.float64)
+    gradients = []
+    for decay in (0.0, 0.5):  # the atoms' penalty, added by hand
+        module.zero_grad()
+        loss = module(x).reconstruction.pow(2).sum() + decay * atoms.pow(2).sum()
+        loss.backward()
+        module.remove_parallel_gradient_()
+        gradients.append(atoms.grad.clone())
+    assert torch.allclose(gradients[0], gradients[1], atol=1e-12)
+    plain = SparseAutoencoder(6, 4, tied_weights=tied)
+    assert len(plain.weights()) == (1 if tied else 2)
+
+
 @pytest.mark.parametrize("output_activation", ["identity", "sigmoid"])
 def test_centering_reconstructs_the_center_from_zero_codes(output_activation):
     module = SparseAutoencoder(
