@@ -123,7 +123,9 @@ class _SquaredNorm(torch.autograd.Function):
 
     @staticmethod
     def forward(weight):
-        flat = weight.reshape(-1)
+        # Flattened in memory order: a weight stored by feature (a transposed
+        # layout, see DenseLayer.store_by_feature_) is not copied.
+        flat = (weight if weight.is_contiguous() else weight.mT).reshape(-1)
         return flat.dot(flat)
 
     @staticmethod

@@ -71,6 +71,17 @@ class DenseLayer(nn.Module):
         self.bias.zero_()
         return self
 
+    @torch.no_grad()
+    def store_by_feature_(self):
+        """Keep ``weight`` (n_out, n_in) in its transpose's row-major order,
+        each feature's weights together: what the product with sparse rows
+        reads (:func:`~._sparse.matmul`) and what its gradient comes as, so
+        that a training step copies neither (at 15,177 features and 128
+        units, a transposing copy took 4 ms of a 54 ms step). Values and
+        shape are unchanged."""
+        self.weight.data = self.weight.data.T.contiguous().T
+        return self
+
     def pre_activations(self, x):
         """``W x + b``; sparse rows ``x`` (:mod:`._sparse`) are read through
         their non-zeros."""

@@ -363,6 +363,8 @@ def new_layer(
             if directions is not None:
                 module.start_along_(directions)
         module.center_(torch.as_tensor(center, dtype=dtype))
+    if sp.issparse(X) and hasattr(module.encoder, "store_by_feature_"):
+        module.encoder.store_by_feature_()
     return LayerFit(module.to(settings.device), scale, structure=structure)
 
 

@@ -49,6 +49,18 @@ def test_steps_equal_torch_optims(cls, skip):
 
 
 @pytest.mark.parametrize("cls", [Adam, SGD])
+def test_a_weight_stored_transposed_takes_the_steps_of_a_row_major_one(cls):
+    # (a DenseLayer stored by feature: its gradient comes in the same layout)
+    rows, by_feature = _parameters(), _parameters()
+    by_feature[0].data = by_feature[0].data.T.contiguous().T
+    _train(cls(rows, lr=0.01), rows, 5)
+    _train(cls(by_feature, lr=0.01), by_feature, 5)
+    assert by_feature[0].mT.is_contiguous()
+    for mine, reference in zip(by_feature, rows, strict=True):
+        torch.testing.assert_close(mine, reference, rtol=1e-12, atol=1e-14)
+
+
+@pytest.mark.parametrize("cls", [Adam, SGD])
 def test_a_torch_optim_state_continues_here_and_back(cls):
     ours, theirs = _parameters(), _parameters()
     reference = TORCH[cls](theirs, 0.01)

@@ -86,16 +86,20 @@ def test_the_error_from_the_non_zeros_is_the_dense_error():
     assert x[3].to_dense().count_nonzero() == 0  # (a row with no non-zero too)
 
 
+@pytest.mark.parametrize("by_feature", [False, True])
 @pytest.mark.parametrize("input_scale", [1.0, 0.3])
 @pytest.mark.parametrize("tied", [False, True])
 @pytest.mark.parametrize("sparsity", [*SPARSITIES, None])
-def test_sparse_rows_give_the_dense_loss_and_gradients(sparsity, tied, input_scale):
+def test_sparse_rows_give_the_dense_loss_and_gradients(sparsity, tied, input_scale, by_feature):
     """Every sparsity, its penalty, AuxK's residual, weight decay, the
-    contractive penalty (where it has a closed form), tied weights and a
-    network on scaled inputs: float64 to rounding."""
+    contractive penalty (where it has a closed form), tied weights, a
+    network on scaled inputs and an encoder stored by feature: float64 to
+    rounding."""
     x, dense = _rows()
     module = _module(sparsity, tied=tied)
     module.input_scale = input_scale
+    if by_feature:
+        module.encoder.store_by_feature_()
     contractive = 0.3 if module.encoder.code.activation in ("sigmoid", "relu") else 0.0
     terms = dict(alpha=1e-2, contractive_weight=contractive)
     value, gradients = _value_and_gradients(module, _loss(sparsity, module, **terms), x)
@@ -105,6 +109,20 @@ def test_sparse_rows_give_the_dense_loss_and_gradients(sparsity, tied, input_sca
     torch.testing.assert_close(value, dense_value, rtol=1e-10, atol=1e-12)
     for name, gradient in dense_gradients.items():
         torch.testing.assert_close(gradients[name], gradient, rtol=1e-9, atol=1e-12, msg=name)
+
+
+def test_an_encoder_fitted_on_sparse_rows_is_stored_by_feature_as_its_gradient():
+    """So that neither the product nor its gradient is copied transposed."""
+    x, _ = _rows()
+    module = _module("topk")
+    module.encoder.store_by_feature_()
+    weight = module.encoder.weight
+    assert weight.mT.is_contiguous()
+    _loss("topk", module, alpha=1e-2)(module.train(), x).backward()
+    assert weight.grad.stride() == weight.stride()
+    X = sp.random(60, 40, density=0.1, format="csr", random_state=0)
+    sae = SparseAutoencoderTransformer(4, max_iter=2, random_state=0).fit(X)
+    assert sae._get_module().encoder.weight.mT.is_contiguous()
 
 
 def test_a_sigmoid_output_takes_the_dense_batch():
