@@ -20,6 +20,7 @@ from sklearn.utils import assert_all_finite
 from sklearn.utils.sparsefuncs import mean_variance_axis
 
 from ._sparse import csr_tensor
+from ._sparse import matmul as sparse_matmul
 
 #: Bytes of converted rows that one block read from a memory map may take.
 BLOCK_BYTES = 8 * 2**20
@@ -245,15 +246,16 @@ def leading_directions(X, center, n_directions, rng, *, scale=1.0, max_rows=20_0
         right = left.T
     center = torch.from_numpy((np.asarray(center) / scale).astype(dtype))
 
-    def product(vectors):  # (rows - center) @ vectors
-        return left @ vectors - center @ vectors
+    times = sparse_matmul if sp.issparse(X) else torch.mm
 
-    def transposed_product(vectors):  # (rows - center).T @ vectors
-        return right @ vectors - torch.outer(center, vectors.sum(dim=0))
+    def product(vectors):  # (rows - center) @ vectors
+        return times(left, vectors).sub_(center @ vectors)
+
+    def transposed_product(vectors):  # (rows - center).T @ vectors, centred in place
+        return times(right, vectors).addr_(center, vectors.sum(dim=0), alpha=-1)
 
     size = min(n_directions + 10, *X.shape)
-    gaussian = rng.standard_normal((X.shape[1], size)).astype(dtype)
-    basis = product(torch.from_numpy(gaussian))
+    basis = product(torch.from_numpy(rng.standard_normal((X.shape[1], size)).astype(dtype)))
     for _ in range(n_iter):
         basis = torch.linalg.qr(basis).Q
         basis = product(torch.linalg.qr(transposed_product(basis)).Q)
