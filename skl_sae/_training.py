@@ -134,6 +134,11 @@ def make_optimizer(solver, parameters, learning_rate_init):
     if solver == "sgd":
         return SGD(parameters, lr=learning_rate_init)
     if solver == "lbfgs":
+        # It flattens each gradient with view(): weights stored by feature
+        # (DenseLayer.store_by_feature_) go back to row-major first.
+        for parameter in parameters:
+            if not parameter.is_contiguous():
+                parameter.data = parameter.data.contiguous()
         return torch.optim.LBFGS(
             parameters, lr=1.0, max_iter=1, history_size=20, line_search_fn="strong_wolfe"
         )
