@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import torch
 
 from . import _fused as fused
+from . import _fused_sparse as fused_sparse
 from . import _sparse as sparse
 from ._codes import CODES, code_class
 from ._functional import (
@@ -159,6 +160,7 @@ class AutoencoderLoss:
         self.auxk_weight = terms.auxk_weight if dead_latents is not None else 0.0
         self.report_auxiliary, self.statistics = report_auxiliary, statistics
         self.penalty_units = penalty_units
+        self._gradient_buffers = {}  # kept from step to step by _fused_sparse
 
     def unit_price(self, n_units):
         """What the penalties averaged over the ``n_units`` units of a layer
@@ -187,12 +189,20 @@ class AutoencoderLoss:
     def accumulate_gradients(self, module, x, observed=None, weight=1.0):
         """Add ``weight`` times the gradient of the training loss to the
         parameters' ``.grad`` without autograd, and return the weighted loss
-        (no gradient); None where :mod:`._fused` does not cover the model or
-        the loss (nor a mask of ``observed`` entries), which then go through
+        (no gradient); None where :mod:`._fused` (dense rows) or
+        :mod:`._fused_sparse` (sparse rows) does not cover the model or the
+        loss (nor a mask of ``observed`` entries), which then go through
         autograd (see :func:`~._training.train_step`)."""
-        if observed is not None or not (module.training and fused.supports(module, self)):
+        if observed is not None or not module.training:
             return None
         if sparse.is_sparse(x):
+            if not fused_sparse.supports(module, self):
+                return None
+            noisy = self._input(module, x)
+            return fused_sparse.loss_and_gradients(
+                module, noisy, x, self, weight, self._gradient_buffers
+            )[0]
+        if not fused.supports(module, self):
             return None
         value, codes, errors = fused.loss_and_gradients(
             module, self._input(module, x), x, self, weight

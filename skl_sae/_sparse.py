@@ -160,22 +160,22 @@ def matmul(x, matrix):
 
 
 class _SparseProduct(torch.autograd.Function):
-    """``x @ matrix``, ``x`` sparse rows, through :func:`_weighted_row_sums`;
+    """``x @ matrix``, ``x`` sparse rows, through :func:`weighted_row_sums`;
     its gradient ``x^T @ grad`` the same way through the :func:`transposed`
     rows."""
 
     @staticmethod
     def forward(ctx, x, matrix):
         ctx.x = x
-        return _weighted_row_sums(x, matrix)
+        return weighted_row_sums(x, matrix)
 
     @staticmethod
     @torch.autograd.function.once_differentiable
     def backward(ctx, grad):
-        return None, _weighted_row_sums(transposed(ctx.x), grad)
+        return None, weighted_row_sums(transposed(ctx.x), grad)
 
 
-def _weighted_row_sums(x, matrix):
+def weighted_row_sums(x, matrix):
     """``x @ matrix`` for the CSR tensor ``x``: the sum of ``matrix``'s rows at
     each row's columns, weighted by its values, through ``embedding_bag``.
 
@@ -263,7 +263,7 @@ class _LinearErrors(torch.autograd.Function):
         features = transposed(x) if need_decoder or need_bias else None
         if need_decoder:
             weighted = codes * u[:, None]
-            grad_decoder = _weighted_row_sums(features, weighted)  # updated in place
+            grad_decoder = weighted_row_sums(features, weighted)  # updated in place
             grad_decoder.addmm_(decoder, total.T @ weighted, beta=-1)
             grad_decoder.addr_(bias, weighted.sum(dim=0))
         if need_bias:
