@@ -380,7 +380,10 @@ class SparseAutoencoder(Autoencoder):
             atoms.div_(atoms.norm(dim=0, keepdim=True).clamp_min(1e-12))
             rows = atoms.T.clone()
             bias = -rows @ self._g(self.decoder_bias)
+        by_feature = not weight.is_contiguous()  # (DenseLayer.store_by_feature_)
         self.encoder.weight.data = torch.cat([weight.index_select(0, keep), rows])
+        if by_feature:
+            self.encoder.store_by_feature_()
         self.encoder.bias.data = torch.cat([self.encoder.bias.index_select(0, keep), bias])
         if not self.tied_weights:
             kept = self.decoder_weight.index_select(1, keep)

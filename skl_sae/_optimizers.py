@@ -110,7 +110,10 @@ class _Optimizer:
                 continue
             kept = value.index_select(dim, keep.to(value.device))
             new = self._new_state(name, kept, dim, n_new)
-            self.state[position][name] = torch.cat([kept, new], dim=dim)
+            resized = torch.cat([kept, new], dim=dim)
+            if resized.shape == parameter.shape:  # in the parameter's layout
+                resized = torch.empty_like(parameter).copy_(resized)
+            self.state[position][name] = resized
 
     def _new_state(self, name, kept, dim, n_new):
         """State ``name`` of ``n_new`` new slices along ``dim``, given that of

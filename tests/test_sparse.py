@@ -236,6 +236,7 @@ def test_a_learned_size_reads_the_non_zeros_too(never_densified):
     X = sp.random(400, WIDE, density=5e-4, format="csr", random_state=0, dtype=np.float32)
     sae = SparseAutoencoderTransformer("auto", max_iter=4, random_state=0).fit(X)
     assert sae.n_components_ == sae.transform(X).shape[1] >= 1
+    assert sae._get_module().encoder.weight.mT.is_contiguous()  # stored by feature
 
 
 def test_sparse_fits_do_not_depend_on_the_datas_scale(digits):

@@ -137,6 +137,25 @@ def test_optimizer_state_and_dead_unit_counts_follow_the_units():
     assert dead.samples_since_fired.tolist() == [9, 5, 0, 0]
 
 
+def test_an_encoder_stored_by_feature_and_its_adam_state_stay_so_through_a_resize():
+    """(What a sparse fit's encoder is, see DenseLayer.store_by_feature_.)"""
+    generator = torch.Generator().manual_seed(0)
+    module = SparseAutoencoder(4, 3, generator=generator, dtype=torch.float64)
+    module.encoder.store_by_feature_()
+    optimizer = Adam(module.parameters(), lr=1e-2)
+    module(torch.rand(5, 4, dtype=torch.float64)).reconstruction.sum().backward()
+    optimizer.step()
+    keep = torch.tensor([2, 0])
+    module.select_units_(keep, 1, generator)  # the order of structure learning
+    for parameter, dim in module.unit_parameters():
+        optimizer.select_units_(parameter, dim, keep, 1)
+    weight = module.encoder.weight
+    assert weight.shape == (3, 4) and weight.mT.is_contiguous()
+    position = [p is weight for p in optimizer.parameters].index(True)
+    for name in ("exp_avg", "exp_avg_sq"):
+        assert optimizer.state[position][name].stride() == weight.stride()
+
+
 # -- the rule ---------------------------------------------------------------------
 
 
