@@ -25,8 +25,8 @@ from ._codes import TopK
 from ._functional import weight_decay
 from ._modules import AutoencoderOutput, SparseAutoencoder
 
-#: The most bytes of one block of the gradients' products: (features,
-#: 2 k + 1) values, computed and written out while they are in cache.
+#: The most bytes of one block of the gradients' products, (features, 2 k)
+#: values, computed and written out while they are in cache.
 BLOCK_BYTES = 4 * 2**20
 
 
@@ -180,8 +180,8 @@ def _buffer(buffers, name, parameter, shape):
     where a gradient is being added to (L-BFGS's batches)."""
     if parameter.grad is not None:
         return parameter.new_empty(shape)
-    kept = buffers.get(name)
-    if kept is None or kept.shape != shape or kept.dtype != parameter.dtype:
+    kept, wanted = buffers.get(name), (shape, parameter.dtype, parameter.device)
+    if kept is None or (kept.shape, kept.dtype, kept.device) != wanted:
         kept = buffers[name] = parameter.new_empty(shape)
     return kept
 
