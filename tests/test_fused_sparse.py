@@ -6,9 +6,9 @@ import scipy.sparse as sp
 import torch
 
 from skl_sae import SparseAutoencoderTransformer
+from skl_sae import _fused_sparse as fused_sparse
 from skl_sae._batches import to_tensor
 from skl_sae._codes import TopK
-from skl_sae._fused_sparse import supports
 from skl_sae._losses import AutoencoderLoss, LossTerms
 from skl_sae._modules import SparseAutoencoder
 from skl_sae._statistics import DeadLatents
@@ -86,7 +86,7 @@ def test_the_loss_and_gradients_by_hand_are_autograds(
     rounding."""
     x, module = _rows(), _module(input_scale)
     by_hand = _loss(auxk, corruption, report_auxiliary)
-    assert supports(module, by_hand)
+    assert fused_sparse.supports(module, by_hand)
     value, gradients = _gradients(module, x, by_hand, by_hand=True)
     expected_value, expected = _gradients(
         module, x, _loss(auxk, corruption, report_auxiliary), by_hand=False
@@ -104,9 +104,9 @@ def test_steps_reuse_the_gradients_memory_and_batches_add_up():
     _gradients(module, x, loss_fn, by_hand=True)
     kept = {name: p.grad.data_ptr() for name, p in module.named_parameters() if p.dim() == 2}
     _, second = _gradients(module, other, loss_fn, by_hand=True)
-    for name, pointer in kept.items():
-        assert getattr(module, name.split(".")[0]).__class__ is not None
-        assert dict(module.named_parameters())[name].grad.data_ptr() == pointer
+    parameters = dict(module.named_parameters())
+    for name, pointer in kept.items():  # the weights' gradients, written in place
+        assert parameters[name].grad.data_ptr() == pointer
     _, first = _gradients(module, x, loss_fn, by_hand=True)
     loss_fn.accumulate_gradients(module, other, weight=0.7)  # L-BFGS's second batch
     for name, parameter in module.named_parameters():
@@ -115,8 +115,6 @@ def test_steps_reuse_the_gradients_memory_and_batches_add_up():
 
 def test_the_default_fit_of_sparse_rows_takes_the_gradients_by_hand(monkeypatch):
     calls = []
-    import skl_sae._fused_sparse as fused_sparse
-
     original = fused_sparse.loss_and_gradients
     monkeypatch.setattr(
         fused_sparse,
