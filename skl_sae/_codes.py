@@ -367,14 +367,20 @@ class MatryoshkaBatchTopK(BatchTopK):
 
     def nested_errors(self, autoencoder, output, x, observed=None):
         """Per-sample errors of each inner prefix's reconstruction: the
-        codes of the units beyond it set to 0."""
+        codes of the units beyond it set to 0 (decoded by the autoencoder's
+        :meth:`~._modules.Autoencoder.decode_prefixes`; for sparse rows
+        read through their non-zeros, the truncated codes' errors)."""
         codes = output.codes
-        units = torch.arange(codes.shape[1], device=codes.device)
+        widths = self.widths(codes.shape[1])
+        if output.reconstruction is None:
+            units = torch.arange(codes.shape[1], device=codes.device)
+            truncated = [codes * (units < width) for width in widths]
+            return [
+                autoencoder.errors(output._replace(codes=part), x, observed) for part in truncated
+            ]
         return [
-            autoencoder.errors(
-                output._replace(codes=codes * (units < width), reconstruction=None), x, observed
-            )
-            for width in self.widths(codes.shape[1])
+            autoencoder.errors(output._replace(reconstruction=reconstruction), x, observed)
+            for reconstruction in autoencoder.decode_prefixes(codes, widths)
         ]
 
 

@@ -123,6 +123,12 @@ class Autoencoder(nn.Module, ABC):
         """The reconstruction of ``output`` (held fixed) plus what the decoder
         makes of ``auxiliary_codes``: what AuxK trains dead units on."""
 
+    def decode_prefixes(self, codes, widths):
+        """The reconstructions of ``codes`` truncated to each of ``widths``
+        (increasing): the codes of the units beyond a width set to 0."""
+        units = torch.arange(codes.shape[1], device=codes.device)
+        return [self.decode(codes * (units < width)) for width in widths]
+
     def normalize(self, x):
         """What the network computes on: ``x`` (a dense network divides it
         by its ``input_scale``)."""
@@ -401,6 +407,22 @@ class SparseAutoencoder(Autoencoder):
             sparse.to_dense(codes), self.decoder_weights, self.decoder_bias
         )
         return self._g(decoded if self.input_scale == 1.0 else decoded * self.input_scale)
+
+    def decode_prefixes(self, codes, widths):
+        """As :meth:`Autoencoder.decode_prefixes`, each from the one before
+        through the next slice of units alone: all of them in the products
+        of one decode of the widest prefix, where decoding each truncated
+        code took a whole decode (a Matryoshka dictionary's two inner
+        prefixes on MNIST at 1,024 units: two more decodes a step, and their
+        gradients)."""
+        decoder, linear, start = self.decoder_weights, self.decoder_bias, 0
+        reconstructions = []
+        for width in widths:
+            linear = torch.addmm(linear, codes[:, start:width], decoder[:, start:width].T)
+            start = width
+            scaled = linear if self.input_scale == 1.0 else linear * self.input_scale
+            reconstructions.append(self._g(scaled))
+        return reconstructions
 
     def auxiliary_reconstruction(self, output, auxiliary_codes):
         """The reconstruction of ``output`` (held fixed) plus what the decoder

@@ -109,6 +109,27 @@ def test_weight_decay_leaves_out_unit_norm_atoms_whose_gradient_the_step_removes
     assert len(plain.weights()) == (1 if tied else 2)
 
 
+@pytest.mark.parametrize("tied", [False, True])
+@pytest.mark.parametrize(("output_activation", "input_scale"), [("identity", 0.3), ("sigmoid", 1)])
+def test_prefixes_decode_as_the_codes_truncated_to_them(output_activation, input_scale, tied):
+    """Each prefix from the one before through its own slice of units: the
+    decodes of the codes with the units beyond each width set to 0."""
+    generator = torch.Generator().manual_seed(0)
+    module = SparseAutoencoder(
+        6,
+        8,
+        output_activation=output_activation,
+        tied_weights=tied,
+        generator=generator,
+        dtype=torch.float64,
+    )
+    module.input_scale = input_scale
+    codes = torch.rand(5, 8, generator=generator, dtype=torch.float64)
+    units = torch.arange(8)
+    for width, got in zip([1, 3, 5], module.decode_prefixes(codes, [1, 3, 5]), strict=True):
+        torch.testing.assert_close(got, module.decode(codes * (units < width)))
+
+
 @pytest.mark.parametrize("output_activation", ["identity", "sigmoid"])
 def test_centering_reconstructs_the_center_from_zero_codes(output_activation):
     module = SparseAutoencoder(
