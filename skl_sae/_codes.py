@@ -174,9 +174,12 @@ class SparseCode(Activation):
         if n_dead == 0:
             return output.codes.new_zeros(())
         k_aux = autoencoder.auxiliary_k
-        aux = auxiliary_codes(output.pre_activations, dead, k_aux, self.activation)
+        # The dead units' columns alone: their codes, then the atoms that decode them.
+        units = dead.nonzero().squeeze(1)
+        pre = output.pre_activations.index_select(1, units)
+        aux = auxiliary_codes(pre, dead.new_ones(n_dead), k_aux, self.activation)
         return min(n_dead / k_aux, 1.0) * auxk_loss(
-            autoencoder.auxiliary_errors(output, aux, x), autoencoder.errors(output, x)
+            autoencoder.auxiliary_errors(output, aux, x, units), autoencoder.errors(output, x)
         )
 
 

@@ -119,9 +119,11 @@ class Autoencoder(nn.Module, ABC):
         """Reconstruct inputs from ``codes``, rows of units."""
 
     @abstractmethod
-    def auxiliary_reconstruction(self, output, auxiliary_codes):
+    def auxiliary_reconstruction(self, output, auxiliary_codes, units=None):
         """The reconstruction of ``output`` (held fixed) plus what the decoder
-        makes of ``auxiliary_codes``: what AuxK trains dead units on."""
+        makes of ``auxiliary_codes``: what AuxK trains dead units on.
+        ``units`` (a long tensor), if given, are the units that the columns
+        of ``auxiliary_codes`` belong to (the dead ones), all others' being 0."""
 
     def decode_prefixes(self, codes, widths):
         """The reconstructions of ``codes`` truncated to each of ``widths``
@@ -154,11 +156,11 @@ class Autoencoder(nn.Module, ABC):
             reconstruction = self.decode(output.codes)
         return squared_error(reconstruction, sparse.to_dense(x), observed)
 
-    def auxiliary_errors(self, output, auxiliary_codes, x):
+    def auxiliary_errors(self, output, auxiliary_codes, x, units=None):
         """Per-sample mean squared error against ``x`` of
         :meth:`auxiliary_reconstruction`: what AuxK minimises."""
         return squared_error(
-            self.auxiliary_reconstruction(output, auxiliary_codes), sparse.to_dense(x)
+            self.auxiliary_reconstruction(output, auxiliary_codes, units), sparse.to_dense(x)
         )
 
 
@@ -264,17 +266,17 @@ class SparseAutoencoder(Autoencoder):
             return errors * self.input_scale**2
         return super().errors(output, x, observed)
 
-    def auxiliary_errors(self, output, auxiliary_codes, x):
+    def auxiliary_errors(self, output, auxiliary_codes, x, units=None):
         if output.reconstruction is None:
             errors = sparse.linear_auxiliary_errors(
                 self.normalize(x),
                 output.codes,
-                auxiliary_codes,
+                _all_units(auxiliary_codes, units, output.codes.shape[1]),
                 self.decoder_weights,
                 self.decoder_bias,
             )
             return errors * self.input_scale**2
-        return super().auxiliary_errors(output, auxiliary_codes, x)
+        return super().auxiliary_errors(output, auxiliary_codes, x, units)
 
     @property
     def encoder_bias(self):
@@ -424,20 +426,33 @@ class SparseAutoencoder(Autoencoder):
             reconstructions.append(self._g(scaled))
         return reconstructions
 
-    def auxiliary_reconstruction(self, output, auxiliary_codes):
+    def auxiliary_reconstruction(self, output, auxiliary_codes, units=None):
         """The reconstruction of ``output`` (held fixed) plus what the decoder
         makes of ``auxiliary_codes``: what AuxK trains dead units on.
 
         With an identity output this is Gao et al.'s residual fit: the
         auxiliary part alone is fitted to the residual ``x - reconstruction``.
+        Given the dead ``units``, only their atoms decode (the others' codes
+        are 0): a product of the dead units' width, not the layer's.
         """
         if self.output_activation == "identity":
             base = output.reconstruction.detach()
         else:
             with torch.no_grad():
                 base = nn.functional.linear(output.codes, self.decoder_weights, self.decoder_bias)
-        auxiliary = nn.functional.linear(auxiliary_codes, self.decoder_weights)
+        atoms = self.decoder_weights
+        if units is not None:
+            atoms = atoms.index_select(1, units)
+        auxiliary = nn.functional.linear(auxiliary_codes, atoms)
         return self._g(base + self.input_scale * auxiliary)
+
+
+def _all_units(codes, units, n_units):
+    """``codes`` of the given ``units`` (None: all of them) as codes of all
+    ``n_units`` units, 0 for the others."""
+    if units is None:
+        return codes
+    return codes.new_zeros(codes.shape[0], n_units).index_copy(1, units, codes)
 
 
 def _dots(a, b, dim, block_bytes=2**20):
@@ -563,8 +578,9 @@ class ConvolutionalAutoencoder(Autoencoder):
         images = self.deconvolutions[-1](maps)
         return self._g(images.permute(0, 2, 3, 1).flatten(1))
 
-    def auxiliary_reconstruction(self, output, auxiliary_codes):
+    def auxiliary_reconstruction(self, output, auxiliary_codes, units=None):
         """The reconstruction from the codes (held fixed) plus the dead
         units' ``auxiliary_codes``: the decoder is not linear, so the codes
         are added before decoding."""
-        return self.decode(output.codes.detach() + auxiliary_codes)
+        codes = output.codes.detach()
+        return self.decode(codes + _all_units(auxiliary_codes, units, codes.shape[1]))

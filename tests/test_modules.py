@@ -152,3 +152,21 @@ def test_auxiliary_reconstruction_adds_the_auxiliary_codes_to_fixed_codes(output
     combined.sum().backward()
     assert module.decoder_bias.grad is None  # only the auxiliary part trains
     assert module.encoder_weight.grad is None
+
+
+@pytest.mark.parametrize("network", NETWORKS)
+def test_the_auxiliary_codes_of_some_units_decode_as_those_of_all_with_zeros(network):
+    """AuxK hands over the dead units' columns alone, and the units they are."""
+    module = NETWORKS[network]().double()
+    generator = torch.Generator().manual_seed(0)
+    output = module(torch.rand(3, 16, generator=generator, dtype=torch.float64))
+    rows = output.codes.shape[0]
+    units = torch.tensor([3, 1])
+    extra = torch.rand(rows, 2, generator=generator, dtype=torch.float64, requires_grad=True)
+    full = torch.zeros(rows, 4, dtype=torch.float64).index_copy(1, units, extra)
+    expected = module.auxiliary_reconstruction(output, full)
+    got = module.auxiliary_reconstruction(output, extra, units)
+    torch.testing.assert_close(got, expected)
+    (expected_grad,) = torch.autograd.grad(expected.sum(), extra)
+    (grad,) = torch.autograd.grad(got.sum(), extra)
+    torch.testing.assert_close(grad, expected_grad)
