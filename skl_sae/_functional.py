@@ -126,6 +126,16 @@ def _squared_norm(weight):
     return flat.dot(flat)
 
 
+def accumulate_gradient_(parameter, gradient):
+    """Add ``gradient`` to ``parameter.grad`` (the tensor itself where there
+    is none yet), as autograd accumulates: what the gradients by hand
+    (:mod:`._fused`, :mod:`._fused_sparse`) end with."""
+    if parameter.grad is None:
+        parameter.grad = gradient
+    else:
+        parameter.grad.add_(gradient)
+
+
 @torch.no_grad()
 def add_weight_decay_gradient_(weights, alpha):
     """Add ``alpha * w``, the gradient of ``alpha`` times :func:`weight_decay`,

@@ -19,7 +19,7 @@ which imports it.
 import torch
 
 from ._codes import Activation
-from ._functional import EPS, kl_divergence, weight_decay
+from ._functional import EPS, accumulate_gradient_, kl_divergence, weight_decay
 from ._modules import SparseAutoencoder
 
 _aten = torch.ops.aten
@@ -54,13 +54,6 @@ def _activate_(values, activation):
     if activation != "identity":
         getattr(values, f"{activation}_")()
     return values
-
-
-def _accumulate(parameter, gradient):
-    if parameter.grad is None:
-        parameter.grad = gradient
-    else:
-        parameter.grad.add_(gradient)
 
 
 @torch.no_grad()
@@ -113,7 +106,7 @@ def loss_and_gradients(module, noisy, x, loss, weight=1.0):
         residual.mul_(2 * weight / (n_samples * n_features * loss.scale)), output
     )
     grad_decoder = grad_output.T @ codes  # (n_features, n_units)
-    _accumulate(module.decoder_bias, grad_output.sum(dim=0))
+    accumulate_gradient_(module.decoder_bias, grad_output.sum(dim=0))
     if penalty == "kl":  # the same for every row: added by the product
         inside = (mean_code >= EPS) & (mean_code <= 1 - EPS)
         per_unit = ((1 - target) / (1 - rho_hat) - target / rho_hat) * inside
@@ -129,7 +122,7 @@ def loss_and_gradients(module, noisy, x, loss, weight=1.0):
     if module.tied_weights:  # the decoder's gradient belongs to the same matrix
         grad_weight.add_(grad_decoder.T)
     else:
-        _accumulate(module.decoder_weight, grad_decoder)
-    _accumulate(weight_matrix, grad_weight)
-    _accumulate(bias, grad_codes.sum(dim=0))
+        accumulate_gradient_(module.decoder_weight, grad_decoder)
+    accumulate_gradient_(weight_matrix, grad_weight)
+    accumulate_gradient_(bias, grad_codes.sum(dim=0))
     return value * weight, codes, errors

@@ -22,7 +22,7 @@ import torch
 
 from . import _sparse as sparse
 from ._codes import TopK
-from ._functional import weight_decay
+from ._functional import accumulate_gradient_, weight_decay
 from ._modules import AutoencoderOutput, SparseAutoencoder
 
 #: The most bytes of one block of the gradients' products, (features, 2 k)
@@ -94,8 +94,6 @@ def loss_and_gradients(module, noisy, x, loss, weight=1.0, buffers=None):
     value = errors.mean() / loss.scale
     if loss.alpha > 0:
         value += loss.alpha * weight_decay(module.weights())
-    if loss.statistics is not None:
-        loss.statistics.add(module.encoder.code, codes, errors)
 
     # Backward: u is d(weighted loss) / d(squared error) per row, times 2.
     u = (raw >= 0).to(raw.dtype) * (
@@ -166,11 +164,11 @@ def _add_gradients(module, seen, target, grad_pre, weighted, u, mixed, buffers):
         decoder_block = decoder_t[start:stop]
         torch.addmm(block, decoder[start:stop], mixed, beta=-1, out=decoder_block)
         decoder_block.addr_(center[start:stop], code_sums)
-    _accumulate(encoder, encoder_t.mT)
-    _accumulate(decoder, decoder_t)
+    accumulate_gradient_(encoder, encoder_t.mT)
+    accumulate_gradient_(decoder, decoder_t)
     grad_center = decoder.mv(code_sums).addcmul_(center, u.sum()).sub_(rows @ u)
-    _accumulate(center, grad_center)
-    _accumulate(module.encoder.bias, grad_pre.sum(dim=0))
+    accumulate_gradient_(center, grad_center)
+    accumulate_gradient_(module.encoder.bias, grad_pre.sum(dim=0))
 
 
 def _buffer(buffers, name, parameter, shape):
@@ -184,10 +182,3 @@ def _buffer(buffers, name, parameter, shape):
     if kept is None or (kept.shape, kept.dtype, kept.device) != wanted:
         kept = buffers[name] = parameter.new_empty(shape)
     return kept
-
-
-def _accumulate(parameter, gradient):
-    if parameter.grad is None:
-        parameter.grad = gradient
-    else:
-        parameter.grad.add_(gradient)

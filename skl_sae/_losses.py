@@ -198,15 +198,15 @@ class AutoencoderLoss:
         if sparse.is_sparse(x):
             if not fused_sparse.supports(module, self):
                 return None
-            noisy = self._input(module, x)
-            return fused_sparse.loss_and_gradients(
-                module, noisy, x, self, weight, self._gradient_buffers
-            )[0]
-        if not fused.supports(module, self):
-            return None
-        value, codes, errors = fused.loss_and_gradients(
-            module, self._input(module, x), x, self, weight
-        )
+            value, codes, errors = fused_sparse.loss_and_gradients(
+                module, self._input(module, x), x, self, weight, self._gradient_buffers
+            )
+        else:
+            if not fused.supports(module, self):
+                return None
+            value, codes, errors = fused.loss_and_gradients(
+                module, self._input(module, x), x, self, weight
+            )
         if self.statistics is not None:
             self.statistics.add(module.encoder.code, codes, errors)
         return value
