@@ -4,6 +4,7 @@ import itertools
 
 import pytest
 import torch
+from gradients import loss_and_gradients
 
 from skl_sae._codes import TopK
 from skl_sae._fused import supports
@@ -37,18 +38,6 @@ def _model_and_data(activation, output_activation, tied, dtype=torch.float64):
     return module, x
 
 
-def _gradients(module, loss_fn, x, by_hand, weight=0.7):
-    """Weighted loss and parameter gradients, by hand or by autograd (the
-    weight as L-BFGS's closure gives each batch)."""
-    module.zero_grad(set_to_none=True)
-    if by_hand:
-        value = loss_fn.accumulate_gradients(module, x, weight=weight)
-    else:
-        value = loss_fn(module, x) * weight
-        value.backward()
-    return value.detach(), {name: p.grad.clone() for name, p in module.named_parameters()}
-
-
 @pytest.mark.parametrize(("activation", "output_activation", "sparsity", "tied"), CASES)
 def test_fused_loss_and_gradients_equal_autograds(activation, output_activation, sparsity, tied):
     module, x = _model_and_data(activation, output_activation, tied)
@@ -63,8 +52,10 @@ def test_fused_loss_and_gradients_equal_autograds(activation, output_activation,
         ),
     )
     assert supports(module, loss_fn)
-    value, grads = _gradients(module, loss_fn, x, by_hand=True)
-    expected_value, expected_grads = _gradients(module, loss_fn, x, by_hand=False)
+    value, grads = loss_and_gradients(module, loss_fn, x, by_hand=True, weight=0.7)
+    expected_value, expected_grads = loss_and_gradients(
+        module, loss_fn, x, by_hand=False, weight=0.7
+    )
     torch.testing.assert_close(value, expected_value, rtol=1e-12, atol=1e-12)
     assert grads.keys() == expected_grads.keys()
     for name in grads:
@@ -78,8 +69,10 @@ def test_fused_kl_gradient_stops_at_the_clamp_as_autograds_does():
     loss_fn = AutoencoderLoss(
         1.0, LossTerms(activation="sigmoid", sparsity="kl", sparsity_weight=3.0)
     )
-    value, grads = _gradients(module, loss_fn, x, by_hand=True)
-    expected_value, expected_grads = _gradients(module, loss_fn, x, by_hand=False)
+    value, grads = loss_and_gradients(module, loss_fn, x, by_hand=True, weight=0.7)
+    expected_value, expected_grads = loss_and_gradients(
+        module, loss_fn, x, by_hand=False, weight=0.7
+    )
     torch.testing.assert_close(value, expected_value)
     for name in grads:
         torch.testing.assert_close(grads[name], expected_grads[name])
@@ -123,7 +116,7 @@ def test_gradients_add_to_those_already_there():
     loss_fn = AutoencoderLoss(
         1.0, LossTerms(activation="sigmoid", sparsity="kl", sparsity_weight=3.0)
     )
-    _, once = _gradients(module, loss_fn, x, by_hand=True, weight=1.0)
+    _, once = loss_and_gradients(module, loss_fn, x, by_hand=True)
     loss_fn.accumulate_gradients(module, x, weight=1.0)  # a second batch, the same
     for name, parameter in module.named_parameters():
         torch.testing.assert_close(parameter.grad, 2 * once[name])

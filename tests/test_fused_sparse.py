@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 import torch
+from gradients import loss_and_gradients
 
 from skl_sae import SparseAutoencoderTransformer
 from skl_sae import _fused_sparse as fused_sparse
@@ -63,16 +64,6 @@ def _loss(auxk=False, corruption=None, report_auxiliary=False):
     )
 
 
-def _gradients(module, x, loss_fn, by_hand, weight=0.7):
-    module.zero_grad(set_to_none=True)
-    if by_hand:
-        value = loss_fn.accumulate_gradients(module, x, weight=weight)
-    else:
-        value = loss_fn(module, x) * weight
-        value.backward()
-    return value.detach(), {name: p.grad.clone() for name, p in module.named_parameters()}
-
-
 @pytest.mark.parametrize("input_scale", [1.0, 0.3])
 @pytest.mark.parametrize(
     ("auxk", "corruption", "report_auxiliary"),
@@ -87,9 +78,9 @@ def test_the_loss_and_gradients_by_hand_are_autograds(
     x, module = _rows(), _module(input_scale)
     by_hand = _loss(auxk, corruption, report_auxiliary)
     assert fused_sparse.supports(module, by_hand)
-    value, gradients = _gradients(module, x, by_hand, by_hand=True)
-    expected_value, expected = _gradients(
-        module, x, _loss(auxk, corruption, report_auxiliary), by_hand=False
+    value, gradients = loss_and_gradients(module, by_hand, x, by_hand=True, weight=0.7)
+    expected_value, expected = loss_and_gradients(
+        module, _loss(auxk, corruption, report_auxiliary), x, weight=0.7
     )
     torch.testing.assert_close(value, expected_value, rtol=1e-12, atol=1e-14)
     assert gradients.keys() == expected.keys()
@@ -101,13 +92,13 @@ def test_the_loss_and_gradients_by_hand_are_autograds(
 def test_steps_reuse_the_gradients_memory_and_batches_add_up():
     x, other, module = _rows(0), _rows(1), _module()
     loss_fn = _loss()
-    _gradients(module, x, loss_fn, by_hand=True)
+    loss_and_gradients(module, loss_fn, x, by_hand=True, weight=0.7)
     kept = {name: p.grad.data_ptr() for name, p in module.named_parameters() if p.dim() == 2}
-    _, second = _gradients(module, other, loss_fn, by_hand=True)
+    _, second = loss_and_gradients(module, loss_fn, other, by_hand=True, weight=0.7)
     parameters = dict(module.named_parameters())
     for name, pointer in kept.items():  # the weights' gradients, written in place
         assert parameters[name].grad.data_ptr() == pointer
-    _, first = _gradients(module, x, loss_fn, by_hand=True)
+    _, first = loss_and_gradients(module, loss_fn, x, by_hand=True, weight=0.7)
     loss_fn.accumulate_gradients(module, other, weight=0.7)  # L-BFGS's second batch
     for name, parameter in module.named_parameters():
         torch.testing.assert_close(parameter.grad, first[name] + second[name], msg=name)

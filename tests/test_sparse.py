@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 import torch
+from gradients import loss_and_gradients
 
 from skl_sae import SparseAutoencoderOutlierDetector, SparseAutoencoderTransformer, _sparse
 from skl_sae._batches import to_tensor
@@ -68,14 +69,6 @@ def _loss(sparsity, module, **terms):
     )
 
 
-def _value_and_gradients(module, loss_fn, x):
-    module.zero_grad(set_to_none=True)
-    module.train()
-    value = loss_fn(module, x)
-    value.backward()
-    return value.detach(), {name: p.grad.clone() for name, p in module.named_parameters()}
-
-
 def test_the_error_from_the_non_zeros_is_the_dense_error():
     x, dense = _rows()
     module = _module(None)
@@ -102,8 +95,8 @@ def test_sparse_rows_give_the_dense_loss_and_gradients(sparsity, tied, input_sca
         module.encoder.store_by_feature_()
     contractive = 0.3 if module.encoder.code.activation in ("sigmoid", "relu") else 0.0
     terms = dict(alpha=1e-2, contractive_weight=contractive)
-    value, gradients = _value_and_gradients(module, _loss(sparsity, module, **terms), x)
-    dense_value, dense_gradients = _value_and_gradients(
+    value, gradients = loss_and_gradients(module, _loss(sparsity, module, **terms), x)
+    dense_value, dense_gradients = loss_and_gradients(
         module, _loss(sparsity, module, **terms), dense
     )
     torch.testing.assert_close(value, dense_value, rtol=1e-10, atol=1e-12)
@@ -129,8 +122,8 @@ def test_a_sigmoid_output_takes_the_dense_batch():
     x, dense = _rows(signed=False)
     module = _module("kl", output_activation="sigmoid")
     assert not module.reads_nonzeros
-    value, gradients = _value_and_gradients(module, _loss("kl", module), x)
-    dense_value, dense_gradients = _value_and_gradients(module, _loss("kl", module), dense)
+    value, gradients = loss_and_gradients(module, _loss("kl", module), x)
+    dense_value, dense_gradients = loss_and_gradients(module, _loss("kl", module), dense)
     torch.testing.assert_close(value, dense_value, rtol=1e-12, atol=1e-14)
     for name, gradient in dense_gradients.items():
         torch.testing.assert_close(gradients[name], gradient, msg=name)
