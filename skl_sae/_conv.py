@@ -81,6 +81,16 @@ class ConvolutionalSparseAutoencoderTransformer(SparseAutoencoderTransformer):
         decoded: with ``"mean"`` or ``"max"`` the estimator has no
         ``inverse_transform`` (``hasattr`` is False).
 
+    pooling_regions : int or tuple of int, default=1
+        Where ``pooling`` pools: an int ``g`` divides each map into a ``g x
+        g`` grid of regions (as torch's adaptive pooling does, overlapping
+        by a position where the map's side is not a multiple of ``g``) and
+        pools each, so that the features keep coarse position (2: the
+        quadrants); a tuple of them pools at each level and concatenates
+        them (a spatial pyramid, as ``(1, 2, 4)``). ``channels * sum(g * g)``
+        features, level by level, each channel by channel and its regions
+        row by row. Needs ``pooling``.
+
     {{sparsity}}
         In this transformer it acts per channel or per position, as said
         above.
@@ -180,6 +190,7 @@ best_validation_score_, n_iter_, device_, n_features_in_, feature_names_in_
         "kernel_size": [Interval(Integral, 1, None, closed="left")],
         "stride": [Interval(Integral, 1, None, closed="left")],
         "pooling": [StrOptions({"mean", "max"}), None],
+        "pooling_regions": [Interval(Integral, 1, None, closed="left"), "array-like"],
     }
 
     def __init__(
@@ -190,6 +201,7 @@ best_validation_score_, n_iter_, device_, n_features_in_, feature_names_in_
         kernel_size=5,
         stride=2,
         pooling=None,
+        pooling_regions=1,
         sparsity="kl",
         sparsity_target=0.2,
         sparsity_weight=3.0,
@@ -220,6 +232,7 @@ best_validation_score_, n_iter_, device_, n_features_in_, feature_names_in_
         self.kernel_size = kernel_size
         self.stride = stride
         self.pooling = pooling
+        self.pooling_regions = pooling_regions
         self.sparsity = sparsity
         self.sparsity_target = sparsity_target
         self.sparsity_weight = sparsity_weight
@@ -253,10 +266,21 @@ best_validation_score_, n_iter_, device_, n_features_in_, feature_names_in_
     def _check_params(self):
         super()._check_params()
         self._filters()
+        self._grids()
         if self.kernel_size % 2 == 0:
             raise ValueError(
                 f"kernel_size must be odd, so that the maps stay centred; got {self.kernel_size}."
             )
+
+    def _grids(self):
+        """``pooling_regions`` as a tuple of grid sides, checked."""
+        grids = layer_sizes(self.pooling_regions, "pooling_regions")
+        if self.pooling is None and grids != [1]:
+            raise ValueError(
+                f"pooling_regions={self.pooling_regions!r} needs pooling='mean' or 'max': "
+                "with pooling=None, transform returns the whole maps."
+            )
+        return grids
 
     def _resolve_init(self, X):
         """Random: the filters have no singular directions to start along."""
@@ -357,18 +381,18 @@ best_validation_score_, n_iter_, device_, n_features_in_, feature_names_in_
         -------
         codes : ndarray of shape (n_samples, n_features_out)
             ``channels * height * width`` features (channel by channel) with
-            ``pooling=None``, ``channels`` with ``"mean"`` or ``"max"``; in
-            the dtype of ``X``.
+            ``pooling=None``; pooled, ``channels`` times the number of
+            regions of ``pooling_regions`` (``channels`` by default); in the
+            dtype of ``X``.
         """
         X = self._validate_X(X)
-        pooling = self.pooling
+        pooling, grids = self.pooling, self._grids()
 
         def encode(module, x):
             maps = module.maps(module.encode(x)[1])
             if pooling is None:
                 return maps
-            maps = maps.reshape(maps.shape[0], module.n_components, -1)
-            return maps.mean(dim=2) if pooling == "mean" else maps.amax(dim=2)
+            return pool_maps(maps.view(-1, *module.encoder.map_shape), pooling, grids)
 
         return self._map(X, encode)
 
@@ -399,5 +423,18 @@ best_validation_score_, n_iter_, device_, n_features_in_, feature_names_in_
     @property
     def _n_features_out(self):
         if self.pooling is not None:
-            return self.map_shape_[0]
+            return self.map_shape_[0] * sum(grid * grid for grid in self._grids())
         return math.prod(self.map_shape_)
+
+
+def pool_maps(maps, pooling, grids):
+    """Each map of ``maps`` (n_samples, channels, height, width) pooled
+    (``"mean"`` or ``"max"``) over each region of each ``g x g`` grid of
+    ``grids``: (n_samples, channels * sum(g * g)), grid by grid, then channel
+    by channel and region by region."""
+    pool = (
+        torch.nn.functional.adaptive_avg_pool2d
+        if pooling == "mean"
+        else (torch.nn.functional.adaptive_max_pool2d)
+    )
+    return torch.cat([pool(maps, grid).flatten(1) for grid in grids], dim=1)

@@ -156,6 +156,7 @@ class ConvolutionalEncoder(nn.Module):
             width = (width + 2 * padding - kernel_size) // stride + 1
             self.map_sizes.append((height, width))
         self.code = Activation(activation) if code is None else code
+        self.code.rows_per_sample = height * width  # (a code may see whole maps)
 
     @property
     def weight(self):

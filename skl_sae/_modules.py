@@ -405,9 +405,8 @@ class SparseAutoencoder(Autoencoder):
     def decode(self, codes):
         """Reconstruct inputs from ``codes`` (dense, or sparse rows), in the
         inputs' units."""
-        decoded = nn.functional.linear(
-            sparse.to_dense(codes), self.decoder_weights, self.decoder_bias
-        )
+        codes = self.encoder.code.decoded(sparse.to_dense(codes))
+        decoded = nn.functional.linear(codes, self.decoder_weights, self.decoder_bias)
         return self._g(decoded if self.input_scale == 1.0 else decoded * self.input_scale)
 
     def decode_prefixes(self, codes, widths):
@@ -572,7 +571,8 @@ class ConvolutionalAutoencoder(Autoencoder):
     def decode(self, codes):
         """Reconstruct inputs from ``codes``, rows of units."""
         channels, height, width = self.encoder.map_shape
-        maps = sparse.to_dense(codes).reshape(-1, height, width, channels).permute(0, 3, 1, 2)
+        codes = self.encoder.code.decoded(sparse.to_dense(codes))
+        maps = codes.reshape(-1, height, width, channels).permute(0, 3, 1, 2)
         for deconvolution in self.deconvolutions[:-1]:
             maps = torch.relu(deconvolution(maps))
         images = self.deconvolutions[-1](maps)

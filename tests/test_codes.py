@@ -1,4 +1,4 @@
-"""Plain activations and the sparse codes (TopK, BatchTopK, JumpReLU)."""
+"""Plain activations and the sparse codes (TopK, BatchTopK, JumpReLU, winner-take-all)."""
 
 import math
 
@@ -10,6 +10,7 @@ from skl_sae._codes import (
     BatchTopK,
     JumpReLU,
     TopK,
+    WinnerTakeAll,
     auxiliary_codes,
     code_class,
 )
@@ -107,7 +108,9 @@ def test_auxiliary_codes_are_the_largest_codes_of_dead_units_only():
     assert torch.count_nonzero(auxiliary_codes(pre, dead, k_aux=10)[0]) == 3
 
 
-@pytest.mark.parametrize("code", [TopK(2), BatchTopK(2), JumpReLU(4, threshold=0.1)])
+@pytest.mark.parametrize(
+    "code", [TopK(2), BatchTopK(2), JumpReLU(4, threshold=0.1), WinnerTakeAll(4)]
+)
 def test_sparse_codes_keep_the_dtype_and_shape(code):
     pre = torch.randn(5, 4, dtype=torch.float64)
     codes, _ = code.to(torch.float64)(pre)
@@ -119,3 +122,62 @@ def test_batchtopk_calibrates_its_threshold_on_batches_with_fixed_weights():
     batches = [torch.tensor([[4.0, 1.0], [3.0, 2.0]]), torch.tensor([[5.0, 0.5], [1.0, 0.0]])]
     code.calibrate_(batches)  # smallest kept: 3, then 1
     assert code.threshold.item() == 2.0
+
+
+def maps_as_rows(maps):
+    """Feature maps (n_samples, positions, units) as a code sees them: rows of units."""
+    return maps.flatten(0, 1)
+
+
+def test_winner_take_all_keeps_each_maps_largest_code_on_its_lifetime_share_of_the_batch():
+    code = WinnerTakeAll(2, lifetime=0.5).train()
+    code.rows_per_sample = 3
+    maps = torch.tensor(
+        [  # 4 samples, 3 positions, 2 units
+            [[1.0, 0.0], [4.0, 2.0], [2.0, 1.0]],  # winners 4 and 2
+            [[3.0, 5.0], [0.0, 0.0], [1.0, 0.0]],  # winners 3 and 5
+            [[0.5, 1.0], [0.0, 0.0], [0.0, 0.0]],  # winners 0.5 and 1
+            [[0.0, 0.0], [0.0, 3.0], [6.0, 0.0]],  # winners 6 and 3
+        ]
+    )
+    codes, gates = code(maps_as_rows(maps))
+    assert gates is None
+    expected = torch.zeros_like(maps)
+    expected[0, 1, 0], expected[3, 2, 0] = 4.0, 6.0  # unit 0: the two largest winners of four
+    expected[1, 0, 1], expected[3, 1, 1] = 5.0, 3.0  # unit 1
+    assert torch.equal(codes, maps_as_rows(expected))
+    assert torch.equal(code.threshold, torch.tensor([4.0, 3.0]))  # the smallest kept winners
+
+
+def test_winner_take_all_on_a_dense_layer_is_lifetime_sparsity_alone():
+    code = WinnerTakeAll(2, lifetime=0.5).train()
+    codes, _ = code(torch.tensor([[1.0, -1.0], [3.0, 2.0], [2.0, 4.0], [0.0, 1.0]]))
+    assert torch.equal(codes, torch.tensor([[0.0, 0.0], [3.0, 2.0], [2.0, 4.0], [0.0, 0.0]]))
+
+
+def test_winner_take_all_features_are_the_whole_maps_and_the_decoder_reads_their_winners():
+    code = WinnerTakeAll(2)
+    code.rows_per_sample = 2
+    code.threshold.copy_(torch.tensor([1.0, 3.0]))
+    rows = torch.tensor([[0.5, 2.0], [1.5, -1.0], [-1.0, 4.0], [0.2, 3.5]])  # 2 samples
+    code.eval()
+    codes, _ = code(rows)
+    assert torch.equal(codes, torch.relu(rows))  # the features: every position
+    decoded = code.decoded(codes)  # each map's winner, if at its unit's threshold
+    assert torch.equal(decoded, torch.tensor([[0.0, 0.0], [1.5, 0.0], [0.0, 4.0], [0.0, 0.0]]))
+    assert code.train().decoded(codes) is codes  # training codes are winners already
+
+
+def test_winner_take_all_calibrates_each_units_threshold_with_fixed_weights():
+    code = WinnerTakeAll(2, lifetime=0.5)
+    batches = [torch.tensor([[4.0, 1.0], [3.0, 2.0]]), torch.tensor([[5.0, 0.5], [1.0, 0.0]])]
+    code.calibrate_(batches)  # smallest kept (one sample in two): (4, 2), then (5, 0.5)
+    assert torch.equal(code.threshold, torch.tensor([4.5, 1.25]))
+
+
+def test_winner_take_all_keeps_its_thresholds_through_a_change_of_units():
+    code = WinnerTakeAll(3)
+    code.threshold.copy_(torch.tensor([1.0, 2.0, 3.0]))
+    code.select_units_(torch.tensor([2, 0]), n_new=1)
+    assert torch.equal(code.threshold[:2], torch.tensor([3.0, 1.0]))
+    assert math.isnan(code.threshold[2])  # a new unit learns its own

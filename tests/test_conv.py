@@ -102,6 +102,37 @@ def test_transform_gives_flattened_or_pooled_feature_maps(images):
     assert hasattr(conv.set_params(pooling=None), "inverse_transform")
 
 
+def test_pooling_regions_pool_each_cell_of_a_grid_and_a_tuple_of_them_is_a_pyramid(images):
+    X, _ = images
+    conv = small(stride=1).fit(X)  # 8 maps of 8 x 8
+    maps = conv.transform(X).reshape(300, 8, 8, 8)
+    quadrants = maps.reshape(300, 8, 2, 4, 2, 4).max(axis=(3, 5)).reshape(300, 32)
+    conv.set_params(pooling="max", pooling_regions=2)
+    np.testing.assert_allclose(conv.transform(X), quadrants, rtol=1e-6)
+    assert len(conv.get_feature_names_out()) == 8 * 4
+    conv.set_params(pooling="mean", pooling_regions=(1, 2))
+    means = maps.reshape(300, 8, 2, 4, 2, 4).mean(axis=(3, 5)).reshape(300, 32)
+    expected = np.hstack([maps.reshape(300, 8, -1).mean(axis=2), means])
+    np.testing.assert_allclose(conv.transform(X), expected, rtol=1e-5, atol=1e-7)
+    assert conv.transform(X).shape[1] == len(conv.get_feature_names_out()) == 8 * (1 + 4)
+
+
+def test_pooling_regions_need_pooling(images):
+    X, _ = images
+    with pytest.raises(ValueError, match="pooling_regions=2 needs pooling"):
+        small(pooling_regions=2).fit(X)
+
+
+def test_winner_take_all_features_are_the_whole_maps_and_decode_to_the_reconstruction(images):
+    X, _ = images
+    conv = small(stride=1, sparsity="wta").fit(X)
+    codes = conv.transform(X)
+    assert (codes > 0).mean() > 0.2  # not the winners alone: the whole (relu) maps
+    errors = np.mean((conv.inverse_transform(codes) - X) ** 2, axis=1)
+    np.testing.assert_allclose(-errors, conv.score_samples(X), rtol=1e-5)
+    assert conv.thresholds_.shape == (8,) and conv.dead_latents_ == 0.0
+
+
 def test_topk_keeps_k_channels_at_each_position(images):
     X, _ = images
     conv = small(sparsity="topk", k=3).fit(X)
