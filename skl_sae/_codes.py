@@ -36,6 +36,7 @@ from sklearn.utils._param_validation import Interval
 from torch import nn
 
 from ._functional import auxk_loss
+from ._statistics import firing_counts
 from ._warnings import warn
 
 ACTIVATIONS = {
@@ -114,6 +115,18 @@ class Activation(nn.Module):
     def forward(self, pre):
         return self._f(pre), None
 
+    #: Whether what the decoder reads (:meth:`decoded`) holds at most one
+    #: non-zero code per unit and sample, which :meth:`placed` gives: a
+    #: convolutional decoder then adds each unit's kernels at that one
+    #: position, not over whole maps.
+    one_per_map = False
+
+    def placed(self, codes):
+        """``(values, positions)`` of the one non-zero code of each unit and
+        sample of ``codes`` (0 at position 0 where there is none), each
+        (n_samples, n_units); for codes with :attr:`one_per_map`."""
+        raise NotImplementedError
+
     def decoded(self, codes):
         """The codes that the decoder reads of ``codes``, which this code gave
         (or :meth:`transform <._transformer.SparseAutoencoderTransformer.transform>`
@@ -125,6 +138,11 @@ class Activation(nn.Module):
         """Boolean mask of the codes that count as active: those above
         ``firing_threshold``."""
         return codes > self.firing_threshold
+
+    def firing_counts(self, codes):
+        """Per unit, the rows of ``codes`` on which it fires (:meth:`firing`),
+        as floats."""
+        return firing_counts(self.firing(codes))
 
     def export_thresholds(self, n_units):
         """Inference thresholds as numpy, shape (n_units,); None if none."""
@@ -569,6 +587,7 @@ class WinnerTakeAll(SparseCode):
     """
 
     needs_calibration = True
+    one_per_map = True
 
     hyperparameters = {"lifetime": (0.2, [Interval(Real, 0, 1, closed="right")])}
 
@@ -604,12 +623,35 @@ class WinnerTakeAll(SparseCode):
         maps = codes.view(-1, self.rows_per_sample, codes.shape[1])
         return maps.max(dim=1)
 
+    def auxiliary_loss(self, autoencoder, output, x, dead_latents):
+        """None: lifetime sparsity leaves no unit dead (each fires on its
+        share of every batch), so AuxK has nothing to revive."""
+        return None
+
+    def firing_counts(self, codes):
+        """In training, counted on each map's winner alone (the other
+        positions are 0): a pass over the samples' winners, not over every
+        position (MNIST's 28 x 28 maps of 64 units, batches of 200: 6 ms
+        against 25)."""
+        if not self.training or self.rows_per_sample == 1:
+            return super().firing_counts(codes)
+        return super().firing_counts(self.placed(codes)[0])
+
+    def placed(self, codes):
+        if self.rows_per_sample == 1:
+            return codes, None
+        maps = codes.view(-1, self.rows_per_sample, codes.shape[1])
+        if self.activation in ("relu", "sigmoid"):  # the non-zero is the largest
+            return maps.max(dim=1)
+        positions = maps.abs().argmax(dim=1)
+        return maps.gather(1, positions.unsqueeze(1)).squeeze(1), positions
+
     def _place(self, values, positions):
         """Codes (rows of units) that hold ``values`` at ``positions``, 0 elsewhere."""
         if positions is None:
             return values
         maps = values.new_zeros(values.shape[0], self.rows_per_sample, values.shape[1])
-        return maps.scatter(1, positions.unsqueeze(1), values.unsqueeze(1)).flatten(0, 1)
+        return maps.scatter_(1, positions.unsqueeze(1), values.unsqueeze(1)).flatten(0, 1)
 
     def _smallest_kept(self, values):
         """Each unit's smallest winner among the ``lifetime`` share of the
@@ -618,10 +660,12 @@ class WinnerTakeAll(SparseCode):
         return values.topk(kept, dim=0, sorted=False).values.amin(dim=0)
 
     def forward(self, pre):
-        codes = self._f(pre)
         if not self.training:
-            return codes, None
-        values, positions = self._winners(codes)
+            return self._f(pre), None
+        # f does not decrease: the winners of f(pre) are f of pre's, so f runs
+        # on the winners alone (on MNIST's 28 x 28 maps, a 784th of them).
+        values, positions = self._winners(pre)
+        values = self._f(values)
         smallest = self._smallest_kept(values)
         _follow_(self.threshold, smallest.detach(), self.momentum)
         return self._place(values * (values >= smallest), positions), None

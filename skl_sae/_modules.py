@@ -454,6 +454,36 @@ def _all_units(codes, units, n_units):
     return codes.new_zeros(codes.shape[0], n_units).index_copy(1, units, codes)
 
 
+def _deconvolve_placed(deconvolution, values, positions, map_size, output_size):
+    """``deconvolution`` (a transposed convolution) of feature maps of
+    ``map_size`` that are 0 but for one ``value`` per map, at
+    ``positions`` (row-major): each map's kernels scaled by its value and
+    added at its position, a product of the kernels' size rather than of the
+    maps' (one 5 x 5 kernel per map on MNIST's 28 x 28 maps: 25 products
+    where the whole maps take 19,600)."""
+    weight = deconvolution.weight  # (channels in, channels out, k, k)
+    n_in, n_out, size, _ = weight.shape
+    (stride,), (padding,) = set(deconvolution.stride), set(deconvolution.padding)
+    (height, width), (height_out, width_out) = map_size, output_size
+    # A canvas that every kernel fits on, cropped by the padding afterwards.
+    canvas_height = max((height - 1) * stride + size, padding + height_out)
+    canvas_width = max((width - 1) * stride + size, padding + width_out)
+    rows, columns = positions.div(width, rounding_mode="floor"), positions.remainder(width)
+    corners = (rows * canvas_width + columns) * stride  # (n_samples, channels in)
+    kernel = torch.arange(size, device=weight.device)
+    offsets = (
+        torch.arange(n_out, device=weight.device).view(-1, 1, 1) * (canvas_height * canvas_width)
+        + kernel.view(-1, 1) * canvas_width
+        + kernel
+    ).flatten()
+    index = (corners.unsqueeze(2) + offsets).flatten(1)
+    added = (values.unsqueeze(2) * weight.reshape(n_in, -1)).flatten(1)
+    canvas = added.new_zeros(values.shape[0], n_out * canvas_height * canvas_width)
+    canvas = canvas.scatter_add_(1, index, added).view(-1, n_out, canvas_height, canvas_width)
+    maps = canvas[:, :, padding : padding + height_out, padding : padding + width_out]
+    return maps + deconvolution.bias.view(-1, 1, 1)
+
+
 def _dots(a, b, dim, block_bytes=2**20):
     """The dot products of ``a``'s and ``b``'s slices along ``dim`` (the
     decoder's atoms), summed over blocks of at most ``block_bytes`` of
@@ -571,12 +601,17 @@ class ConvolutionalAutoencoder(Autoencoder):
     def decode(self, codes):
         """Reconstruct inputs from ``codes``, rows of units."""
         channels, height, width = self.encoder.map_shape
-        codes = self.encoder.code.decoded(sparse.to_dense(codes))
-        maps = codes.reshape(-1, height, width, channels).permute(0, 3, 1, 2)
-        for deconvolution in self.deconvolutions[:-1]:
-            maps = torch.relu(deconvolution(maps))
-        images = self.deconvolutions[-1](maps)
-        return self._g(images.permute(0, 2, 3, 1).flatten(1))
+        code = self.encoder.code
+        codes = code.decoded(sparse.to_dense(codes))
+        first, *others = self.deconvolutions
+        if code.one_per_map:
+            placed = code.placed(codes)
+            maps = _deconvolve_placed(first, *placed, (height, width), self.encoder.map_sizes[-2])
+        else:
+            maps = first(codes.reshape(-1, height, width, channels).permute(0, 3, 1, 2))
+        for deconvolution in others:
+            maps = deconvolution(torch.relu(maps))
+        return self._g(maps.permute(0, 2, 3, 1).flatten(1))
 
     def auxiliary_reconstruction(self, output, auxiliary_codes, units=None):
         """The reconstruction from the codes (held fixed) plus the dead

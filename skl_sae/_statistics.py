@@ -51,17 +51,17 @@ class CodeStatistics:
             self._rows = self._samples = 0
             if self._information is not None:
                 self._information.zero_()
-        fired = code.firing(codes)
-        self._fired += fired.sum(dim=0)
+        counts = code.firing_counts(codes)
+        self._fired += counts.to(self._fired.dtype)
         self._error += errors.sum()
-        self._rows += fired.shape[0]
+        self._rows += codes.shape[0]
         self._samples += errors.shape[0]
         if self._information is not None:
             if code.stochastic_firing:
                 self._information[0] += codes.sum(dim=0)
                 self._information[1] += binary_entropy(codes).sum(dim=0)
             else:  # a deterministic firing carries no entropy of its own
-                self._information[0] += fired.sum(dim=0)
+                self._information[0] += counts
 
     def reduce_(self, all_reduce):
         """Sum the counts of the processes that shared the pass, with
@@ -111,6 +111,16 @@ class CodeStatistics:
             self._information = select_units(self._information, keep, n_new, dim=1)
 
 
+def firing_counts(fired):
+    """Per unit, the rows of the (rows, units) boolean mask ``fired`` on
+    which it fired, as floats: summed as floats, whose reduction along the
+    rows is several times faster than the booleans' (a convolutional code's
+    156,800 x 64 rows: 4 ms against 27 for ``sum``, 22 for ``any``); in
+    float64 beyond the integers that float32 holds exactly."""
+    dtype = torch.float32 if fired.shape[0] < 2**24 else torch.float64
+    return fired.to(dtype).sum(dim=0)
+
+
 def binary_entropy(p):
     """Entropy in bits of a coin that comes up heads with probability ``p``,
     element-wise; 0 at 0 and 1."""
@@ -141,7 +151,7 @@ class DeadLatents:
     def update(self, fired):
         """Record a batch; ``fired`` is its (n_samples, n_units) boolean mask."""
         self.samples_since_fired += fired.shape[0]
-        self.samples_since_fired.masked_fill_(fired.any(dim=0), 0)
+        self.samples_since_fired.masked_fill_(firing_counts(fired) > 0, 0)
 
     def to_(self, device):
         """Move the counts to ``device``."""

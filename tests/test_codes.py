@@ -181,3 +181,16 @@ def test_winner_take_all_keeps_its_thresholds_through_a_change_of_units():
     code.select_units_(torch.tensor([2, 0]), n_new=1)
     assert torch.equal(code.threshold[:2], torch.tensor([3.0, 1.0]))
     assert math.isnan(code.threshold[2])  # a new unit learns its own
+
+
+def test_winner_take_all_counts_firing_on_the_winners_as_on_every_position():
+    torch.manual_seed(0)
+    code = WinnerTakeAll(5, lifetime=0.3).train()
+    code.rows_per_sample = 4
+    codes, _ = code(torch.randn(40, 5))  # 10 samples
+    assert torch.equal(code.firing_counts(codes), (codes > 0).sum(dim=0).float())
+    assert torch.equal(code.firing_counts(codes), torch.full((5,), 3.0))  # 30% of 10 samples
+
+
+def test_winner_take_all_has_no_auxiliary_loss_since_no_unit_dies():
+    assert WinnerTakeAll(3).auxiliary_loss(None, None, None, None) is None

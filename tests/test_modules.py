@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from skl_sae._codes import TopK
+from skl_sae._codes import TopK, WinnerTakeAll
 from skl_sae._modules import (
     Autoencoder,
     AutoencoderOutput,
@@ -170,3 +170,29 @@ def test_the_auxiliary_codes_of_some_units_decode_as_those_of_all_with_zeros(net
     (expected_grad,) = torch.autograd.grad(expected.sum(), extra)
     (grad,) = torch.autograd.grad(got.sum(), extra)
     torch.testing.assert_close(grad, expected_grad)
+
+
+@pytest.mark.parametrize(
+    "image_shape, filters, kernel_size, stride",
+    [((28, 28, 1), (8,), 5, 1), ((28, 28, 1), (4, 6), 5, 2), ((9, 7, 3), (5,), 3, 2)],
+)
+def test_one_code_per_map_decodes_as_the_transposed_convolution_of_the_whole_maps(
+    image_shape, filters, kernel_size, stride
+):
+    torch.manual_seed(0)
+    module = ConvolutionalAutoencoder(
+        image_shape,
+        filters,
+        kernel_size=kernel_size,
+        stride=stride,
+        code=WinnerTakeAll(filters[-1]),
+    ).double()
+    x = torch.rand(6, image_shape[0] * image_shape[1] * image_shape[2], dtype=torch.float64)
+    codes = module.train()(x).codes  # one winner per map: decoded by placing kernels
+    assert module.encoder.code.one_per_map
+    channels, height, width = module.encoder.map_shape
+    maps = codes.reshape(-1, height, width, channels).permute(0, 3, 1, 2)
+    for deconvolution in module.deconvolutions[:-1]:
+        maps = torch.relu(deconvolution(maps))
+    whole = module.deconvolutions[-1](maps).permute(0, 2, 3, 1).flatten(1)
+    torch.testing.assert_close(module.decode(codes), whole)
