@@ -1,6 +1,6 @@
 """StackedSparseAutoencoderClassifier: layer-wise pre-training, softmax, fine-tuning."""
 
-from numbers import Integral
+from numbers import Integral, Real
 
 import numpy as np
 import torch
@@ -18,7 +18,14 @@ from ._losses import ClassifierLoss, misclassification_rate
 from ._pretraining import pretrain_stack
 from ._runtime import cpu_settings, resolve_device
 from ._sklearn import Interval, StrOptions, _check_partial_fit_first_call, _fit_context
-from ._trainer import Run, as_dtype, calibrate_codes, parameter_dtype, train_run
+from ._trainer import (
+    Run,
+    as_dtype,
+    calibrate_codes,
+    device_generator,
+    parameter_dtype,
+    train_run,
+)
 from ._transformer import OWN_PARAMS, dense_network
 from ._validation import (
     layer_sizes,
@@ -124,6 +131,13 @@ class StackedSparseAutoencoderClassifier(
     fine_tune : bool, default=True
         Train the whole stack end to end after pre-training. False keeps the
         pre-trained encoders frozen and trains only the softmax layer.
+
+    dropout : float, default=0.0
+        Probability that fine-tuning drops each hidden code of a training
+        sample (Srivastava et al., 2014): the codes kept are scaled by ``1 /
+        (1 - dropout)``, so that inference, which drops none, sees codes of
+        the same mean. Not with ``fine_tune=False``, whose softmax layer
+        trains on the inference codes.
 
     tol : float, default=1e-4
         Minimal decrease of the supervised loss, the cross-entropy in nats,
@@ -275,6 +289,7 @@ class StackedSparseAutoencoderClassifier(
         ],
         "pretrain_max_iter": [Interval(Integral, 0, None, closed="left")],
         "fine_tune": ["boolean"],
+        "dropout": [Interval(Real, 0, 1, closed="left")],
     }
 
     def __init__(
@@ -300,6 +315,7 @@ class StackedSparseAutoencoderClassifier(
         max_iter=200,
         pretrain_max_iter=20,
         fine_tune=True,
+        dropout=0.0,
         tol=1e-4,
         n_iter_no_change=10,
         early_stopping=False,
@@ -330,6 +346,7 @@ class StackedSparseAutoencoderClassifier(
         self.max_iter = max_iter
         self.pretrain_max_iter = pretrain_max_iter
         self.fine_tune = fine_tune
+        self.dropout = dropout
         self.tol = tol
         self.n_iter_no_change = n_iter_no_change
         self.early_stopping = early_stopping
@@ -454,7 +471,12 @@ class StackedSparseAutoencoderClassifier(
             with stage_hooks(task, last_stage, n_epochs, self, X, targets) as hooks:
                 run = Run(
                     module,
-                    ClassifierLoss(alpha=self.alpha, frozen=not self.fine_tune),
+                    ClassifierLoss(
+                        alpha=self.alpha,
+                        frozen=not self.fine_tune,
+                        dropout=self.dropout,
+                        generator=device_generator(generator, device) if self.dropout else None,
+                    ),
                     [X, targets],
                     validation,
                     validation_loss_fn=misclassification_rate,

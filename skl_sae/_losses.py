@@ -270,23 +270,38 @@ class ClassifierLoss:
 
     With ``frozen`` encoders (the softmax layer trained alone) no gradient
     flows below the output layer, and the codes are computed as inference
-    computes them (in eval mode: BatchTopK's threshold).
+    computes them (in eval mode: BatchTopK's threshold). Otherwise each
+    hidden code is dropped with probability ``dropout`` (drawn from
+    ``generator``, on the data's device), the others scaled by ``1 / (1 -
+    dropout)``.
     """
 
-    def __init__(self, *, alpha=0.0, frozen=False):
+    def __init__(self, *, alpha=0.0, frozen=False, dropout=0.0, generator=None):
         self.alpha, self.frozen = alpha, frozen
+        self.dropout, self.generator = dropout, generator
 
     def __call__(self, module, x, y):
         if self.frozen:
             with torch.no_grad(), _evaluating(module.layers[:-1]):
                 codes = module.encode(x)
             logits = module.layers[-1](codes)
+        elif self.dropout > 0 and module.training:
+            for layer in module.layers[:-1]:
+                x = self._drop(layer(x))
+            logits = module.layers[-1](x)
         else:
             logits = module(x)
         loss = torch.nn.functional.cross_entropy(logits, y)
         if self.alpha > 0:
             loss = loss + self.alpha * weight_decay(self._weights(module))
         return loss
+
+    def _drop(self, codes):
+        """``codes`` with each dropped (0) with probability ``dropout``, the
+        others scaled to keep their mean."""
+        keep = 1.0 - self.dropout
+        mask = torch.empty_like(codes).bernoulli_(keep, generator=self.generator)
+        return codes * mask.div_(keep)
 
     def add_weight_decay_gradients_(self, module):
         """As :meth:`AutoencoderLoss.add_weight_decay_gradients_`."""

@@ -445,13 +445,19 @@ def _new_statistics(settings, layer, X):
     )
 
 
+def device_generator(generator, device):
+    """A generator on ``device`` (for noise drawn where the data are),
+    seeded from the CPU ``generator`` of the fit."""
+    seed = int(torch.randint(2**62, (1,), generator=generator))
+    return torch.Generator(device=device).manual_seed(seed)
+
+
 def _layer_loss(settings, layer, bounds, generator):
     """The :class:`~._losses.AutoencoderLoss` of ``layer``."""
     loss = settings.loss
     noise = None
-    if loss.corruption is not None:  # a generator on the device for the noise
-        seed = int(torch.randint(2**62, (1,), generator=generator))
-        noise = torch.Generator(device=settings.device).manual_seed(seed)
+    if loss.corruption is not None:
+        noise = device_generator(generator, settings.device)
     return AutoencoderLoss(
         layer.scale,
         settings.loss,

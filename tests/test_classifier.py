@@ -349,3 +349,36 @@ def test_grid_search_over_layers_and_sparsity(split):
     ).fit(X_train[:600], y_train[:600])
     assert search.best_score_ > 0.8
     assert not hasattr(clone(search.best_estimator_), "classes_")
+
+
+# -- dropout ----------------------------------------------------------------------
+
+
+def test_dropout_drops_hidden_codes_in_fine_tuning_and_keeps_their_mean():
+    from skl_sae._layers import DenseLayer, StackedNetwork
+    from skl_sae._losses import ClassifierLoss
+
+    generator = torch.Generator().manual_seed(0)
+    layers = [DenseLayer(4, 3000, activation="relu", generator=generator)]
+    layers.append(DenseLayer(3000, 2, activation="identity", generator=generator))
+    network = StackedNetwork(layers)
+    loss = ClassifierLoss(dropout=0.25, generator=torch.Generator().manual_seed(1))
+    codes = torch.rand(5, 3000) + 0.5
+    dropped = loss._drop(codes)
+    kept = dropped != 0
+    assert abs(kept.double().mean().item() - 0.75) < 0.02
+    torch.testing.assert_close(dropped[kept], codes[kept] / 0.75)
+    x, y = torch.rand(5, 4), torch.tensor([0, 1, 0, 1, 1])
+    first, second = loss(network.train(), x, y), loss(network, x, y)
+    assert first != second  # each training batch draws its own codes to drop
+    inference = torch.nn.functional.cross_entropy(network.eval()(x), y)
+    assert loss(network, x, y) == inference  # none dropped outside training
+
+
+def test_dropout_is_reproducible_and_changes_the_fine_tuned_network(split):
+    X_train, X_test, y_train, _ = split
+    plain = small(max_iter=5).fit(X_train, y_train)
+    dropped = small(max_iter=5, dropout=0.5).fit(X_train, y_train)
+    again = small(max_iter=5, dropout=0.5).fit(X_train, y_train)
+    np.testing.assert_array_equal(dropped.predict_proba(X_test), again.predict_proba(X_test))
+    assert not np.allclose(dropped.predict_proba(X_test), plain.predict_proba(X_test))
