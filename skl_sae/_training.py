@@ -154,6 +154,15 @@ def _check_finite(loss):
         raise ValueError(f"Training diverged: the loss became {loss}. {_DIVERGENCE_ADVICE}")
 
 
+@torch.no_grad()
+def _check_finite_weights(module):
+    """Raise as for a loss that overflows if a weight did: a last step can
+    take a weight to infinity (and a unit-norm projection to NaN) after the
+    loss of its batch was computed."""
+    if not all(bool(torch.isfinite(parameter).all()) for parameter in module.parameters()):
+        raise ValueError(f"Training diverged: the weights overflowed. {_DIVERGENCE_ADVICE}")
+
+
 def train_step(module, loss_fn, batches, n_samples, optimizer, hooks=()):
     """One optimizer step on the loss of ``batches``; return it (a tensor).
 
@@ -349,6 +358,7 @@ def fit_loop(
                 ConvergenceWarning,
                 stacklevel=user_stacklevel(),
             )
+    _check_finite_weights(module)
     if history.diverged:
         # A RuntimeWarning, as numpy's for overflows, not a ConvergenceWarning:
         # those are routinely silenced for fits stopped at max_iter, and this

@@ -512,9 +512,13 @@ class SparseAutoencoderTransformer(
             self._fit(X, continuing=continuing, incremental=True)
         return self
 
+    def _resolve_sparsity(self, X):
+        """``sparsity`` with ``"auto"`` resolved for the data ``X``."""
+        return resolve_sparsity(self.sparsity, X)
+
     def _fit(self, X, *, continuing, incremental):
         if not continuing:
-            self.sparsity_ = resolve_sparsity(self.sparsity, X)
+            self.sparsity_ = self._resolve_sparsity(X)
             if self.k == "auto":
                 self._k = resolve_k(X, self.n_components)
         self.learning_rate_init_ = resolve_learning_rate(

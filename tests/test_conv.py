@@ -21,7 +21,7 @@ def images(digits):
 
 
 def small(**params):
-    defaults = dict(filters=(4, 8), max_iter=3, random_state=0)
+    defaults = dict(filters=(4, 8), kernel_size=5, pooling=None, max_iter=3, random_state=0)
     return ConvolutionalSparseAutoencoderTransformer(**{**defaults, **params})
 
 
@@ -95,7 +95,7 @@ def test_transform_gives_flattened_or_pooled_feature_maps(images):
     assert conv.inverse_transform(codes).shape == X.shape
     maps = codes.reshape(300, 8, 4)
     for pooling, pool in [("mean", maps.mean(axis=2)), ("max", maps.max(axis=2))]:
-        conv.set_params(pooling=pooling)
+        conv.set_params(pooling=pooling, pooling_regions=1)
         np.testing.assert_allclose(conv.transform(X), pool, rtol=1e-6, atol=1e-12)
         assert len(conv.get_feature_names_out()) == 8
         assert not hasattr(conv, "inverse_transform")  # pooled codes cannot be decoded
@@ -117,10 +117,13 @@ def test_pooling_regions_pool_each_cell_of_a_grid_and_a_tuple_of_them_is_a_pyram
     assert conv.transform(X).shape[1] == len(conv.get_feature_names_out()) == 8 * (1 + 4)
 
 
-def test_pooling_regions_need_pooling(images):
+def test_auto_sparsity_is_winner_take_all_for_pooled_features_and_kl_for_codes_to_decode(images):
     X, _ = images
-    with pytest.raises(ValueError, match="pooling_regions=2 needs pooling"):
-        small(pooling_regions=2).fit(X)
+    features = ConvolutionalSparseAutoencoderTransformer(max_iter=2, random_state=0).fit(X)
+    assert features.sparsity_ == "wta" and features.pooling == "max"
+    assert features.transform(X).shape == (300, 128 * 4 * 4)  # 128 maps, a 4 x 4 grid
+    codes = small(sparsity="auto").fit(X)
+    assert codes.sparsity_ == "kl"
 
 
 def test_winner_take_all_features_are_the_whole_maps_and_decode_to_the_reconstruction(images):

@@ -174,7 +174,12 @@ def test_the_auxiliary_codes_of_some_units_decode_as_those_of_all_with_zeros(net
 
 @pytest.mark.parametrize(
     "image_shape, filters, kernel_size, stride",
-    [((28, 28, 1), (8,), 5, 1), ((28, 28, 1), (4, 6), 5, 2), ((9, 7, 3), (5,), 3, 2)],
+    [
+        ((28, 28, 1), (8,), 5, 1),
+        ((28, 28, 1), (4, 6), 5, 2),
+        ((9, 7, 3), (5,), 3, 2),
+        ((2, 2, 1), (3,), 3, 2),  # maps of one position
+    ],
 )
 def test_one_code_per_map_decodes_as_the_transposed_convolution_of_the_whole_maps(
     image_shape, filters, kernel_size, stride

@@ -5,6 +5,7 @@ import pytest
 import torch
 from sklearn.exceptions import ConvergenceWarning
 
+from skl_sae import _training
 from skl_sae._batches import Batches
 from skl_sae._codes import TopK
 from skl_sae._losses import AutoencoderLoss, LossTerms
@@ -189,3 +190,12 @@ def test_a_steps_gradient_is_the_whole_losss_weight_decay_included(code):
     torch.testing.assert_close(value, expected.detach(), rtol=1e-12, atol=1e-14)
     for name, parameter in module.named_parameters():
         torch.testing.assert_close(optimizer.gradients[name], parameter.grad, msg=name)
+
+
+def test_weights_that_overflow_after_the_last_loss_raise_as_a_loss_that_overflows():
+    module = torch.nn.Linear(2, 2)
+    _training._check_finite_weights(module)  # finite: nothing to say
+    with torch.no_grad():
+        module.weight[0, 0] = float("nan")
+    with pytest.raises(ValueError, match="Training diverged: the weights overflowed"):
+        _training._check_finite_weights(module)
