@@ -4,7 +4,7 @@ In one process:
 
 - features, MNIST (the first ``--n-train`` training images, pixels / 255,
   scored on the 10,000 test images): ``ConvolutionalSparseAutoencoderTransformer``
-  at its defaults (128 maps, winner-take-all codes, max-pooled over a 4 x 4
+  at its defaults (128 maps, winner-take-all codes, max-pooled over a 5 x 5
   grid) and ``SparseAutoencoderTransformer(1024, max_iter=30)`` (the README's
   dense row), each followed by ``LogisticRegression(max_iter=1000)``, over
   ``--seeds`` seeds (``random_state`` 0, 1, ...): test accuracy (mean and

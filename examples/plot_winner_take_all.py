@@ -6,7 +6,7 @@ Winner-take-all convolutional features beside the dense code
 learns image features for a classifier: one layer of 128 convolutional maps
 trained with winner-take-all codes (in each image, every map keeps only its
 largest activation, and only on the fifth of a batch where that activation
-is largest), then, after training, each whole map's maximum over a 4 x 4 grid
+is largest), then, after training, each whole map's maximum over a 5 x 5 grid
 of regions. Here, on the 8 x 8 digits, its features feed a logistic
 regression beside those of the dense
 :class:`~skl_sae.SparseAutoencoderTransformer`: the learned kernels, and the

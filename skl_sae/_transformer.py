@@ -526,7 +526,7 @@ class SparseAutoencoderTransformer(
         )
         self._check_params()
         device = resolve_device(self.device)
-        task = begin_fit_task(self, 1 if incremental else self.max_iter, X)
+        task = begin_fit_task(self, 1 if incremental else self._schedule().max_iter, X)
         if continuing:
             self._check_architecture_unchanged()
         else:

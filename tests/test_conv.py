@@ -1,15 +1,21 @@
 """ConvolutionalSparseAutoencoderTransformer: images in rows, sparse feature maps out."""
 
 import pickle
+import warnings
 
 import numpy as np
 import pytest
 import torch
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import Pipeline
 
-from skl_sae import ConvolutionalSparseAutoencoderTransformer, StackedSparseAutoencoderClassifier
+from skl_sae import (
+    ConvolutionalSparseAutoencoderTransformer,
+    StackedSparseAutoencoderClassifier,
+    _conv,
+)
 from skl_sae._data import resolve_image_shape
 from skl_sae._modules import ConvolutionalAutoencoder
 
@@ -121,7 +127,7 @@ def test_auto_sparsity_is_winner_take_all_for_pooled_features_and_kl_for_codes_t
     X, _ = images
     features = ConvolutionalSparseAutoencoderTransformer(max_iter=2, random_state=0).fit(X)
     assert features.sparsity_ == "wta" and features.pooling == "max"
-    assert features.transform(X).shape == (300, 128 * 4 * 4)  # 128 maps, a 4 x 4 grid
+    assert features.transform(X).shape == (300, 128 * 5 * 5)  # 128 maps, a 5 x 5 grid
     codes = small(sparsity="auto").fit(X)
     assert codes.sparsity_ == "kl"
 
@@ -248,3 +254,24 @@ def test_the_fitted_weights_are_public_arrays_that_pickling_keeps(images):
     assert not any(name.startswith("_weights") for name in state)
     restored = pickle.loads(pickle.dumps(conv))
     np.testing.assert_array_equal(restored.transform(X), conv.transform(X))
+
+
+def test_auto_max_iter_is_a_budget_of_steps_for_winner_take_all_features():
+    conv = ConvolutionalSparseAutoencoderTransformer()
+    assert conv._resolve_max_iter(np.zeros((60_000, 784))) == 3  # 300 steps an epoch
+    assert conv._resolve_max_iter(np.zeros((1347, 64))) == 114  # 7 steps an epoch
+    assert conv.set_params(pooling=None)._resolve_max_iter(np.zeros((1347, 64))) == 200  # KL
+    assert (
+        conv.set_params(pooling="max", solver="lbfgs")._resolve_max_iter(np.zeros((9, 4))) == 200
+    )
+    assert conv.set_params(max_iter=7)._resolve_max_iter(np.zeros((9, 4))) == 7
+
+
+def test_auto_max_iter_runs_its_budget_without_a_convergence_check(images, monkeypatch):
+    X, _ = images  # 300 rows: 2 steps an epoch
+    monkeypatch.setattr(_conv, "WTA_STEPS", 6)
+    conv = ConvolutionalSparseAutoencoderTransformer(filters=(4,), random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)  # a budget, not a failure
+        conv.fit(X)
+    assert conv.max_iter_ == conv.n_iter_ == 3
