@@ -140,7 +140,8 @@ class StackedSparseAutoencoderClassifier(
         trains on the inference codes. Why 0.2: on the digits (4 splits,
         ``(256, 256)``) 0.9761 without dropout, 0.9806 at 0.2, 0.9789 at
         0.5 (a scaled ``MLPClassifier((256,))``: 0.9789); on MNIST,
-        ``(512, 512)``, 0.9812 at 0.2.
+        ``(512, 512)``, within a tenth of a point either way (60 epochs:
+        0.9793 at 0.2, 0.9805 without).
 
     tol : float, default=1e-4
         Minimal decrease of the supervised loss, the cross-entropy in nats,

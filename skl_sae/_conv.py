@@ -127,9 +127,9 @@ class ConvolutionalSparseAutoencoderTransformer(SparseAutoencoderTransformer):
         Most epochs, as in :class:`SparseAutoencoderTransformer`. ``"auto"``
         is, for winner-take-all codes (``sparsity_ == "wta"``) and a
         minibatch solver, a fixed budget of about :data:`WTA_STEPS` (800)
-        optimizer steps, with no convergence check (as the stacked
-        classifier's pre-training): 3 epochs of MNIST's 60,000 images in
-        batches of 200, 114 of the digits' 1,347. Their features do not
+        optimizer steps in at most 200 epochs, with no convergence check (as
+        the stacked classifier's pre-training): 3 epochs of MNIST's 60,000
+        images in batches of 200, 114 of the digits' 1,347. Their features do not
         improve for a classifier as long as their coarse reconstructions
         do, and it is the steps, not the epochs, that count: on MNIST the
         same fit scored 0.9897 after 2 and 3 epochs, 0.9888 after 5, 0.9867
@@ -332,7 +332,7 @@ best_validation_score_, n_iter_, device_, n_features_in_, feature_names_in_
             return 200
         rows = Schedule(batch_size=self.batch_size).batch_rows(X.shape, X.dtype)
         steps_per_epoch = math.ceil(X.shape[0] / rows)
-        return max(1, min(1000, round(WTA_STEPS / steps_per_epoch)))
+        return max(1, min(200, round(WTA_STEPS / steps_per_epoch)))
 
     def _schedule(self, **changes):
         max_iter = getattr(self, "max_iter_", self.max_iter)

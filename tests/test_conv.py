@@ -260,6 +260,7 @@ def test_auto_max_iter_is_a_budget_of_steps_for_winner_take_all_features():
     conv = ConvolutionalSparseAutoencoderTransformer()
     assert conv._resolve_max_iter(np.zeros((60_000, 784))) == 3  # 300 steps an epoch
     assert conv._resolve_max_iter(np.zeros((1347, 64))) == 114  # 7 steps an epoch
+    assert conv._resolve_max_iter(np.zeros((30, 64))) == 200  # 1 step an epoch: at most 200
     assert conv.set_params(pooling=None)._resolve_max_iter(np.zeros((1347, 64))) == 200  # KL
     assert (
         conv.set_params(pooling="max", solver="lbfgs")._resolve_max_iter(np.zeros((9, 4))) == 200
