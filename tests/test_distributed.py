@@ -49,8 +49,16 @@ def test_two_ranks_fit_what_one_process_fits_on_the_global_batch(ranks, digits):
     np.testing.assert_allclose(ranks[0]["components"], transformer.components_, atol=1e-8)
     np.testing.assert_allclose(ranks[0]["loss_curve"], transformer.loss_curve_, rtol=1e-8)
     assert float(ranks[0]["l0"]) == pytest.approx(transformer.l0_, rel=1e-8)
+    # Without dropout: each rank draws the masks of its own rows, a different stream of
+    # random numbers from one process's over the global batch.
     classifier = StackedSparseAutoencoderClassifier(
-        (32,), sparsity="l1", batch_size=64, pretrain_max_iter=2, max_iter=3, random_state=0
+        (32,),
+        sparsity="l1",
+        dropout=0,
+        batch_size=64,
+        pretrain_max_iter=2,
+        max_iter=3,
+        random_state=0,
     ).fit(X, y)
     np.testing.assert_allclose(ranks[0]["proba"], classifier.predict_proba(X), atol=1e-8)
     sparse = SparseAutoencoderTransformer(

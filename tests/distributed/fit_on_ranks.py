@@ -17,8 +17,8 @@ X = X / 16
 transformer = SparseAutoencoderTransformer(
     32, sparsity="topk", k=8, auxk_weight=0, batch_size=64, max_iter=4, random_state=0
 ).fit(X)
-classifier = StackedSparseAutoencoderClassifier(
-    (32,), sparsity="l1", batch_size=64, pretrain_max_iter=2, max_iter=3, random_state=0
+classifier = StackedSparseAutoencoderClassifier(  # (no dropout: see test_distributed)
+    (32,), sparsity="l1", dropout=0, batch_size=64, pretrain_max_iter=2, max_iter=3, random_state=0
 ).fit(X, y)
 sparse = SparseAutoencoderTransformer(
     32, k=8, auxk_weight=0, batch_size=64, max_iter=3, random_state=0
