@@ -68,6 +68,18 @@ def feature_row(name, runs):
     ]
 
 
+def score_features(autoencoder, X_train, y_train, X_test, y_test, max_iter):
+    """``(accuracy, fit_s, pipeline_s, epochs, n_features)`` of ``autoencoder``
+    followed by ``LogisticRegression(max_iter=max_iter)``."""
+    start = time.perf_counter()
+    codes = autoencoder.fit_transform(X_train)
+    fit_seconds = time.perf_counter() - start
+    classifier = LogisticRegression(max_iter=max_iter).fit(codes, y_train)
+    accuracy = classifier.score(autoencoder.transform(X_test), y_test)
+    total = time.perf_counter() - start
+    return accuracy, fit_seconds, total, autoencoder.n_iter_, codes.shape[1]
+
+
 def mnist_features(args, X_train, y_train, X_test, y_test):
     runs = {CONV: [], DENSE: []}
     for seed in range(args.seeds):
@@ -80,13 +92,8 @@ def mnist_features(args, X_train, y_train, X_test, y_test):
             ),
         }
         for name, autoencoder in models.items():
-            start = time.perf_counter()
-            codes = autoencoder.fit_transform(X_train)
-            fit_seconds = time.perf_counter() - start
-            classifier = LogisticRegression(max_iter=1000).fit(codes, y_train)
-            accuracy = classifier.score(autoencoder.transform(X_test), y_test)
-            total = time.perf_counter() - start
-            runs[name].append((accuracy, fit_seconds, total, autoencoder.n_iter_, codes.shape[1]))
+            runs[name].append(score_features(autoencoder, X_train, y_train, X_test, y_test, 1000))
+            accuracy, fit_seconds = runs[name][-1][:2]
             print(f"  seed {seed} {name}: {accuracy:.4f}, fit {fit_seconds:.1f} s", flush=True)
     print(f"\nMNIST features, {len(X_train)} training images, LogisticRegression on the codes:\n")
     header = ["autoencoder", "features", "epochs", "fit s", "pipeline s", "test accuracy"]
@@ -98,10 +105,7 @@ def mnist_features(args, X_train, y_train, X_test, y_test):
 def digits_features(args):
     X, y = load_digits(return_X_y=True)
     X = (X / 16).astype(np.float32)
-    runs = {
-        "ConvolutionalSparseAutoencoderTransformer()": [],
-        "SparseAutoencoderTransformer()": [],
-    }
+    runs = {CONV: [], "SparseAutoencoderTransformer()": []}
     for split in range(4):
         X_train, X_test, y_train, y_test = train_test_split(
             X, y, test_size=0.25, random_state=split, stratify=y
@@ -113,13 +117,7 @@ def digits_features(args):
             ),
         }
         for name, autoencoder in models.items():
-            start = time.perf_counter()
-            codes = autoencoder.fit_transform(X_train)
-            fit_seconds = time.perf_counter() - start
-            classifier = LogisticRegression(max_iter=2000).fit(codes, y_train)
-            accuracy = classifier.score(autoencoder.transform(X_test), y_test)
-            total = time.perf_counter() - start
-            runs[name].append((accuracy, fit_seconds, total, autoencoder.n_iter_, codes.shape[1]))
+            runs[name].append(score_features(autoencoder, X_train, y_train, X_test, y_test, 2000))
     print("\nThe digits (8 x 8), four splits, LogisticRegression on the codes:\n")
     header = ["autoencoder", "features", "epochs", "fit s", "pipeline s", "test accuracy"]
     print_table([*header, "per split"], [feature_row(name, run) for name, run in runs.items()])

@@ -319,26 +319,28 @@ best_validation_score_, n_iter_, device_, n_features_in_, feature_names_in_
         return layer_sizes(self.pooling_regions, "pooling_regions")
 
     def _fit(self, X, *, continuing, incremental):
-        self.max_iter_ = self._resolve_max_iter(X)
+        sparsity = self.sparsity_ if continuing else self._resolve_sparsity(X)
+        self.max_iter_ = self._resolve_max_iter(X, sparsity)
         super()._fit(X, continuing=continuing, incremental=incremental)
 
-    def _resolve_max_iter(self, X):
-        """``max_iter``, ``"auto"`` as a number of epochs for ``X`` (see the
-        parameter)."""
-        if self.max_iter != "auto":
-            return self.max_iter
-        sparsity = self.sparsity_ if hasattr(self, "sparsity_") else self._resolve_sparsity(X)
-        if sparsity != "wta" or self.solver == "lbfgs":
-            return 200
+    def _step_budget(self, sparsity):
+        """Whether ``max_iter`` is a budget of steps: ``"auto"``, for
+        winner-take-all codes and a minibatch solver."""
+        return self.max_iter == "auto" and sparsity == "wta" and self.solver != "lbfgs"
+
+    def _resolve_max_iter(self, X, sparsity):
+        """``max_iter``, ``"auto"`` as a number of epochs for ``X`` and the
+        resolved ``sparsity`` (see the parameter)."""
+        if not self._step_budget(sparsity):
+            return 200 if self.max_iter == "auto" else self.max_iter
         rows = Schedule(batch_size=self.batch_size).batch_rows(X.shape, X.dtype)
         steps_per_epoch = math.ceil(X.shape[0] / rows)
         return max(1, min(200, round(WTA_STEPS / steps_per_epoch)))
 
     def _schedule(self, **changes):
-        max_iter = getattr(self, "max_iter_", self.max_iter)
-        if self.max_iter == "auto" and self._sparsity() == "wta" and self.solver != "lbfgs":
+        if self._step_budget(self._sparsity()):
             changes = {"check_convergence": False, **changes}
-        return super()._schedule(**{"max_iter": max_iter, **changes})
+        return super()._schedule(**{"max_iter": self.max_iter_, **changes})
 
     def _resolve_sparsity(self, X):
         """``"auto"``: ``"wta"`` for pooled features, the dense transformer's

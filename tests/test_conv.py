@@ -258,14 +258,21 @@ def test_the_fitted_weights_are_public_arrays_that_pickling_keeps(images):
 
 def test_auto_max_iter_is_a_budget_of_steps_for_winner_take_all_features():
     conv = ConvolutionalSparseAutoencoderTransformer()
-    assert conv._resolve_max_iter(np.zeros((60_000, 784))) == 3  # 300 steps an epoch
-    assert conv._resolve_max_iter(np.zeros((1347, 64))) == 114  # 7 steps an epoch
-    assert conv._resolve_max_iter(np.zeros((30, 64))) == 200  # 1 step an epoch: at most 200
-    assert conv.set_params(pooling=None)._resolve_max_iter(np.zeros((1347, 64))) == 200  # KL
-    assert (
-        conv.set_params(pooling="max", solver="lbfgs")._resolve_max_iter(np.zeros((9, 4))) == 200
-    )
-    assert conv.set_params(max_iter=7)._resolve_max_iter(np.zeros((9, 4))) == 7
+    assert conv._resolve_max_iter(np.zeros((60_000, 784)), "wta") == 3  # 300 steps an epoch
+    assert conv._resolve_max_iter(np.zeros((1347, 64)), "wta") == 114  # 7 steps an epoch
+    assert conv._resolve_max_iter(np.zeros((30, 64)), "wta") == 200  # 1 step an epoch: at most 200
+    assert conv._resolve_max_iter(np.zeros((1347, 64)), "kl") == 200  # codes to decode
+    assert conv.set_params(solver="lbfgs")._resolve_max_iter(np.zeros((9, 4)), "wta") == 200
+    assert conv.set_params(max_iter=7)._resolve_max_iter(np.zeros((9, 4)), "wta") == 7
+
+
+def test_a_refit_resolves_auto_max_iter_for_its_own_sparsity(images, monkeypatch):
+    X, _ = images  # 300 rows: 2 steps an epoch
+    monkeypatch.setattr(_conv, "WTA_STEPS", 6)
+    conv = ConvolutionalSparseAutoencoderTransformer(filters=(4,), pooling=None, max_iter=1)
+    assert conv.fit(X).sparsity_ == "kl"
+    conv.set_params(pooling="max", max_iter="auto").fit(X)  # not the last fit's KL
+    assert conv.sparsity_ == "wta" and conv.max_iter_ == conv.n_iter_ == 3
 
 
 def test_auto_max_iter_runs_its_budget_without_a_convergence_check(images, monkeypatch):
