@@ -210,6 +210,13 @@ class BaseSparseAutoencoder(NumpyState, CallbackSupportMixin, BaseEstimator, ABC
         )
         return dataclasses.replace(schedule, **changes)
 
+    def _epochs_of_steps(self, X, steps, most):
+        """Epochs of about ``steps`` optimizer steps over ``X`` in the batches
+        of ``batch_size``: at least 1, at most ``most``."""
+        rows = Schedule(batch_size=self.batch_size).batch_rows(X.shape, X.dtype)
+        steps_per_epoch = -(-X.shape[0] // rows)
+        return max(1, min(most, round(steps / steps_per_epoch)))
+
     def _layer_settings(self, device, *, max_components=None, statistics=False, **schedule):
         """The trainer's :class:`~._trainer.LayerSettings` of one layer of the
         fitted architecture; ``schedule`` changes the :meth:`_schedule`."""

@@ -13,7 +13,6 @@ from ._data import resolve_image_shape, torch_dtype
 from ._docstrings import fill_parameter_docs
 from ._modules import ConvolutionalAutoencoder
 from ._sklearn import Interval, StrOptions
-from ._trainer import Schedule
 from ._transformer import SparseAutoencoderTransformer
 from ._validation import SPARSITIES_OR_AUTO, layer_sizes
 
@@ -333,9 +332,7 @@ best_validation_score_, n_iter_, device_, n_features_in_, feature_names_in_
         resolved ``sparsity`` (see the parameter)."""
         if not self._step_budget(sparsity):
             return 200 if self.max_iter == "auto" else self.max_iter
-        rows = Schedule(batch_size=self.batch_size).batch_rows(X.shape, X.dtype)
-        steps_per_epoch = math.ceil(X.shape[0] / rows)
-        return max(1, min(200, round(WTA_STEPS / steps_per_epoch)))
+        return self._epochs_of_steps(X, WTA_STEPS, 200)
 
     def _schedule(self, **changes):
         if self._step_budget(self._sparsity()):

@@ -111,6 +111,46 @@ def corrupt(x, corruption, level, generator, bounds=None):
     raise ValueError(f"Unknown corruption {corruption!r}.")
 
 
+def hidden_entries(observed, level, generator, regions=None):
+    """Which ``observed`` entries (a boolean mask, rows of samples) a training
+    step hides: each with probability ``level`` and, with ``regions``, also
+    every observed entry of one rectangle in half the rows, drawn at random
+    (MNIST, 20% of the pixels missing in training: rectangles in every row
+    filled a 12 x 12 block with an RMSE of 0.269 and 20% of the pixels at
+    random with 0.150; in half the rows, 0.272 and 0.144; in none, 0.290
+    and 0.134).
+
+    ``regions`` is ``(image_shape, columns)``: the rows are images of
+    ``image_shape`` (height, width, channels) flattened row by row, of which
+    the indices ``columns`` (or all pixels, if None) are the columns of
+    ``observed``. A rectangle's height and width are drawn uniformly from 1
+    to ``round(0.7 * side)`` (so up to about half the image's area) and its
+    place uniformly where it fits; it covers every channel.
+    """
+    hidden = torch.zeros_like(observed)
+    if level > 0:
+        draw = torch.rand(observed.shape, generator=generator, device=observed.device)
+        hidden = (draw < level) & observed
+    if regions is None:
+        return hidden
+    (height, width, channels), columns = regions
+    n_rows, device = observed.shape[0], observed.device
+
+    def spans(side):
+        longest = max(1, round(0.7 * side))
+        length = torch.randint(1, longest + 1, (n_rows, 1), generator=generator, device=device)
+        start = torch.rand((n_rows, 1), generator=generator, device=device) * (side - length + 1)
+        inside = torch.arange(side, device=device) - start.floor().long()
+        return (inside >= 0) & (inside < length)  # (n_rows, side)
+
+    rectangle = spans(height)[:, :, None, None] & spans(width)[:, None, :, None]
+    rectangle = rectangle.expand(-1, -1, -1, channels).reshape(n_rows, -1)
+    rectangle &= torch.rand((n_rows, 1), generator=generator, device=device) < 0.5
+    if columns is not None:
+        rectangle = rectangle[:, columns]
+    return hidden | (rectangle & observed)
+
+
 @torch.no_grad()
 def weight_decay(weights):
     """Half the summed squared entries of ``weights`` (biases excluded): a

@@ -3,13 +3,18 @@
 from numbers import Integral, Real
 
 import numpy as np
+import torch
 from sklearn.impute import SimpleImputer
+from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._base import BaseSparseAutoencoder, own_constraints
 from ._batches import apply_in_batches
 from ._callbacks import begin_fit_task, end_task
+from ._data import resolve_image_shape
 from ._docstrings import fill_parameter_docs
+from ._functional import hidden_entries
+from ._modules import MaskedAutoencoder
 from ._runtime import cpu_settings, resolve_device
 from ._sklearn import (
     Interval,
@@ -23,6 +28,9 @@ from ._sklearn import (
 )
 from ._trainer import new_layer
 from ._transformer import dense_module, dense_network, dense_weights
+
+#: The optimizer steps of ``max_iter="auto"``, and its most epochs.
+STEPS, MOST_EPOCHS = 2000, 1000
 
 
 @fill_parameter_docs
@@ -281,6 +289,9 @@ validation_fraction, shuffle, random_state, verbose, device
         "n_fill_iter": [Interval(Integral, 1, None, closed="left")],
         "initial_strategy": [StrOptions({"mean", "median", "most_frequent", "constant"})],
         "fill_value": [Real, None],
+        "image_shape": ["array-like", None],
+        "sample_posterior": ["boolean"],
+        "max_iter": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
     }
 
     def __init__(
@@ -288,13 +299,15 @@ validation_fraction, shuffle, random_state, verbose, device
         n_components=256,
         *,
         missing_values=np.nan,
-        mask_fraction=0.5,
+        mask_fraction=0.25,
         n_fill_iter=1,
         initial_strategy="mean",
         fill_value=None,
+        image_shape=None,
+        sample_posterior=False,
         add_indicator=False,
         keep_empty_features=False,
-        sparsity="kl",
+        sparsity=None,
         sparsity_target=0.05,
         sparsity_weight=3.0,
         k=32,
@@ -306,8 +319,8 @@ validation_fraction, shuffle, random_state, verbose, device
         tied_weights=False,
         solver="adam",
         batch_size="auto",
-        learning_rate_init=1e-2,
-        max_iter=200,
+        learning_rate_init=3e-3,
+        max_iter="auto",
         tol=1e-3,
         n_iter_no_change=10,
         early_stopping=False,
@@ -327,6 +340,8 @@ validation_fraction, shuffle, random_state, verbose, device
         self.n_fill_iter = n_fill_iter
         self.initial_strategy = initial_strategy
         self.fill_value = fill_value
+        self.image_shape = image_shape
+        self.sample_posterior = sample_posterior
         self.sparsity = sparsity
         self.sparsity_target = sparsity_target
         self.sparsity_weight = sparsity_weight
@@ -369,10 +384,16 @@ validation_fraction, shuffle, random_state, verbose, device
             The fitted imputer.
         """
         with self._transaction():
+            self._regions = None
             X = self._validate_X(X, reset=True)
             missing = _get_mask(X, self.missing_values)
             self._check_params()
             self._fit_indicator(missing)
+            self.image_shape_ = (
+                None
+                if self.image_shape is None
+                else resolve_image_shape(self.image_shape, X.shape[1], rows=False)
+            )
             self.initial_imputer_ = SimpleImputer(
                 missing_values=self.missing_values,
                 strategy=self.initial_strategy,
@@ -382,10 +403,15 @@ validation_fraction, shuffle, random_state, verbose, device
             self.initial_imputer_.fit(X)
             self._set_scaling(X, missing)
             Z, observed = self._scaled(X, missing)
+            self.max_iter_ = (
+                self._epochs_of_steps(Z, STEPS, MOST_EPOCHS)
+                if self.max_iter == "auto"
+                else self.max_iter
+            )
             self._architecture = self._architecture_params()
             device = resolve_device(self.device)
             settings = self._layer_settings(device)
-            task = begin_fit_task(self, self.max_iter, X)
+            task = begin_fit_task(self, self.max_iter_, X)
             seeds = self._seeds()
             with cpu_settings():
                 layer = new_layer(
@@ -403,8 +429,33 @@ validation_fraction, shuffle, random_state, verbose, device
                     settings, layer, Z, seeds, observed=observed, split=split, task=task
                 )
             self._finish_fit(layer.module, None, layer.history, device)
+            self.residual_std_ = self._residual_std(layer.module, Z, observed, seeds[1])
             end_task(task, self, X)
         return self
+
+    def _residual_std(self, module, Z, observed, generator):
+        """Per trained column, the root mean squared error of ``module`` on
+        observed entries of ``Z`` hidden as training hides them, in the
+        data's units; the column's standard deviation where none was hidden."""
+        hidden = hidden_entries(
+            torch.from_numpy(observed), self.mask_fraction, generator, self._regions
+        ).numpy()
+        reconstruction = self._reconstruct(module.eval(), np.where(hidden | ~observed, np.nan, Z))
+        squares = np.where(hidden, (reconstruction - Z) ** 2, 0.0).sum(axis=0)
+        counts = hidden.sum(axis=0)
+        spread = np.nanstd(np.where(observed, Z, np.nan), axis=0)
+        std = np.where(counts > 0, np.sqrt(squares / np.maximum(counts, 1)), spread)
+        return np.nan_to_num(std) * self._scale
+
+    @staticmethod
+    def _reconstruct(module, rows):
+        """The reconstruction of ``rows`` (NaN where unknown), in batches."""
+        return apply_in_batches(
+            lambda x: module(x).reconstruction,
+            rows,
+            next(module.parameters()),
+            width=max(module.n_features, module.n_components),
+        )
 
     def _set_scaling(self, X, missing):
         """The columns the autoencoder imputes (those with an observed entry),
@@ -420,8 +471,12 @@ validation_fraction, shuffle, random_state, verbose, device
         values = np.where(missing, np.nan, X)[:, trained]
         self._low, self._high = np.nanmin(values, axis=0), np.nanmax(values, axis=0)
         self._center = statistics[trained]
-        scale = self._high - self._low
+        size = np.maximum(np.abs(self._low), np.abs(self._high))  # (no overflow near 1e308)
+        size = np.where(size > 0, size, 1.0)
+        scale = np.nanstd(values / size, axis=0) * size
         self._scale = np.where(scale > 0, scale, 1.0)
+        columns = None if trained.all() else np.flatnonzero(trained)
+        self._regions = None if self.image_shape_ is None else (self.image_shape_, columns)
 
     def _scaled(self, X, missing):
         """The trained columns of ``X`` centred and scaled, missing entries
@@ -459,14 +514,12 @@ validation_fraction, shuffle, random_state, verbose, device
             module = self._get_module().eval()
             low = (self._low - self._center) / self._scale
             high = (self._high - self._center) / self._scale
-            filled = Z
-            for _ in range(self.n_fill_iter):
-                reconstruction = apply_in_batches(
-                    lambda x: module(x).reconstruction,
-                    filled,
-                    next(module.parameters()),
-                    width=max(module.n_features, module.n_components),
-                )
+            filled = np.where(observed, Z, np.nan)  # the network reads NaN as unknown
+            for done in range(1, self.n_fill_iter + 1):
+                reconstruction = self._reconstruct(module, filled)
+                if self.sample_posterior and done == self.n_fill_iter:
+                    noise = check_random_state(self.random_state).standard_normal(Z.shape)
+                    reconstruction = reconstruction + noise * (self.residual_std_ / self._scale)
                 filled = np.where(observed, Z, np.clip(reconstruction, low, high))
             trained = imputed[:, self._trained_out]
             values = filled * self._scale + self._center
@@ -530,16 +583,22 @@ validation_fraction, shuffle, random_state, verbose, device
     # -- the contract of BaseSparseAutoencoder --------------------------------
 
     def _network(self, architecture):
-        return dense_network(architecture)
+        return dense_network(architecture, MaskedAutoencoder)
 
     def _loss_settings(self):
-        # The extra masking of training is the package's masking noise: in the
-        # imputer's units a zeroed entry reads as its column's initial fill.
+        # Training hides observed entries (and, for images, a rectangle of
+        # each) and scores the network on them; see AutoencoderLoss.
         return self._shared_loss_settings(
             contractive_weight=self.contractive_weight,
-            corruption="mask",
+            corruption="hide",
             corruption_level=self.mask_fraction,
+            hidden_regions=getattr(self, "_regions", None),
         )
+
+    def _schedule(self, **changes):
+        if self.max_iter == "auto":
+            changes = {"check_convergence": False, **changes}
+        return super()._schedule(**{"max_iter": self.max_iter_, **changes})
 
     def _shape_params(self):
         return {"n_components": self.n_components, "tied_weights": self.tied_weights}
@@ -549,9 +608,13 @@ validation_fraction, shuffle, random_state, verbose, device
 
     def _export_weights(self, module):
         vars(self).update(dense_weights(module))
+        self.known_weights_ = module.known_weight.detach().cpu().numpy()
 
     def _module_from_weights(self):
-        return dense_module(self, "identity")
+        module = dense_module(self, "identity")
+        with torch.no_grad():
+            module.known_weight.copy_(torch.from_numpy(self.known_weights_))
+        return module
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

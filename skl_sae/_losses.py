@@ -23,6 +23,7 @@ from ._functional import (
     batch_error,
     contractive_penalty,
     corrupt,
+    hidden_entries,
     kl_sparsity,
     l0_sparsity,
     l1_sparsity,
@@ -94,6 +95,7 @@ class LossTerms:
     contractive_weight: float = 0.0
     corruption: str | None = None
     corruption_level: float = 0.0
+    hidden_regions: tuple | None = None
     auxk_weight: float = 0.0
 
     @property
@@ -126,10 +128,14 @@ class AutoencoderLoss:
 
     ``observed``, a boolean mask of ``x``'s shape, marks the entries that
     were measured; the others (missing values, held at a fill value in ``x``)
-    count in neither the reconstruction error nor AuxK's residual. With
-    ``corruption="mask"`` and the fill value 0, training also hides a
-    fraction ``corruption_level`` of the observed entries and asks for them
-    back: what an imputer learns (:class:`~skl_sae.SparseAutoencoderImputer`).
+    count in neither the reconstruction error nor AuxK's residual, and the
+    network reads them as unknown (:meth:`~._modules.Autoencoder.known_inputs`).
+    With ``corruption="hide"``, training also hides a fraction
+    ``corruption_level`` of the observed entries (and, with
+    ``hidden_regions``, a rectangle of each image:
+    :func:`~._functional.hidden_entries`), which the network reads as
+    unknown, and the error counts the hidden entries alone: what an imputer
+    learns (:class:`~skl_sae.SparseAutoencoderImputer`).
     """
 
     def __init__(
@@ -193,7 +199,7 @@ class AutoencoderLoss:
         :mod:`._fused_sparse` (sparse rows) does not cover the model or the
         loss (nor a mask of ``observed`` entries), which then go through
         autograd (see :func:`~._training.train_step`)."""
-        if observed is not None or not module.training:
+        if observed is not None or not module.training or self.corruption == "hide":
             return None
         if sparse.is_sparse(x):
             if not fused_sparse.supports(module, self):
@@ -211,16 +217,28 @@ class AutoencoderLoss:
             self.statistics.add(module.encoder.code, codes, errors)
         return value
 
+    def _read(self, module, x, observed):
+        """What the network reads of ``x``, and the entries its error counts."""
+        if self.corruption == "hide" and module.training:
+            known = torch.ones_like(x, dtype=torch.bool) if observed is None else observed
+            level, regions = self.corruption_level, self.terms.hidden_regions
+            hidden = hidden_entries(known, level, self.generator, regions)
+            return module.known_inputs(x, known & ~hidden), hidden
+        if self.corruption == "hide":
+            return module.known_inputs(x, observed), observed
+        return module.known_inputs(self._input(module, x), observed), observed
+
     def __call__(self, module, x, observed=None):
-        out = module(self._input(module, x))
-        errors = module.errors(out, x, observed)
+        inputs, scored = self._read(module, x, observed)
+        out = module(inputs)
+        errors = module.errors(out, x, scored)
         if self.statistics is not None:
             self.statistics.add(module.encoder.code, out.codes.detach(), errors.detach())
-        loss = batch_error(errors, observed) / self.scale
+        loss = batch_error(errors, scored) / self.scale
         if module.training:  # a nested dictionary: the mean error of its levels
-            nested = module.encoder.code.nested_errors(module, out, x, observed)
+            nested = module.encoder.code.nested_errors(module, out, x, scored)
             if nested:
-                inner = sum(batch_error(level, observed) for level in nested) / self.scale
+                inner = sum(batch_error(level, scored) for level in nested) / self.scale
                 loss = (loss + inner) / (1 + len(nested))
         if self.auxk_weight > 0 and module.training:
             # Where x was not observed, the target is the reconstruction: no residual.
@@ -258,7 +276,8 @@ def reconstruction_objective(scale):
     monitors."""
 
     def loss(module, x, observed=None):
-        return batch_error(module.errors(module(x), x, observed), observed) / scale
+        output = module(module.known_inputs(x, observed))
+        return batch_error(module.errors(output, x, observed), observed) / scale
 
     return loss
 

@@ -136,13 +136,24 @@ class Autoencoder(nn.Module, ABC):
         by its ``input_scale``)."""
         return x
 
+    def known_inputs(self, x, observed):
+        """The batch ``x`` as the network reads it when only its ``observed``
+        entries (a boolean mask, or None: all) are known: ``x`` itself, for
+        a network that does not tell unknown entries apart
+        (:class:`MaskedAutoencoder` does)."""
+        return x
+
+    def pre_activations(self, x):
+        """The encoder's pre-activations of a batch ``x``, as rows of units."""
+        return self.encoder.pre_activations(self.normalize(x))
+
     def encode(self, x):
         """Return ``(pre_activations, codes)`` for a batch ``x``, as rows of units."""
-        pre = self.encoder.pre_activations(self.normalize(x))
+        pre = self.pre_activations(x)
         return pre, self.encoder.code(pre)[0]
 
     def forward(self, x):
-        pre = self.encoder.pre_activations(self.normalize(x))
+        pre = self.pre_activations(x)
         codes, gates = self.encoder.code(pre)
         decoded = not (self.reads_nonzeros and sparse.is_sparse(x))
         return AutoencoderOutput(codes, self.decode(codes) if decoded else None, pre, gates)
@@ -444,6 +455,47 @@ class SparseAutoencoder(Autoencoder):
             atoms = atoms.index_select(1, units)
         auxiliary = nn.functional.linear(auxiliary_codes, atoms)
         return self._g(base + self.input_scale * auxiliary)
+
+
+class MaskedAutoencoder(SparseAutoencoder):
+    """A :class:`SparseAutoencoder` that reads which entries are unknown.
+
+    Unknown entries come as NaN; the encoder reads the others and, through
+    ``known_weight`` ``V`` (shape (n_components, n_features), starting at
+    0), which entries are known: ``h = f(W x_0 + V m + b)``, with ``x_0``
+    the row with its unknown entries at 0 and ``m`` its indicator of known
+    entries. Without ``m``, a hidden entry reads as an observed one at the
+    column's centre. This is the network of
+    :class:`~skl_sae.SparseAutoencoderImputer`, whose mask-aware inputs
+    follow GAIN's and ReMasker's.
+    """
+
+    def __init__(self, n_features, n_components, *, dtype=None, **kwargs):
+        super().__init__(n_features, n_components, dtype=dtype, **kwargs)
+        self.known_weight = nn.Parameter(torch.zeros(n_components, n_features, dtype=dtype))
+
+    def known_inputs(self, x, observed):
+        return x if observed is None else x.masked_fill(~observed, float("nan"))
+
+    def pre_activations(self, x):
+        known = ~torch.isnan(x)
+        pre = super().pre_activations(x.where(known, 0.0))
+        return pre + nn.functional.linear(known.to(x.dtype), self.known_weight)
+
+    def errors(self, output, x, observed=None):
+        return super().errors(output, x.nan_to_num(0.0), observed)
+
+    def weights(self):
+        return [*super().weights(), self.known_weight]
+
+    def unit_parameters(self):
+        return [*super().unit_parameters(), (self.known_weight, 0)]
+
+    @torch.no_grad()
+    def select_units_(self, keep, n_new, generator=None):
+        kept = self.known_weight.index_select(0, keep.to(self.known_weight.device))
+        self.known_weight.data = torch.cat([kept, kept.new_zeros(n_new, self.n_features)])
+        return super().select_units_(keep, n_new, generator)
 
 
 def _all_units(codes, units, n_units):

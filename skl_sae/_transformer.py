@@ -787,11 +787,12 @@ def input_scale(X, output_activation):
     return mean_feature_variance(X) ** 0.5
 
 
-def dense_network(architecture):
-    """The network factory of a dense layer (:class:`~._modules.SparseAutoencoder`)
-    of ``architecture``: the sparse codes get unit-norm decoder columns."""
+def dense_network(architecture, network=SparseAutoencoder):
+    """The network factory of a dense layer (``network``, a
+    :class:`~._modules.SparseAutoencoder`) of ``architecture``: the sparse
+    codes get unit-norm decoder columns."""
     return partial(
-        SparseAutoencoder,
+        network,
         activation=architecture["hidden_activation"],
         tied_weights=architecture["tied_weights"],
         unit_norm_decoder=code_class(architecture["sparsity"]).exactly_sparse,

@@ -219,3 +219,61 @@ def test_loading_a_fitted_imputer_leaves_torchs_global_generator_alone(table):
     state = torch.random.get_rng_state()
     restored.transform(X_missing)
     assert torch.equal(torch.random.get_rng_state(), state)
+
+
+def block_damage(n_images, side, size, rng):
+    """Masks of a ``size`` x ``size`` block per image, placed at random."""
+    mask = np.zeros((n_images, side, side), dtype=bool)
+    places = rng.integers(0, side - size + 1, (n_images, 2))
+    for image, (row, column) in zip(mask, places, strict=True):
+        image[row : row + size, column : column + size] = True
+    return mask.reshape(n_images, -1)
+
+
+def test_told_the_image_shape_it_learns_to_fill_holes_from_scattered_damage(digits):
+    X, _ = digits
+    rng = np.random.default_rng(0)
+    train = np.where(rng.random(X[:1300].shape) < 0.2, np.nan, X[:1300])
+    block = block_damage(len(X) - 1300, 8, 4, rng)
+    damaged = np.where(block, np.nan, X[1300:])
+
+    def rmse(**params):
+        imputer = SparseAutoencoderImputer(n_components=64, random_state=0, **params)
+        filled = imputer.fit(train).transform(damaged)
+        return np.sqrt(np.mean((filled - X[1300:])[block] ** 2))
+
+    assert rmse(image_shape=(8, 8)) < 0.99 * rmse()
+
+
+def test_an_image_shape_must_hold_the_features():
+    with pytest.raises(ValueError, match="holds 30 pixels"):
+        small(image_shape=(5, 6)).fit(np.ones((10, 64)))
+
+
+def test_max_iter_auto_is_a_budget_of_steps_run_in_full(table):
+    _, _, X_missing = table
+    imputer = SparseAutoencoderImputer(n_components=8, random_state=0).fit(X_missing)
+    assert imputer.max_iter_ == 1000  # 200 rows, one step an epoch: the most epochs
+    assert imputer.n_iter_ == imputer.max_iter_  # no convergence check
+    imputer = SparseAutoencoderImputer(n_components=8, batch_size=50, random_state=0)
+    assert imputer.fit(X_missing).max_iter_ == 500  # four steps an epoch: 2,000 steps
+    assert small(max_iter=7).fit(X_missing).max_iter_ == 7
+
+
+def test_draws_vary_with_random_state_and_spread_as_the_residuals(table):
+    X, missing, X_missing = table
+    imputer = small(sample_posterior=True, max_iter=50).fit(X_missing)
+    assert imputer.residual_std_.shape == (X.shape[1],)
+    assert (imputer.residual_std_ > 0).all()
+    draws = np.stack([imputer.set_params(random_state=r).transform(X_missing) for r in range(40)])
+    np.testing.assert_array_equal(draws[:, ~missing], np.tile(X[~missing], (40, 1)))
+    assert not np.array_equal(draws[0], draws[1])
+    np.testing.assert_array_equal(
+        imputer.set_params(random_state=3).transform(X_missing), draws[3]
+    )  # a draw is reproducible
+    spread = draws.std(axis=0)[missing] / imputer.residual_std_[np.nonzero(missing)[1]]
+    assert 0.7 < np.median(spread) <= 1.0  # (clipping to the range narrows a few)
+    mean = small(max_iter=50).fit(X_missing).transform(X_missing)
+    assert (
+        np.abs(draws.mean(axis=0) - mean)[missing].mean() < np.abs(draws[0] - mean)[missing].mean()
+    )

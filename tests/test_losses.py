@@ -11,6 +11,7 @@ from skl_sae._functional import (
     auxk_loss,
     contractive_penalty,
     corrupt,
+    hidden_entries,
     kl_divergence,
     kl_sparsity,
     l0_sparsity,
@@ -20,7 +21,7 @@ from skl_sae._functional import (
     weight_decay,
 )
 from skl_sae._losses import SPARSITY_PENALTIES, AutoencoderLoss, LossTerms
-from skl_sae._modules import AutoencoderOutput, SparseAutoencoder
+from skl_sae._modules import AutoencoderOutput, MaskedAutoencoder, SparseAutoencoder
 
 
 def test_kl_divergence_matches_its_closed_form():
@@ -149,3 +150,54 @@ def test_an_autoencoder_loss_with_a_mask_leaves_the_gradient_to_autograd():
     module.eval()
     expected = reconstruction_loss(module(x).reconstruction, x, 0.5, observed)
     assert loss_fn(module, x, observed).item() == pytest.approx(expected.item())
+
+
+def test_training_hides_a_fraction_of_the_observed_entries_only():
+    observed = torch.rand(2000, 10, generator=torch.Generator().manual_seed(1)) < 0.8
+    hidden = hidden_entries(observed, 0.25, torch.Generator().manual_seed(0))
+    assert not (hidden & ~observed).any()
+    assert hidden[observed].double().mean().item() == pytest.approx(0.25, abs=0.01)
+
+
+def test_regions_of_images_hide_one_rectangle_in_half_the_images_in_every_channel():
+    height, width, channels = 10, 6, 2
+    observed = torch.ones(500, height * width * channels, dtype=torch.bool)
+    hidden = hidden_entries(observed, 0.0, torch.Generator().manual_seed(0), ((10, 6, 2), None))
+    images = hidden.reshape(500, height, width, channels)
+    assert torch.equal(images[..., 0], images[..., 1])  # every channel
+    rows, columns = images[..., 0].any(dim=2), images[..., 0].any(dim=1)
+    damaged = rows.any(dim=1)
+    assert damaged.double().mean().item() == pytest.approx(0.5, abs=0.06)
+    rows, columns = rows[damaged], columns[damaged]
+    for image, in_rows, in_columns in zip(images[damaged, ..., 0], rows, columns, strict=True):
+        assert torch.equal(image, in_rows[:, None] & in_columns[None, :])  # a rectangle
+        for inside, side in ((in_rows, height), (in_columns, width)):
+            spots = inside.nonzero().flatten()
+            assert len(spots) == spots[-1] - spots[0] + 1 <= round(0.7 * side)
+    assert rows.sum(dim=1).unique().numel() == 7  # every height from 1 to 7
+
+
+def test_regions_follow_the_columns_kept_and_leave_unobserved_entries_alone():
+    columns = torch.tensor([0, 1, 2, 5, 7, 8])  # of a 3 x 3 image
+    observed = torch.rand(300, 6, generator=torch.Generator().manual_seed(1)) < 0.7
+    generator = torch.Generator().manual_seed(0)
+    hidden = hidden_entries(observed, 0.0, generator, ((3, 3, 1), columns))
+    generator = torch.Generator().manual_seed(0)
+    whole = hidden_entries(torch.ones(300, 9, dtype=torch.bool), 0.0, generator, ((3, 3, 1), None))
+    assert torch.equal(hidden, whole[:, columns] & observed)
+
+
+def test_a_hiding_loss_reads_hidden_entries_as_unknown_and_scores_them_alone():
+    module = MaskedAutoencoder(6, 4, generator=torch.Generator().manual_seed(0)).double()
+    x = torch.randn(50, 6, dtype=torch.float64)
+    observed = torch.rand(50, 6) < 0.8
+    terms = LossTerms(activation="sigmoid", corruption="hide", corruption_level=0.3)
+    loss_fn = AutoencoderLoss(1.0, terms, generator=torch.Generator().manual_seed(0))
+    inputs, scored = loss_fn._read(module.train(), x, observed)
+    hidden = hidden_entries(observed, 0.3, torch.Generator().manual_seed(0))
+    assert torch.equal(scored, hidden)
+    assert torch.equal(torch.isnan(inputs), ~observed | hidden)
+    assert torch.equal(inputs[~torch.isnan(inputs)], x[observed & ~hidden])
+    inputs, scored = loss_fn._read(module.eval(), x, observed)  # evaluation hides nothing
+    assert torch.equal(scored, observed) and torch.equal(torch.isnan(inputs), ~observed)
+    assert loss_fn.accumulate_gradients(module.train(), x) is None  # autograd's

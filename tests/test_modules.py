@@ -8,6 +8,7 @@ from skl_sae._modules import (
     Autoencoder,
     AutoencoderOutput,
     ConvolutionalAutoencoder,
+    MaskedAutoencoder,
     SparseAutoencoder,
 )
 
@@ -201,3 +202,22 @@ def test_one_code_per_map_decodes_as_the_transposed_convolution_of_the_whole_map
         maps = torch.relu(deconvolution(maps))
     whole = module.deconvolutions[-1](maps).permute(0, 2, 3, 1).flatten(1)
     torch.testing.assert_close(module.decode(codes), whole)
+
+
+def test_a_masked_autoencoder_reads_nan_as_unknown_through_its_known_weight():
+    masked = MaskedAutoencoder(5, 3, generator=torch.Generator().manual_seed(0)).double()
+    plain = SparseAutoencoder(5, 3, generator=torch.Generator().manual_seed(0)).double()
+    x = torch.randn(4, 5, dtype=torch.float64)
+    known = torch.rand(4, 5, generator=torch.Generator().manual_seed(1)) < 0.6
+    rows = masked.known_inputs(x, known)
+    assert torch.equal(torch.isnan(rows), ~known)
+    # The known weight starts at 0: an unknown entry then reads as a 0.
+    torch.testing.assert_close(masked(rows).codes, plain(x.where(known, 0.0)).codes)
+    with torch.no_grad():
+        masked.known_weight.normal_(generator=torch.Generator().manual_seed(2))
+    expected = plain.encoder.pre_activations(x.where(known, 0.0)) + known.double() @ (
+        masked.known_weight.T
+    )
+    torch.testing.assert_close(masked.encode(rows)[0], expected)
+    assert torch.isfinite(masked.errors(masked(rows), rows, known)).all()
+    assert any(w is masked.known_weight for w in masked.weights())  # weight decay acts on it
