@@ -6,13 +6,14 @@ Each test digit loses a random 4x4 block of its 8x8 pixels (a quarter of the
 image). :class:`~skl_sae.SparseAutoencoderImputer` fills the block from what it
 learned of the digits, :class:`~sklearn.impute.KNNImputer` from the five
 training digits nearest on the pixels that are left. Both learn from training
-digits damaged the same way: neither ever sees a complete digit.
+digits that miss 20% of their pixels at random: neither ever sees a complete
+digit, nor a missing block. Told the shape of the images (``image_shape``),
+the autoencoder hides rectangles of them in training and learns to fill holes.
 
-On these 1,347 small training digits ``KNNImputer`` repairs slightly better.
-With more images to learn from the autoencoder takes the lead: on MNIST, fitted
-on 10,000 damaged images, it gives the lowest error of scikit-learn's imputers
-with half the pixels or a 12x12 block missing (see the user guide's page on
-imputation).
+On these 1,347 small training digits ``KNNImputer`` repairs better (an
+error about 7% lower). On MNIST, fitted on 10,000 images, the gap is about 2%,
+and the autoencoder fills holes better than ``IterativeImputer`` (see the user
+guide's page on imputation).
 """
 
 # %%
@@ -46,7 +47,8 @@ def damaged(images, mask):
     return np.where(mask, np.nan, images)
 
 
-train_mask, test_mask = block_missing(len(X_train)), block_missing(len(X_test))
+train_mask = rng.random(X_train.shape) < 0.2
+test_mask = block_missing(len(X_test))
 
 
 def rmse(imputed, clean, mask):
@@ -62,7 +64,7 @@ def rmse(imputed, clean, mask):
 imputers = {
     "column mean": SimpleImputer(),
     "KNNImputer": KNNImputer(),
-    "SparseAutoencoderImputer": SparseAutoencoderImputer(random_state=0),
+    "SparseAutoencoderImputer": SparseAutoencoderImputer(image_shape=(8, 8), random_state=0),
 }
 repaired = {}
 for name, imputer in imputers.items():

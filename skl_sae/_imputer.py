@@ -154,7 +154,8 @@ class SparseAutoencoderImputer(_BaseImputer, BaseSparseAutoencoder):
         most 1,000 epochs), all run, since the loss of randomly hidden
         entries is too noisy a signal for ``tol`` to stop on (with the
         convergence check, fits on the breast cancer table stopped after
-        about 60 steps). ``max_iter_`` records the epochs.
+        about 160 steps, with an error 15% higher in the Notes' protocol).
+        ``max_iter_`` records the epochs.
 
     solver : {"adam", "sgd"}, default="adam"
         As in :class:`~skl_sae.SparseAutoencoderTransformer`, without
