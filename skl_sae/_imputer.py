@@ -53,7 +53,7 @@ class SparseAutoencoderImputer(_BaseImputer, BaseSparseAutoencoder):
       observed values (1 for a constant column), images as tables: on MNIST
       a common scale for every pixel (the range) filled 20% of missing
       pixels with an RMSE of 0.174 against 0.150, a 12 x 12 block with
-      0.286 against 0.269.
+      0.286 against 0.269 (with a rectangle hidden in every training row).
     - The network (:class:`~skl_sae._modules.MaskedAutoencoder`) reads the
       known entries and which entries are known: an unknown entry does not
       read as an observed value at the column's centre.
@@ -149,6 +149,16 @@ class SparseAutoencoderImputer(_BaseImputer, BaseSparseAutoencoder):
 
     {{code_params}}
 
+    solver : {"adam", "sgd"}, default="adam"
+        As in :class:`~skl_sae.SparseAutoencoderTransformer`, without
+        ``"lbfgs"``: the entries hidden in training are drawn anew at every
+        evaluation of the loss, which the line search of L-BFGS (several
+        evaluations of one objective per step) cannot follow.
+
+    learning_rate_init : float, default=3e-3
+        Step size of the optimizer: 1e-2 (the transformer's) and 1e-3 both
+        filled worse (see the Notes).
+
     max_iter : int or "auto", default="auto"
         Most epochs. ``"auto"``: the epochs of 2,000 optimizer steps (at
         most 1,000 epochs), all run, since the loss of randomly hidden
@@ -156,16 +166,6 @@ class SparseAutoencoderImputer(_BaseImputer, BaseSparseAutoencoder):
         convergence check, fits on the breast cancer table stopped after
         about 160 steps, with an error 15% higher in the Notes' protocol).
         ``max_iter_`` records the epochs.
-
-    solver : {"adam", "sgd"}, default="adam"
-        As in :class:`~skl_sae.SparseAutoencoderTransformer`, without
-        ``"lbfgs"``: the entries hidden in training are drawn anew at every
-        evaluation of the loss, which the line search of L-BFGS (several
-        evaluations of one objective per step) cannot follow.
-
-        learning_rate_init : float, default=3e-3
-        Step size of the optimizer: 1e-2 (the transformer's) and 1e-3 both
-        filled worse (see the Notes).
 
     sparsity_target, sparsity_weight, auxk_weight, alpha, \
 contractive_weight, activation, tied_weights, batch_size, tol, \
@@ -644,8 +644,8 @@ random_state, verbose, device
         return dense_network(architecture, MaskedAutoencoder)
 
     def _loss_settings(self):
-        # Training hides observed entries (and, for images, a rectangle of
-        # each) and scores the network on them; see AutoencoderLoss.
+        # Training hides observed entries (and, for images, a rectangle in
+        # half of them) and scores the network on them; see AutoencoderLoss.
         return self._shared_loss_settings(
             contractive_weight=self.contractive_weight,
             corruption="hide",
