@@ -28,9 +28,14 @@ from ._sklearn import (
 )
 from ._trainer import new_layer
 from ._transformer import dense_module, dense_network, dense_weights
+from ._validation import split_validation
 
 #: The optimizer steps of ``max_iter="auto"``, and its most epochs.
 STEPS, MOST_EPOCHS = 2000, 1000
+
+#: With ``sample_posterior``, the fewest rows of which some are held out to
+#: calibrate ``residual_std_``, and how many times their entries are hidden.
+HELD_OUT_ROWS, HELD_OUT_DRAWS = 20, 10
 
 
 @fill_parameter_docs
@@ -461,6 +466,8 @@ random_state, verbose, device
             self.initial_imputer_.fit(X)
             self._set_scaling(X, missing)
             Z, observed = self._scaled(X, missing)
+            seeds = self._seeds()
+            Z, observed, held_out = self._hold_out(Z, observed, seeds[0])
             self.max_iter_ = (
                 self._epochs_of_steps(Z, STEPS, MOST_EPOCHS)
                 if self.max_iter == "auto"
@@ -470,7 +477,6 @@ random_state, verbose, device
             device = resolve_device(self.device)
             settings = self._layer_settings(device)
             task = begin_fit_task(self, self.max_iter_, X)
-            seeds = self._seeds()
             with cpu_settings():
                 layer = new_layer(
                     settings,
@@ -487,23 +493,49 @@ random_state, verbose, device
                     settings, layer, Z, seeds, observed=observed, split=split, task=task
                 )
             self._finish_fit(layer.module, None, layer.history, device)
-            self.residual_std_ = self._residual_std(layer.module, Z, observed, seeds[1])
+            self.residual_std_ = self._residual_std(layer.module, Z, observed, held_out, seeds[1])
             end_task(task, self, X)
         return self
 
-    def _residual_std(self, module, Z, observed, generator):
-        """Per trained column, the root mean squared error of ``module`` on
-        observed entries of ``Z`` hidden as training hides them, in the
-        data's units; the column's standard deviation where none was hidden."""
-        hidden = hidden_entries(
-            torch.from_numpy(observed), self.mask_fraction, generator, self._regions
-        ).numpy()
-        reconstruction = self._reconstruct(module.eval(), np.where(hidden | ~observed, np.nan, Z))
-        squares = np.where(hidden, (reconstruction - Z) ** 2, 0.0).sum(axis=0)
-        counts = hidden.sum(axis=0)
+    def _hold_out(self, Z, observed, rng):
+        """``(Z, observed, held_out)``: with ``sample_posterior`` (and at least
+        :data:`HELD_OUT_ROWS` rows), a ``validation_fraction`` of the rows held
+        out of training, ``(Z, observed)`` of theirs, to calibrate
+        ``residual_std_``; otherwise all rows and None."""
+        if not self.sample_posterior or Z.shape[0] < HELD_OUT_ROWS:
+            return Z, observed, None
+        (Z, observed), held_out = split_validation([Z, observed], self.validation_fraction, rng)
+        return Z, observed, held_out
+
+    def _residual_std(self, module, Z, observed, held_out, generator):
+        """Per trained column, in the data's units, the root mean squared
+        error of ``module`` on observed entries of ``Z`` hidden as training
+        hides them (the column's standard deviation where none was hidden),
+        times the root mean square of the errors on the ``held_out`` rows
+        (``(Z, observed)``, hidden :data:`HELD_OUT_DRAWS` times) in those
+        units: the network fits its training rows closer than new ones."""
+        module = module.eval()
+
+        def errors(Z, observed):
+            hidden = hidden_entries(
+                torch.from_numpy(observed), self.mask_fraction, generator, self._regions
+            ).numpy()
+            reconstruction = self._reconstruct(module, np.where(hidden | ~observed, np.nan, Z))
+            return np.where(hidden, reconstruction - Z, np.nan)
+
+        training = errors(Z, observed)
+        counts = (~np.isnan(training)).sum(axis=0)
         spread = np.nanstd(np.where(observed, Z, np.nan), axis=0)
-        std = np.where(counts > 0, np.sqrt(squares / np.maximum(counts, 1)), spread)
-        return np.nan_to_num(std) * self._scale
+        squares = np.nansum(training**2, axis=0)
+        std = np.nan_to_num(np.where(counts > 0, np.sqrt(squares / np.maximum(counts, 1)), spread))
+        if held_out is not None:
+            held = [
+                errors(*held_out) / np.where(std > 0, std, np.nan) for _ in range(HELD_OUT_DRAWS)
+            ]
+            ratios = np.concatenate([draw[~np.isnan(draw)] for draw in held])
+            if len(ratios):
+                std = std * np.sqrt(np.mean(ratios**2))
+        return std * self._scale
 
     @staticmethod
     def _reconstruct(module, rows):
