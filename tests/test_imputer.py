@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 import torch
+from sklearn.datasets import load_diabetes
 from sklearn.impute import MissingIndicator, SimpleImputer
 from sklearn.utils._param_validation import InvalidParameterError
 
@@ -277,3 +278,19 @@ def test_draws_vary_with_random_state_and_spread_as_the_residuals(table):
     assert (
         np.abs(draws.mean(axis=0) - mean)[missing].mean() < np.abs(draws[0] - mean)[missing].mean()
     )
+
+
+def test_draws_from_a_calibrated_spread_cover_about_nine_tenths_at_90_percent():
+    X = load_diabetes().data
+    rng = np.random.default_rng(0)
+    missing = rng.random(X.shape) < 0.2
+    X_missing = np.where(missing, np.nan, X)
+    train, test = slice(0, 330), slice(330, None)
+    imputer = SparseAutoencoderImputer(sample_posterior=True, random_state=0)
+    imputer.fit(X_missing[train])
+    draws = np.stack(
+        [imputer.set_params(random_state=r).transform(X_missing[test]) for r in range(20)]
+    )
+    center, spread = draws.mean(axis=0), 1.645 * draws.std(axis=0)
+    covered = (np.abs(X[test] - center) <= spread)[missing[test]].mean()
+    assert 0.85 <= covered <= 0.95
