@@ -294,3 +294,18 @@ def test_draws_from_a_calibrated_spread_cover_about_nine_tenths_at_90_percent():
     center, spread = draws.mean(axis=0), 1.645 * draws.std(axis=0)
     covered = (np.abs(X[test] - center) <= spread)[missing[test]].mean()
     assert 0.85 <= covered <= 0.95
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_images_with_an_empty_column_impute_on_cuda():
+    X = np.random.default_rng(0).random((60, 16))
+    X[:, 5] = np.nan  # a pixel never observed: dropped, its rectangles mapped around it
+    missing = np.random.default_rng(1).random(X.shape) < 0.2
+    X_missing = np.where(missing, np.nan, X)
+    params = dict(n_components=8, image_shape=(4, 4), sample_posterior=True, max_iter=5)
+    imputer = SparseAutoencoderImputer(device="cuda", random_state=0, **params).fit(X_missing)
+    filled = imputer.transform(X_missing)
+    kept = np.delete(X_missing, 5, axis=1)
+    assert filled.shape == (60, 15) and not np.isnan(filled).any()
+    np.testing.assert_array_equal(filled[~np.isnan(kept)], kept[~np.isnan(kept)])
+    np.testing.assert_array_equal(pickle.loads(pickle.dumps(imputer)).transform(X_missing), filled)
