@@ -132,7 +132,7 @@ class AutoencoderLoss:
     network reads them as unknown (:meth:`~._modules.Autoencoder.known_inputs`).
     With ``corruption="hide"``, training also hides a fraction
     ``corruption_level`` of the observed entries (and, with
-    ``hidden_regions``, a rectangle of each image:
+    ``hidden_regions``, a rectangle in half the images:
     :func:`~._functional.hidden_entries`), which the network reads as
     unknown, and the error counts the hidden entries alone: what an imputer
     learns (:class:`~skl_sae.SparseAutoencoderImputer`).
