@@ -76,8 +76,8 @@ class SparseAutoencoderImputer(_BaseImputer, BaseSparseAutoencoder):
       the reconstruction plus Gaussian noise of the column's
       ``residual_std_``.
 
-    A row with no observed entry is filled with the reconstruction of the
-    initial fill (the same values for every such row). A feature with no
+    A row with no observed entry is filled with the reconstruction of a row
+    whose every entry is unknown (the same values for every such row). A feature with no
     observed value in ``fit`` is dropped, as by ``SimpleImputer``, unless
     ``keep_empty_features`` (it is then filled as ``SimpleImputer`` fills
     it: 0, or ``fill_value``). If ``missing_values`` never occurs in the
@@ -198,7 +198,7 @@ random_state, verbose, device
 
     encoder_weights_ : ndarray of shape (n_components, n_trained)
         Encoder weight ``W``, in the imputer's units (each column centred at
-        its initial fill and divided by its observed range). ``n_trained``
+        its initial fill and divided by its observed standard deviation). ``n_trained``
         counts the features that had an observed value in ``fit``: the
         network's inputs and outputs.
 
@@ -242,7 +242,8 @@ random_state, verbose, device
         the entries of held-out rows (``validation_fraction`` of the rows,
         kept out of training), since the network fits its training rows
         closer than new ones (on the wine table's 133 training rows the
-        factor is about 1.3).
+        factor is about 1.3). An imputer fitted without ``sample_posterior``
+        has no such factor: set it before ``fit`` for calibrated draws.
 
     image_shape_ : tuple of int or None
         ``(height, width, channels)`` of ``image_shape``, or None.
@@ -558,7 +559,8 @@ random_state, verbose, device
 
     def _set_scaling(self, X, missing):
         """The columns the autoencoder imputes (those with an observed entry),
-        their centre (the initial fill), scale and observed range."""
+        their centre (the initial fill), scale (the observed standard
+        deviation) and observed range."""
         trained = ~missing.all(axis=0)
         if not trained.any():
             raise ValueError(

@@ -156,7 +156,8 @@ class AutoencoderLoss:
         self.penalty = penalty_of(terms.sparsity) if terms.sparsity_weight > 0 else None
         self.sparsity_target, self.sparsity_weight = terms.sparsity_target, terms.sparsity_weight
         self.alpha, self.contractive_weight = terms.alpha, terms.contractive_weight
-        self.corruption = terms.corruption if terms.corruption_level > 0 else None
+        hides = terms.corruption_level > 0 or terms.hidden_regions is not None
+        self.corruption = terms.corruption if hides else None
         self.corruption_level, self.generator, self.bounds = (
             terms.corruption_level,
             generator,
@@ -242,7 +243,8 @@ class AutoencoderLoss:
                 loss = (loss + inner) / (1 + len(nested))
         if self.auxk_weight > 0 and module.training:
             # Where x was not observed, the target is the reconstruction: no residual.
-            target = x if observed is None else x.where(observed, out.reconstruction.detach())
+            # (Under "hide", the entries scored: the others are not trained.)
+            target = x if scored is None else x.where(scored, out.reconstruction.detach())
             auxiliary = module.encoder.code.auxiliary_loss(module, out, target, self.dead_latents)
             if auxiliary is not None:
                 auxiliary = self.auxk_weight * auxiliary

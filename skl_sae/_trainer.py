@@ -417,7 +417,7 @@ def fit_layer(
         structure.finish(layer.module)
     if layer.statistics is not None and process_group() is not None:
         layer.statistics.reduce_(all_reduce_)
-    calibrate_codes(settings.schedule, [layer.module.encoder], X, generator)
+    calibrate_module_code(settings.schedule, layer.module, train, generator)
     return layer
 
 
@@ -503,6 +503,34 @@ def calibrate_codes(schedule, layers, X, generator):
         dtype=dtype,
     )
     calibrate_codes_(layers, lambda: (x.to(parameter.dtype) for (x,) in batches.epoch(generator)))
+
+
+def calibrate_module_code(schedule, module, train, generator):
+    """Calibrate the code of the autoencoder ``module``, if it needs it, on
+    shuffled batches of the ``train`` arrays (``X``, then optionally the mask
+    of its observed entries) as the network reads them: divided by its input
+    scale, unknown entries as unknown (:meth:`~._modules.Autoencoder.known_inputs`)."""
+    code = module.encoder.code
+    if not code.needs_calibration:
+        return
+    module.eval()
+    parameter = next(module.parameters())
+    dtype = numpy_dtype(parameter.dtype)
+    X = train[0]
+    batches = make_batches(
+        train,
+        batch_size=schedule.batch_rows(X.shape, dtype, sparse=sp.issparse(X)),
+        device=parameter.device,
+        dtype=dtype,
+    )
+
+    def pre_activations():
+        for batch in batches.epoch(generator):
+            x, observed = batch[0].to(parameter.dtype), (batch[1] if len(batch) > 1 else None)
+            yield module.pre_activations(module.known_inputs(x, observed))
+
+    with torch.no_grad():
+        code.calibrate_(pre_activations())
 
 
 def train_run(schedule, run, *, device, generator, incremental=False, hooks=()):

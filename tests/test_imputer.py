@@ -309,3 +309,16 @@ def test_images_with_an_empty_column_impute_on_cuda():
     assert filled.shape == (60, 15) and not np.isnan(filled).any()
     np.testing.assert_array_equal(filled[~np.isnan(kept)], kept[~np.isnan(kept)])
     np.testing.assert_array_equal(pickle.loads(pickle.dumps(imputer)).transform(X_missing), filled)
+
+
+def test_batchtopk_thresholds_are_calibrated_on_rows_read_with_their_gaps(digits):
+    X, _ = digits
+    missing = np.random.default_rng(0).random(X.shape) < 0.3
+    X_missing = np.where(missing, np.nan, X)
+    imputer = small(sparsity="batchtopk", k=8, n_components=64, max_iter=40).fit(X_missing)
+    module = imputer._get_module().eval()
+    Z, observed = imputer._scaled(X_missing, missing)
+    rows = module.known_inputs(torch.from_numpy(Z), torch.from_numpy(observed))
+    with torch.no_grad():
+        codes = module(rows.to(next(module.parameters()).dtype)).codes
+    assert (codes > 0).sum(dim=1).double().mean().item() == pytest.approx(8, rel=0.1)

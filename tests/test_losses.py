@@ -201,3 +201,9 @@ def test_a_hiding_loss_reads_hidden_entries_as_unknown_and_scores_them_alone():
     inputs, scored = loss_fn._read(module.eval(), x, observed)  # evaluation hides nothing
     assert torch.equal(scored, observed) and torch.equal(torch.isnan(inputs), ~observed)
     assert loss_fn.accumulate_gradients(module.train(), x) is None  # autograd's
+
+
+def test_regions_hide_rectangles_even_with_no_scattered_hiding():
+    terms = LossTerms(corruption="hide", corruption_level=0.0, hidden_regions=((2, 2, 1), None))
+    assert AutoencoderLoss(1.0, terms).corruption == "hide"
+    assert AutoencoderLoss(1.0, LossTerms(corruption="hide")).corruption is None
