@@ -37,6 +37,9 @@ STEPS, MOST_EPOCHS = 2000, 1000
 #: calibrate ``residual_std_``, and how many times their entries are hidden.
 HELD_OUT_ROWS, HELD_OUT_DRAWS = 20, 10
 
+#: Entries per chunk of rows in the measure of ``residual_std_``.
+RESIDUAL_CHUNK_ENTRIES = 2**20
+
 
 @fill_parameter_docs
 class SparseAutoencoderImputer(_BaseImputer, BaseSparseAutoencoder):
@@ -523,28 +526,37 @@ random_state, verbose, device
         hides them (the column's standard deviation where none was hidden),
         times the root mean square of the errors on the ``held_out`` rows
         (``(Z, observed)``, hidden :data:`HELD_OUT_DRAWS` times) in those
-        units: the network fits its training rows closer than new ones."""
+        units: the network fits its training rows closer than new ones.
+        Computed in chunks of rows, in memory of a few batches."""
         module = module.eval()
 
-        def errors(Z, observed):
-            hidden = hidden_entries(
-                torch.from_numpy(observed), self.mask_fraction, generator, self._regions
-            ).numpy()
-            reconstruction = self._reconstruct(module, np.where(hidden | ~observed, np.nan, Z))
-            return np.where(hidden, reconstruction - Z, np.nan)
+        def squares_and_counts(Z, observed):
+            """Per column, the summed squared errors on the hidden entries,
+            their count, and the sum and summed squares of the observed."""
+            sums = np.zeros((4, Z.shape[1]))
+            step = max(1, RESIDUAL_CHUNK_ENTRIES // max(1, Z.shape[1]))
+            for start in range(0, Z.shape[0], step):
+                rows, known = Z[start : start + step], observed[start : start + step]
+                hidden = hidden_entries(
+                    torch.from_numpy(known), self.mask_fraction, generator, self._regions
+                ).numpy()
+                reconstruction = self._reconstruct(module, np.where(hidden | ~known, np.nan, rows))
+                error = np.where(hidden, reconstruction - rows, 0.0)
+                values = np.where(known, rows, 0.0)
+                sums += [(error**2).sum(0), hidden.sum(0), values.sum(0), (values**2).sum(0)]
+            return sums
 
-        training = errors(Z, observed)
-        counts = (~np.isnan(training)).sum(axis=0)
-        spread = np.nanstd(np.where(observed, Z, np.nan), axis=0)
-        squares = np.nansum(training**2, axis=0)
-        std = np.nan_to_num(np.where(counts > 0, np.sqrt(squares / np.maximum(counts, 1)), spread))
+        squares, counts, total, total_squares = squares_and_counts(Z, observed)
+        n_observed = np.maximum(observed.sum(axis=0), 1)
+        spread = np.sqrt(np.maximum(total_squares / n_observed - (total / n_observed) ** 2, 0))
+        std = np.where(counts > 0, np.sqrt(squares / np.maximum(counts, 1)), spread)
         if held_out is not None:
-            held = [
-                errors(*held_out) / np.where(std > 0, std, np.nan) for _ in range(HELD_OUT_DRAWS)
-            ]
-            ratios = np.concatenate([draw[~np.isnan(draw)] for draw in held])
-            if len(ratios):
-                std = std * np.sqrt(np.mean(ratios**2))
+            unit = np.where(std > 0, std, np.inf) ** 2
+            draws = [squares_and_counts(*held_out) for _ in range(HELD_OUT_DRAWS)]
+            ratio_squares = sum((draw[0] / unit).sum() for draw in draws)
+            count = sum(draw[1][std > 0].sum() for draw in draws)
+            if count > 0:
+                std = std * np.sqrt(ratio_squares / count)
         return std * self._scale
 
     @staticmethod
