@@ -531,9 +531,9 @@ random_state, verbose, device
         module = module.eval()
 
         def squares_and_counts(Z, observed):
-            """Per column, the summed squared errors on the hidden entries,
-            their count, and the sum and summed squares of the observed."""
-            sums = np.zeros((4, Z.shape[1]))
+            """Per column, the summed squared errors on the hidden entries
+            and their count."""
+            sums = np.zeros((2, Z.shape[1]))
             step = max(1, RESIDUAL_CHUNK_ENTRIES // max(1, Z.shape[1]))
             for start in range(0, Z.shape[0], step):
                 rows, known = Z[start : start + step], observed[start : start + step]
@@ -542,13 +542,12 @@ random_state, verbose, device
                 ).numpy()
                 reconstruction = self._reconstruct(module, np.where(hidden | ~known, np.nan, rows))
                 error = np.where(hidden, reconstruction - rows, 0.0)
-                values = np.where(known, rows, 0.0)
-                sums += [(error**2).sum(0), hidden.sum(0), values.sum(0), (values**2).sum(0)]
+                sums += [(error**2).sum(0), hidden.sum(0)]
             return sums
 
-        squares, counts, total, total_squares = squares_and_counts(Z, observed)
-        n_observed = np.maximum(observed.sum(axis=0), 1)
-        spread = np.sqrt(np.maximum(total_squares / n_observed - (total / n_observed) ** 2, 0))
+        squares, counts = squares_and_counts(Z, observed)
+        # A column's standard deviation is its unit here (0 if constant).
+        spread = (self._high > self._low).astype(np.float64)
         std = np.where(counts > 0, np.sqrt(squares / np.maximum(counts, 1)), spread)
         if held_out is not None:
             unit = np.where(std > 0, std, np.inf) ** 2

@@ -488,21 +488,32 @@ def _structure_learning(settings, layer, loss_fn, generator):
     )
 
 
+def _calibration_batches(schedule, arrays, parameter, generator):
+    """The shuffled training batches of ``arrays`` (``X``, then optionally the
+    mask of its observed entries) that codes are calibrated on, as in
+    training, on ``parameter``'s device and in its dtype: a function that
+    yields one epoch of them at each call."""
+    dtype = numpy_dtype(parameter.dtype)
+    X = arrays[0]
+    batches = make_batches(
+        arrays,
+        batch_size=schedule.batch_rows(X.shape, dtype, sparse=sp.issparse(X)),
+        device=parameter.device,
+        dtype=dtype,
+    )
+    return lambda: (
+        [batch[0].to(parameter.dtype), *batch[1:]] for batch in batches.epoch(generator)
+    )
+
+
 def calibrate_codes(schedule, layers, X, generator):
     """Calibrate the codes of ``layers`` (applied in turn to ``X``) that need
     it, on shuffled batches as in training (BatchTopK's threshold: also when
     untrained, so that none is NaN)."""
     if not any(layer.code.needs_calibration for layer in layers):
         return
-    parameter = layers[0].weight
-    dtype = numpy_dtype(parameter.dtype)
-    batches = make_batches(
-        [X],
-        batch_size=schedule.batch_rows(X.shape, dtype, sparse=sp.issparse(X)),
-        device=parameter.device,
-        dtype=dtype,
-    )
-    calibrate_codes_(layers, lambda: (x.to(parameter.dtype) for (x,) in batches.epoch(generator)))
+    batches = _calibration_batches(schedule, [X], layers[0].weight, generator)
+    calibrate_codes_(layers, lambda: (x for (x,) in batches()))
 
 
 def calibrate_module_code(schedule, module, train, generator):
@@ -514,23 +525,11 @@ def calibrate_module_code(schedule, module, train, generator):
     if not code.needs_calibration:
         return
     module.eval()
-    parameter = next(module.parameters())
-    dtype = numpy_dtype(parameter.dtype)
-    X = train[0]
-    batches = make_batches(
-        train,
-        batch_size=schedule.batch_rows(X.shape, dtype, sparse=sp.issparse(X)),
-        device=parameter.device,
-        dtype=dtype,
+    batches = _calibration_batches(schedule, train, next(module.parameters()), generator)
+    code.calibrate_(
+        module.pre_activations(module.known_inputs(x, observed[0] if observed else None))
+        for x, *observed in batches()
     )
-
-    def pre_activations():
-        for batch in batches.epoch(generator):
-            x, observed = batch[0].to(parameter.dtype), (batch[1] if len(batch) > 1 else None)
-            yield module.pre_activations(module.known_inputs(x, observed))
-
-    with torch.no_grad():
-        code.calibrate_(pre_activations())
 
 
 def train_run(schedule, run, *, device, generator, incremental=False, hooks=()):
