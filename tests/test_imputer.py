@@ -231,6 +231,7 @@ def block_damage(n_images, side, size, rng):
     return mask.reshape(n_images, -1)
 
 
+@pytest.mark.slow  # (two fits of the default 2,000 steps on the digits: 5 s)
 def test_told_the_image_shape_it_learns_to_fill_holes_from_scattered_damage(digits):
     X, _ = digits
     rng = np.random.default_rng(0)
