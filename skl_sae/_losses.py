@@ -111,9 +111,8 @@ class AutoencoderLoss:
 
     ``reconstruction / scale + sparsity_weight * penalty + contractive_weight
     * jacobian + alpha * weight decay`` (the :class:`LossTerms` ``terms``);
-    in training, the reconstruction term is the mean with the code's
-    :meth:`~._codes.Activation.nested_errors` (a Matryoshka dictionary's
-    prefixes) and the penalty is scaled by its
+    in training, the code's :meth:`~._codes.Activation.nested_errors` (a
+    Matryoshka dictionary's prefixes) add to the reconstruction term and the penalty is scaled by its
     :meth:`~._codes.Activation.penalty_scale` (a target L0);
     plus ``auxk_weight`` times the code's
     auxiliary loss (AuxK) on the units that ``dead_latents`` finds dead. In
@@ -236,11 +235,9 @@ class AutoencoderLoss:
         if self.statistics is not None:
             self.statistics.add(module.encoder.code, out.codes.detach(), errors.detach())
         loss = batch_error(errors, scored) / self.scale
-        if module.training:  # a nested dictionary: the mean error of its levels
-            nested = module.encoder.code.nested_errors(module, out, x, scored)
-            if nested:
-                inner = sum(batch_error(level, scored) for level in nested) / self.scale
-                loss = (loss + inner) / (1 + len(nested))
+        if module.training:  # a nested dictionary: the sum of its levels' errors
+            for level in module.encoder.code.nested_errors(module, out, x, scored):
+                loss = loss + batch_error(level, scored) / self.scale
         if self.auxk_weight > 0 and module.training:
             # Where x was not observed, the target is the reconstruction: no residual.
             # (Under "hide", the entries scored: the others are not trained.)

@@ -207,3 +207,19 @@ def test_regions_hide_rectangles_even_with_no_scattered_hiding():
     terms = LossTerms(corruption="hide", corruption_level=0.0, hidden_regions=((2, 2, 1), None))
     assert AutoencoderLoss(1.0, terms).corruption == "hide"
     assert AutoencoderLoss(1.0, LossTerms(corruption="hide")).corruption is None
+
+
+def test_a_nested_dictionary_trains_on_the_sum_of_its_levels_errors():
+    from skl_sae._codes import MatryoshkaBatchTopK
+
+    code = MatryoshkaBatchTopK(3, prefixes=(2, 4), dtype=torch.float64)
+    module = SparseAutoencoder(
+        6, 8, activation="relu", code=code, generator=torch.Generator().manual_seed(0)
+    ).double()
+    x = torch.rand(20, 6, dtype=torch.float64)
+    loss_fn = AutoencoderLoss(0.5, LossTerms(activation="relu", alpha=0.0))
+    output = module.train()(x)
+    levels = [module.errors(output, x)] + code.nested_errors(module, output, x)
+    expected = sum(level.mean() for level in levels) / 0.5  # whole, then 2 and 4 units
+    assert len(levels) == 3
+    assert loss_fn(module, x).item() == pytest.approx(expected.item())
