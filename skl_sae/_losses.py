@@ -112,8 +112,9 @@ class AutoencoderLoss:
     ``reconstruction / scale + sparsity_weight * penalty + contractive_weight
     * jacobian + alpha * weight decay`` (the :class:`LossTerms` ``terms``);
     in training, the code's :meth:`~._codes.Activation.nested_errors` (a
-    Matryoshka dictionary's prefixes) add to the reconstruction term and the penalty is scaled by its
-    :meth:`~._codes.Activation.penalty_scale` (a target L0);
+    Matryoshka dictionary's prefixes) add to the reconstruction term and
+    the penalty is scaled by its :meth:`~._codes.Activation.penalty_scale`
+    (a target L0);
     plus ``auxk_weight`` times the code's
     auxiliary loss (AuxK) on the units that ``dead_latents`` finds dead. In
     training mode the input is corrupted (``corruption``, drawn from
