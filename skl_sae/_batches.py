@@ -337,7 +337,8 @@ def inference_batch_rows(width, itemsize):
 def apply_in_batches(function, X, like, width=None):
     """``function`` applied to the rows of ``X`` in batches, as numpy.
 
-    ``X`` may be dense, sparse or a memory map. The rows are computed in the
+    ``X`` may be dense, sparse or a memory map; a torch tensor gives a
+    tensor (:func:`_apply_to_tensor`). The rows are computed in the
     dtype and on the device of the tensor ``like`` (a parameter of the
     model); the result has ``X``'s float dtype (float64 for the integers of
     a memory map). Rows travel to the device (and change dtype) one batch at
@@ -352,6 +353,8 @@ def apply_in_batches(function, X, like, width=None):
         If a result is not finite: inputs far larger than the training data
         overflow the float type of the model or of the result.
     """
+    if isinstance(X, torch.Tensor):
+        return _apply_to_tensor(function, X, like, width)
     dtype = numpy_dtype(like.dtype)
     row_width = X.shape[1]
     if sp.issparse(X):  # (the non-zeros' values and indices, on average)
@@ -374,9 +377,28 @@ def apply_in_batches(function, X, like, width=None):
     return result
 
 
+def _apply_to_tensor(function, X, like, width=None):
+    """:func:`apply_in_batches` of a torch tensor ``X``: batches read from it
+    on its device (moved to the model's, if another), the results written
+    into a tensor of ``X``'s dtype made on ``X``'s device; nothing goes
+    through numpy or the host (but one check that the results are finite)."""
+    n_rows = inference_batch_rows(max(X.shape[1], width or 0), like.element_size())
+    result = None
+    with cpu_settings(), torch.no_grad():
+        for start in range(0, X.shape[0], n_rows):
+            rows = X[start : start + n_rows].to(like.device, like.dtype)
+            out = function(rows)
+            if result is None:
+                result = X.new_empty((X.shape[0], *out.shape[1:]))
+            result[start : start + out.shape[0]] = out.to(result.device, result.dtype)
+    if not bool(torch.isfinite(result).all()):
+        _raise_overflow(X, numpy_dtype(result.dtype), like.dtype)
+    return result
+
+
 def _raise_overflow(rows, result_dtype, model_dtype):
     """The error for ``rows`` of X whose results are not finite."""
-    largest = float(abs(rows).max())
+    largest = float(abs(rows).max())  # (numpy, scipy or torch)
     in_float32 = result_dtype == np.float32 or model_dtype == torch.float32
     raise ValueError(
         f"The outputs for some rows of X are not finite: X holds values up to {largest:.3g} "

@@ -8,6 +8,7 @@ from sklearn.base import ClassifierMixin, ClassNamePrefixFeaturesOutMixin, Trans
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted
 
+from ._array_api import fit_in_namespace, method_in_namespace, to_numpy
 from ._base import BaseSparseAutoencoder, own_constraints
 from ._batches import apply_in_batches
 from ._callbacks import begin_fit_task, end_task, stage_hooks
@@ -363,6 +364,7 @@ class StackedSparseAutoencoderClassifier(
 
     # -- fitting ------------------------------------------------------------
 
+    @fit_in_namespace
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y):
         """Pre-train the layers, train the softmax layer, then fine-tune.
@@ -387,6 +389,7 @@ class StackedSparseAutoencoderClassifier(
             self._fit(X, y, continuing=continuing, incremental=False)
         return self
 
+    @fit_in_namespace
     @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X, y, classes=None):
         """One epoch of supervised training on ``X``, continuing the fitted state.
@@ -584,6 +587,7 @@ class StackedSparseAutoencoderClassifier(
         width = max(max(p.shape) for p in module.parameters())
         return apply_in_batches(function(module), X, next(module.parameters()), width=width)
 
+    @method_in_namespace
     def decision_function(self, X):
         """Logits of the softmax layer.
 
@@ -603,6 +607,7 @@ class StackedSparseAutoencoderClassifier(
             return logits[:, 1] - logits[:, 0]
         return logits
 
+    @method_in_namespace
     def predict_proba(self, X):
         """Class probabilities: the softmax of the logits.
 
@@ -618,6 +623,7 @@ class StackedSparseAutoencoderClassifier(
         """
         return self._forward(X, lambda module: _Then(module, torch.softmax))
 
+    @method_in_namespace
     def predict_log_proba(self, X):
         """Logarithm of :meth:`predict_proba`; where a probability rounds to
         0, the log-softmax of the logits (finite).
@@ -641,6 +647,7 @@ class StackedSparseAutoencoderClassifier(
             log_proba[underflow] = exact[underflow]
         return log_proba
 
+    @method_in_namespace
     def predict(self, X):
         """Most probable class of each sample.
 
@@ -655,8 +662,9 @@ class StackedSparseAutoencoderClassifier(
             Labels from ``classes_``.
         """
         logits = self._forward(X, lambda module: module)
-        return self.classes_[np.argmax(logits, axis=1)]
+        return to_numpy(self.classes_)[np.argmax(logits, axis=1)]
 
+    @method_in_namespace
     def transform(self, X):
         """Codes of the top hidden layer, e.g. to feed another model.
 
@@ -680,6 +688,7 @@ class StackedSparseAutoencoderClassifier(
         tags = super().__sklearn_tags__()
         tags.classifier_tags.multi_class = True
         tags.transformer_tags.preserves_dtype = ["float64", "float32"]
+        tags.array_api_support = True
         return tags
 
 

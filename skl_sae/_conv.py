@@ -8,6 +8,7 @@ import torch
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted
 
+from ._array_api import method_in_namespace
 from ._base import BaseSparseAutoencoder, own_constraints
 from ._data import resolve_image_shape, torch_dtype
 from ._docstrings import fill_parameter_docs
@@ -433,6 +434,7 @@ best_validation_score_, n_iter_, device_, n_features_in_, feature_names_in_
     def _inference_width(self, X):
         return max(self.n_features_in_, math.prod(self.map_shape_))
 
+    @method_in_namespace
     def transform(self, X):
         """Encode ``X``: the codes' feature maps, flattened or pooled.
 
@@ -465,6 +467,7 @@ best_validation_score_, n_iter_, device_, n_features_in_, feature_names_in_
         return self.pooling is None
 
     @available_if(_decodable)
+    @method_in_namespace
     def inverse_transform(self, X):
         """Decode feature maps (from ``transform`` with ``pooling=None``) to images.
 

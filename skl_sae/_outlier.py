@@ -7,6 +7,7 @@ import numpy as np
 from sklearn.base import BaseEstimator, OutlierMixin
 from sklearn.utils.validation import check_is_fitted
 
+from ._array_api import fit_in_namespace, method_in_namespace, numpy_state, to_numpy
 from ._callbacks import CallbackSupportMixin, begin_fit_task, end_task, stage_task
 from ._persistence import transaction
 from ._sklearn import Interval, StrOptions, _fit_context
@@ -222,6 +223,7 @@ random_state, verbose, warm_start, device
         self.warm_start = warm_start
         self.device = device
 
+    @fit_in_namespace
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None):
         """Train the autoencoder on ``X`` and set the threshold ``offset_``.
@@ -274,6 +276,7 @@ random_state, verbose, warm_start, device
             self.n_iter_, self.loss_curve_ = autoencoder.n_iter_, autoencoder.loss_curve_
         return self
 
+    @method_in_namespace
     def score_samples(self, X):
         """Minus the standardised reconstruction error and code rarity.
 
@@ -293,13 +296,14 @@ random_state, verbose, warm_start, device
             self, X, accept_sparse="csr", dtype=(np.float64, np.float32), reset=False
         )
         error, active = _error_and_activity(self.autoencoder_, X)
-        return self._combine(error, _rarity(active, self.unit_rarity_))
+        return self._combine(error, _rarity(active, to_numpy(self.unit_rarity_)))
 
     def _combine(self, error, rarity):
         error = (error - self.error_center_) / self.error_scale_
         rarity = (rarity - self.rarity_center_) / self.rarity_scale_
         return -(error + self.code_weight * rarity)
 
+    @method_in_namespace
     def decision_function(self, X):
         """``score_samples(X) - offset_``: negative for outliers.
 
@@ -315,6 +319,7 @@ random_state, verbose, warm_start, device
         """
         return self.score_samples(X) - self.offset_
 
+    @method_in_namespace
     def predict(self, X):
         """+1 for inliers and -1 for outliers.
 
@@ -330,9 +335,15 @@ random_state, verbose, warm_start, device
         """
         return np.where(self.decision_function(X) >= 0, 1, -1)
 
+    def __getstate__(self):
+        """Numpy arrays only: ``unit_rarity_`` of another library (Array API
+        dispatch) is pickled as numpy."""
+        return numpy_state(super().__getstate__())
+
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.sparse = True
+        tags.array_api_support = True
         return tags
 
 

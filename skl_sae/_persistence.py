@@ -15,6 +15,7 @@ from contextlib import contextmanager
 import numpy as np
 import torch
 
+from ._array_api import numpy_state
 from ._statistics import DeadLatents
 from ._training import History
 
@@ -102,10 +103,11 @@ class NumpyState:
         return module
 
     def __getstate__(self):
-        """Numpy arrays, plain values and public classes only: the torch
+        """Numpy arrays, plain values and public classes only (fitted arrays
+        of another library, under Array API dispatch, as numpy): the torch
         module is rebuilt from the public weights, the optimizer's state and
         the AuxK counts (what ``partial_fit`` continues from) from arrays."""
-        state = super().__getstate__()
+        state = numpy_state(super().__getstate__())
         state = {k: v for k, v in state.items() if k not in _TORCH_ATTRIBUTES}
         if isinstance(state.get("_history"), History):
             state["_history"] = state["_history"].to_dict()

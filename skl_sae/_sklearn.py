@@ -16,6 +16,11 @@ one file to change when it does. Why each, rather than a public equivalent:
 - ``_openmp_effective_n_threads`` is the number of CPUs scikit-learn itself
   would use (cgroup quotas and ``OMP_NUM_THREADS`` included).
 - ``is_scalar_nan`` tells NaN as ``missing_values`` apart, as the imputers do.
+- ``get_namespace_and_device`` and ``move_to`` read an input's Array API
+  namespace and device and move arrays between namespaces exactly as
+  scikit-learn's estimators and its ``check_array_api_input`` do (through
+  ``array_api_compat``, which scikit-learn vendors); no public function
+  does.
 - ``Interval``, ``StrOptions``, ``MissingValues`` and
   ``validate_parameter_constraints`` declare and check parameters the
   scikit-learn way (``_parameter_constraints``).
@@ -23,6 +28,7 @@ one file to change when it does. Why each, rather than a public equivalent:
 
 from sklearn.base import _fit_context
 from sklearn.impute._base import _BaseImputer, _get_mask
+from sklearn.utils._array_api import get_namespace_and_device, move_to
 from sklearn.utils._missing import is_scalar_nan
 from sklearn.utils._openmp_helpers import _openmp_effective_n_threads
 from sklearn.utils._param_validation import (
@@ -44,6 +50,8 @@ __all__ = [
     "_fit_context",
     "_get_mask",
     "_openmp_effective_n_threads",
+    "get_namespace_and_device",
     "is_scalar_nan",
+    "move_to",
     "validate_parameter_constraints",
 ]

@@ -7,9 +7,11 @@ from numbers import Integral
 import numpy as np
 import scipy.sparse as sp
 import torch
+from sklearn import get_config
 from sklearn.base import ClassNamePrefixFeaturesOutMixin, TransformerMixin
 from sklearn.utils.validation import check_array, check_is_fitted
 
+from ._array_api import fit_in_namespace, method_in_namespace
 from ._base import BaseSparseAutoencoder, own_constraints
 from ._batches import apply_in_batches
 from ._callbacks import begin_fit_task, end_task
@@ -29,7 +31,7 @@ from ._trainer import (
     resolve_output_activation,
     resolve_sparsity,
 )
-from ._validation import SPARSITIES_OR_AUTO, check_memory_map, validate_rows
+from ._validation import SPARSITIES_OR_AUTO, check_memory_map, check_tensor, validate_rows
 
 #: The parameters that the transformer takes beyond the shared ones.
 OWN_PARAMS = (
@@ -463,6 +465,7 @@ class SparseAutoencoderTransformer(
 
     # -- fitting ------------------------------------------------------------
 
+    @fit_in_namespace
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None):
         """Train the autoencoder on ``X``.
@@ -485,6 +488,7 @@ class SparseAutoencoderTransformer(
             self._fit(X, continuing=continuing, incremental=False)
         return self
 
+    @fit_in_namespace
     @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X, y=None):
         """Train for one epoch on ``X``, continuing from the fitted state.
@@ -671,13 +675,19 @@ class SparseAutoencoderTransformer(
 
     def _validate_X(self, X, *, reset=False):
         """``X`` validated as scikit-learn does: fixing the features at a first
-        fit (``reset``), checking them against the fitted ones otherwise."""
+        fit (``reset``), checking them against the fitted ones otherwise. A
+        torch tensor under Array API dispatch is checked as it is, on its
+        device (:mod:`._array_api`)."""
         if not reset:
             check_is_fitted(self)
+            if _read_directly(X):
+                expected = f"{type(self).__name__} is expecting {self.n_features_in_} features"
+                return check_tensor(X, self.n_features_in_, expected + " as input")
         return validate_rows(
             self, X, accept_sparse="csr", dtype=(np.float64, np.float32), reset=reset
         )
 
+    @method_in_namespace
     def transform(self, X):
         """Encode ``X``: the hidden codes ``h = f(W x + b)``.
 
@@ -694,6 +704,7 @@ class SparseAutoencoderTransformer(
         X = self._validate_X(X)
         return self._map(X, lambda module, x: module.encode(x)[1])
 
+    @method_in_namespace
     def inverse_transform(self, X):
         """Decode codes back to the input space: ``g(W' h + c)``.
 
@@ -717,6 +728,8 @@ class SparseAutoencoderTransformer(
         """``X`` checked as codes to decode: ``width`` features, which
         ``expected`` names in the error. Memory maps are checked as they are
         read."""
+        if _read_directly(X):
+            return check_tensor(X, width, expected)
         if is_streamed(X):
             check_memory_map(X)
         else:
@@ -725,6 +738,7 @@ class SparseAutoencoderTransformer(
             raise ValueError(f"X has {X.shape[1]} features (codes), but {expected}.")
         return X
 
+    @method_in_namespace
     def score_samples(self, X):
         """Negative mean squared reconstruction error of each sample.
 
@@ -744,6 +758,7 @@ class SparseAutoencoderTransformer(
         X = self._validate_X(X)
         return self._map(X, lambda module, x: -module.errors(module(x), x))
 
+    @method_in_namespace
     def score(self, X, y=None):
         """Mean of :meth:`score_samples`: higher is better, for model selection.
 
@@ -759,16 +774,26 @@ class SparseAutoencoderTransformer(
         score : float
             Negative mean squared reconstruction error.
         """
-        return float(np.mean(self.score_samples(X)))
+        return float(self.score_samples(X).mean())
 
     @property
     def _n_features_out(self):
         return self.components_.shape[0]
 
+    #: Methods that read a torch tensor directly under Array API dispatch.
+    _torch_methods = ("transform", "inverse_transform", "score_samples", "score")
+
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.transformer_tags.preserves_dtype = ["float64", "float32"]
+        tags.array_api_support = True
         return tags
+
+
+def _read_directly(X):
+    """Whether ``X`` is a torch tensor that inference reads as it is (Array
+    API dispatch is on)."""
+    return isinstance(X, torch.Tensor) and get_config()["array_api_dispatch"]
 
 
 def input_scale(X, output_activation):

@@ -10,6 +10,7 @@ import collections.abc
 from numbers import Integral
 
 import numpy as np
+import torch
 from sklearn.model_selection import train_test_split
 from sklearn.utils.validation import check_consistent_length, validate_data
 
@@ -66,6 +67,34 @@ def validate_rows(estimator, X, y="no_validation", *, reset=True, **check_params
     y = validate_data(estimator, y=y, reset=False)
     check_consistent_length(X, y)
     return X, y
+
+
+def check_tensor(X, n_features, expected):
+    """The torch tensor ``X`` checked as ``check_array`` checks rows, on its
+    own device (one synchronisation, for NaN and infinity): two dimensions,
+    at least one row, ``n_features`` columns (``expected`` says what the
+    model has, in the error), finite values. Integers and booleans become
+    float64 and half floats float32, as results of a numeric dtype."""
+    if X.layout != torch.strided:
+        raise TypeError(f"A {X.layout} torch tensor is not supported; pass a dense one.")
+    if X.dim() != 2:
+        raise ValueError(f"Expected a 2D tensor, got one of shape {tuple(X.shape)}.")
+    if X.shape[0] < 1:
+        raise ValueError(
+            f"Found array with 0 sample(s) (shape={tuple(X.shape)}) while a minimum of 1 is "
+            "required."
+        )
+    if X.shape[1] != n_features:
+        raise ValueError(f"X has {X.shape[1]} features, but {expected}.")
+    if X.is_complex():
+        raise ValueError("Complex data not supported.")
+    if not X.is_floating_point():
+        X = X.to(torch.float64)
+    elif X.dtype not in (torch.float32, torch.float64):
+        X = X.to(torch.float32)
+    if not bool(torch.isfinite(X).all()):
+        raise ValueError("Input X contains NaN or infinity.")
+    return X
 
 
 def check_memory_map(X):

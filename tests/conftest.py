@@ -1,3 +1,10 @@
+import os
+
+# scikit-learn's Array API checks (check_array_api_input, in test_common.py and
+# test_array_api.py) need SciPy's Array API support, which SciPy reads once, when it is
+# first imported: before anything here imports it.
+os.environ.setdefault("SCIPY_ARRAY_API", "1")
+
 import pytest
 from hypothesis import HealthCheck, settings
 from sklearn.datasets import load_digits
