@@ -1,0 +1,102 @@
+"""The cost of one optimizer step on a small table, beside scikit-learn's MLP.
+
+On small tables a fit is many small steps, and what a step costs around its
+arithmetic is what the user waits for. The digits (1,797 x 64, scaled to
+[0, 1]) in batches of 200 rows through 256 hidden units, Adam, a fixed number
+of epochs (no convergence check: ``tol=0`` and ``n_iter_no_change`` beyond
+``max_iter``), in one process, alternating runs:
+
+- ``SparseAutoencoderTransformer(256)``, every other parameter at its default;
+- ``MLPRegressor(hidden_layer_sizes=(256,)).fit(X, X)``: the same autoencoder
+  in numpy (64 -> 256 -> 64), the fairest peer;
+- ``MLPClassifier(hidden_layer_sizes=(256,)).fit(X, y)``: 64 -> 256 -> 10;
+- ``StackedSparseAutoencoderClassifier((256,))``'s fine-tuning alone
+  (``pretrain_max_iter=0``) against ``MLPClassifier``.
+
+A step's cost is the fit's wall time over its steps (epochs times batches),
+setup included for all; the median of ``--repeats`` runs, and its ratio to
+the MLP's median.
+
+    python benchmarks/bench_small_step.py [--repeats 7] [--epochs 50]
+"""
+
+import argparse
+import math
+import statistics
+import warnings
+
+import numpy as np
+import torch
+from _common import print_table, timed
+from sklearn.datasets import load_digits
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.neural_network import MLPClassifier, MLPRegressor
+
+from skl_sae import SparseAutoencoderTransformer, StackedSparseAutoencoderClassifier
+
+BATCH, UNITS = 200, 256
+
+
+def fits(epochs):
+    """``{name: fit(X, y)}``, each running ``epochs`` epochs of Adam in
+    batches of ``BATCH`` rows with no convergence check."""
+    fixed = dict(max_iter=epochs, tol=0.0, n_iter_no_change=epochs + 1, random_state=0)
+    mlp = dict(hidden_layer_sizes=(UNITS,), batch_size=BATCH, **fixed)
+    return {
+        "SparseAutoencoderTransformer(256)": lambda X, y: SparseAutoencoderTransformer(
+            UNITS, **fixed
+        ).fit(X),
+        "MLPRegressor((256,)).fit(X, X)": lambda X, y: MLPRegressor(**mlp).fit(X, X),
+        "StackedSparseAutoencoderClassifier((256,)), fine-tuning": (
+            lambda X, y: StackedSparseAutoencoderClassifier(
+                (UNITS,), pretrain_max_iter=0, **fixed
+            ).fit(X, y)
+        ),
+        "MLPClassifier((256,))": lambda X, y: MLPClassifier(**mlp).fit(X, y),
+    }
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--epochs", type=int, default=50)
+    args = parser.parse_args(argv)
+    X, y = load_digits(return_X_y=True)
+    X = (X / 16.0).astype(np.float64)
+    steps = args.epochs * math.ceil(len(X) / BATCH)
+    print(
+        f"torch {torch.__version__}, {torch.get_num_threads()} threads available; digits "
+        f"{X.shape[0]} x {X.shape[1]}, batches of {BATCH}, {UNITS} units, {args.epochs} "
+        f"epochs = {steps} steps\n"
+    )
+    runs = fits(args.epochs)
+    seconds = {name: [] for name in runs}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        for name, fit in runs.items():  # a first run of each, not timed
+            fit(X, y)
+        for _ in range(args.repeats):
+            for name, fit in runs.items():
+                seconds[name].append(timed(fit, X, y)[1])
+    per_step = {name: statistics.median(times) / steps * 1e3 for name, times in seconds.items()}
+    rows = []
+    for name, step_ms in per_step.items():
+        spread = f"{min(seconds[name]) / steps * 1e3:.3f}-{max(seconds[name]) / steps * 1e3:.3f}"
+        ratios = []
+        for peer in ("MLPRegressor((256,)).fit(X, X)", "MLPClassifier((256,))"):
+            ratios.append(f"{step_ms / per_step[peer]:.2f}")
+        rows.append([name, f"{step_ms:.3f}", spread, *ratios])
+    print_table(
+        [
+            "fit",
+            "ms a step (median)",
+            "min-max",
+            "/ MLPRegressor's",
+            "/ MLPClassifier's",
+        ],
+        rows,
+    )
+
+
+if __name__ == "__main__":
+    main()
