@@ -73,7 +73,7 @@ def main(argv=None):
     seconds = {name: [] for name in runs}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
-        for name, fit in runs.items():  # a first run of each, not timed
+        for fit in runs.values():  # a first run of each, not timed
             fit(X, y)
         for _ in range(args.repeats):
             for name, fit in runs.items():

@@ -200,16 +200,23 @@ class SparseCode(Activation):
         ``dead_latents`` (a :class:`~._statistics.DeadLatents`) is updated with the batch."""
         dead_latents.update(self.firing(output.codes))
         dead = dead_latents.mask()
+        k_aux = autoencoder.auxiliary_k
+        errors = autoencoder.errors(output, x)
+        if not counts_on_host(dead.device):
+            # On a GPU, no wait for the number of dead units: every unit's
+            # column, the live ones never picked, weighted by a tensor.
+            aux = auxiliary_codes(output.pre_activations, dead, k_aux, self.activation)
+            weight = (dead.sum().to(errors.dtype) / k_aux).clamp(max=1.0)
+            return weight * auxk_loss(autoencoder.auxiliary_errors(output, aux, x), errors)
         n_dead = int(dead.sum())
         if n_dead == 0:
             return output.codes.new_zeros(())
-        k_aux = autoencoder.auxiliary_k
         # The dead units' columns alone: their codes, then the atoms that decode them.
         units = dead.nonzero().squeeze(1)
         pre = output.pre_activations.index_select(1, units)
-        aux = auxiliary_codes(pre, dead.new_ones(n_dead), k_aux, self.activation)
+        aux = auxiliary_codes(pre, dead.new_ones(n_dead), k_aux, self.activation, n_dead)
         return min(n_dead / k_aux, 1.0) * auxk_loss(
-            autoencoder.auxiliary_errors(output, aux, x, units), autoencoder.errors(output, x)
+            autoencoder.auxiliary_errors(output, aux, x, units), errors
         )
 
 
@@ -730,9 +737,20 @@ def calibrate_codes_(layers, batches):
         layer.code.calibrate_(pre_activations(x) for x in batches())
 
 
-def auxiliary_codes(pre, dead, k_aux, activation="relu"):
+def counts_on_host(device):
+    """Whether AuxK reads the number of dead units on the host, to compute
+    on their columns alone: on the CPU, where reading it costs nothing; on
+    a GPU it would wait for the device at every step, and the loss takes
+    every unit's column instead (the same values)."""
+    return device.type == "cpu"
+
+
+def auxiliary_codes(pre, dead, k_aux, activation="relu", n_dead=None):
     """Codes of the AuxK loss: the ``k_aux`` largest pre-activations of the
     dead units in each sample, through ``f``; 0 for every live unit.
+    ``n_dead``, the number of dead units if known on the host, bounds the
+    codes kept; without it, nothing waits for the device (the units picked
+    beyond the dead ones get 0).
 
     Their gradient reaches the pre-activations as if ``f`` were the identity
     (a straight-through estimator): most dead units have a negative
@@ -744,6 +762,9 @@ def auxiliary_codes(pre, dead, k_aux, activation="relu"):
     with AuxK weighed 1).
     """
     masked = pre.masked_fill(~dead, -math.inf)
-    values, indices = masked.topk(min(k_aux, int(dead.sum())), dim=1, sorted=False)
+    count = pre.shape[1] if n_dead is None else n_dead
+    values, indices = masked.topk(min(k_aux, count), dim=1, sorted=False)
+    if n_dead is None:  # picks of live units (-inf) become 0, with no gradient
+        values = torch.where(dead[indices], values, torch.zeros_like(values))
     values = values + (ACTIVATIONS[activation](values) - values).detach()
     return torch.zeros_like(pre).scatter(1, indices, values)

@@ -26,7 +26,7 @@ _aten = torch.ops.aten
 
 #: ``through(grad, out)``: the gradient at an activation's input from the one
 #: at its output ``out``, in one pass (autograd's own backward kernels).
-_BACKWARDS = {
+BACKWARDS = {
     "sigmoid": _aten.sigmoid_backward,
     "relu": lambda grad, out: _aten.threshold_backward(grad, out, 0),
     "tanh": _aten.tanh_backward,
@@ -42,15 +42,15 @@ def supports(module, loss):
         type(module) is SparseAutoencoder
         and module.input_scale == 1.0
         and type(code) is Activation
-        and code.activation in _BACKWARDS
-        and module.output_activation in _BACKWARDS
+        and code.activation in BACKWARDS
+        and module.output_activation in BACKWARDS
         and loss.sparsity in (None, "kl", "l1")
         and loss.contractive_weight == 0
         and loss.auxk_weight == 0
     )
 
 
-def _activate_(values, activation):
+def activate_(values, activation):
     if activation != "identity":
         getattr(values, f"{activation}_")()
     return values
@@ -85,10 +85,10 @@ def loss_and_gradients(module, noisy, x, loss, weight=1.0):
     n_samples, n_features = x.shape
 
     # Forward.
-    codes = _activate_(torch.addmm(bias, noisy, weight_matrix.T), activation)
+    codes = activate_(torch.addmm(bias, noisy, weight_matrix.T), activation)
     n_units = codes.shape[1]
     beta = loss.penalty_weight(n_units)
-    output = _activate_(torch.addmm(module.decoder_bias, codes, decoder.T), output_activation)
+    output = activate_(torch.addmm(module.decoder_bias, codes, decoder.T), output_activation)
     residual = output - x
     errors = residual.square().mean(dim=1)
     value = errors.mean() / loss.scale
@@ -102,7 +102,7 @@ def loss_and_gradients(module, noisy, x, loss, weight=1.0):
         value += alpha * weight_decay(module.weights())
 
     # Backward, each term times weight.
-    grad_output = _BACKWARDS[output_activation](
+    grad_output = BACKWARDS[output_activation](
         residual.mul_(2 * weight / (n_samples * n_features * loss.scale)), output
     )
     grad_decoder = grad_output.T @ codes  # (n_features, n_units)
@@ -117,7 +117,7 @@ def loss_and_gradients(module, noisy, x, loss, weight=1.0):
         grad_codes = grad_output @ decoder
     if penalty == "l1":
         grad_codes.add_(codes.sign(), alpha=weight * beta / (n_units * n_samples))
-    grad_codes = _BACKWARDS[activation](grad_codes, codes)
+    grad_codes = BACKWARDS[activation](grad_codes, codes)
     grad_weight = grad_codes.T @ noisy
     if module.tied_weights:  # the decoder's gradient belongs to the same matrix
         grad_weight.add_(grad_decoder.T)

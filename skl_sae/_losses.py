@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import torch
 
 from . import _fused as fused
+from . import _fused_classifier as fused_classifier
 from . import _fused_sparse as fused_sparse
 from . import _sparse as sparse
 from ._codes import CODES, code_class
@@ -301,33 +302,55 @@ class ClassifierLoss:
 
     def __call__(self, module, x, y):
         if self.frozen:
-            with torch.no_grad(), _evaluating(module.layers[:-1]):
-                codes = module.encode(x)
-            logits = module.layers[-1](codes)
+            logits = module.layers[-1](self.frozen_codes(module, x))
         elif self.dropout > 0 and module.training:
             for layer in module.layers[:-1]:
-                x = self._drop(layer(x))
+                codes = layer(x)
+                x = codes * self.dropout_mask(codes)
             logits = module.layers[-1](x)
         else:
             logits = module(x)
         loss = torch.nn.functional.cross_entropy(logits, y)
         if self.alpha > 0:
-            loss = loss + self.alpha * weight_decay(self._weights(module))
+            loss = loss + self.alpha * weight_decay(self.trained_weights(module))
         return loss
 
-    def _drop(self, codes):
-        """``codes`` with each dropped (0) with probability ``dropout``, the
-        others scaled to keep their mean."""
+    def accumulate_gradients(self, module, x, y, weight=1.0):
+        """Add ``weight`` times the gradient of the training loss to the
+        parameters' ``.grad`` without autograd and return the weighted loss
+        (no gradient), where :mod:`._fused_classifier` covers the network
+        and the rows are dense; None otherwise (autograd's, see :func:`~._training.train_step`)."""
+        if not module.training or sparse.is_sparse(x) or not fused_classifier.supports(module):
+            return None
+        return fused_classifier.loss_and_gradients(module, x, y, self, weight)
+
+    @torch.no_grad()
+    def frozen_codes(self, module, x):
+        """The top hidden codes of ``x`` as inference computes them (eval
+        mode: BatchTopK's threshold), without gradient."""
+        with _evaluating(module.layers[:-1]):
+            return module.encode(x)
+
+    def dropout_mask(self, codes):
+        """What training multiplies ``codes`` by: each dropped (0) with
+        probability ``dropout``, the others scaled by ``1 / (1 - dropout)``
+        to keep their mean (drawn from ``generator``); None without dropout.
+        Training alone asks for it."""
+        if self.dropout == 0:
+            return None
         keep = 1.0 - self.dropout
-        mask = torch.empty_like(codes).bernoulli_(keep, generator=self.generator)
-        return codes * mask.div_(keep)
+        # Uniform draws in float32 compared with keep: ``bernoulli_`` drew
+        # the same masks at 2.3 times the cost (a 200 x 256 batch: 400 us,
+        # a quarter of a digits fine-tuning step).
+        uniform = torch.rand(codes.shape, generator=self.generator, device=codes.device)
+        return (uniform < keep).to(codes.dtype).div_(keep)
 
     def add_weight_decay_gradients_(self, module):
         """As :meth:`AutoencoderLoss.add_weight_decay_gradients_`."""
         if self.alpha > 0:
-            add_weight_decay_gradient_(self._weights(module), self.alpha)
+            add_weight_decay_gradient_(self.trained_weights(module), self.alpha)
 
-    def _weights(self, module):
+    def trained_weights(self, module):
         """The weights that training changes, and weight decay acts on."""
         return [module.layers[-1].weight] if self.frozen else module.weights()
 

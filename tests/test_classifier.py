@@ -364,7 +364,7 @@ def test_dropout_drops_hidden_codes_in_fine_tuning_and_keeps_their_mean():
     network = StackedNetwork(layers)
     loss = ClassifierLoss(dropout=0.25, generator=torch.Generator().manual_seed(1))
     codes = torch.rand(5, 3000) + 0.5
-    dropped = loss._drop(codes)
+    dropped = codes * loss.dropout_mask(codes)
     kept = dropped != 0
     assert abs(kept.double().mean().item() - 0.75) < 0.02
     torch.testing.assert_close(dropped[kept], codes[kept] / 0.75)

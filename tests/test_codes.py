@@ -194,3 +194,42 @@ def test_winner_take_all_counts_firing_on_the_winners_as_on_every_position():
 
 def test_winner_take_all_has_no_auxiliary_loss_since_no_unit_dies():
     assert WinnerTakeAll(3).auxiliary_loss(None, None, None, None) is None
+
+
+@pytest.mark.parametrize("sparse_rows", [False, True])
+@pytest.mark.parametrize("n_dead", [0, 3, 9])
+def test_auxk_without_a_wait_for_the_device_gives_the_same_loss(monkeypatch, sparse_rows, n_dead):
+    # On a GPU, AuxK never reads the number of dead units on the host: it
+    # computes on every unit's column. Both ways give the same loss and gradients.
+    import skl_sae._codes as codes_module
+    from skl_sae._modules import SparseAutoencoder
+
+    generator = torch.Generator().manual_seed(0)
+    module = SparseAutoencoder(
+        12, 10, activation="relu", code=TopK(2), unit_norm_decoder=True, generator=generator
+    ).double()
+    x = torch.rand(16, 12, generator=generator, dtype=torch.float64)
+    x[x < 0.5] = 0
+    if sparse_rows:  # read through their non-zeros (a linear decoder)
+        x = x.to_sparse_csr()
+    results = []
+    for on_host in (True, False):
+        monkeypatch.setattr(
+            codes_module, "counts_on_host", lambda device, on_host=on_host: on_host
+        )
+        tracker = DeadLatents(10, dead_after=1, device="cpu")
+        tracker.samples_since_fired[n_dead:] = -1000  # the others fired lately
+        module.zero_grad(set_to_none=True)
+        output = module.train()(x)
+        loss = module.encoder.code.auxiliary_loss(module, output, x, tracker)
+        if loss.requires_grad:
+            loss.backward()
+        gradients = [p.grad.clone() if p.grad is not None else None for p in module.parameters()]
+        results.append((loss.detach(), gradients))
+    (value, grads), (expected, expected_grads) = results[1], results[0]
+    torch.testing.assert_close(value, expected.to(value.dtype), rtol=1e-12, atol=1e-12)
+    for grad, expected_grad in zip(grads, expected_grads, strict=True):
+        if expected_grad is None:
+            assert grad is None or not grad.any()
+        else:
+            torch.testing.assert_close(grad, expected_grad, rtol=1e-10, atol=1e-12)

@@ -19,6 +19,7 @@ TORCH_LAYER = {
     "skl_sae._modules",
     "skl_sae._fused",
     "skl_sae._fused_sparse",
+    "skl_sae._fused_classifier",
     "skl_sae._losses",
 }
 

@@ -199,3 +199,31 @@ def test_weights_that_overflow_after_the_last_loss_raise_as_a_loss_that_overflow
         module.weight[0, 0] = float("nan")
     with pytest.raises(ValueError, match="Training diverged: the weights overflowed"):
         _training._check_finite_weights(module)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+@pytest.mark.parametrize("sparsity", ["kl", "topk", "batchtopk"])
+def test_an_epoch_on_a_gpu_waits_for_the_device_a_fixed_number_of_times(sparsity):
+    # Counts, statistics and AuxK's dead units stay on the device during an
+    # epoch: the number of synchronisations does not grow with its steps.
+    import warnings
+
+    from skl_sae import SparseAutoencoderTransformer
+
+    rng = np.random.default_rng(0)
+
+    def synchronisations(n_rows):
+        X = rng.random((n_rows, 32), dtype=np.float32)
+        sae = SparseAutoencoderTransformer(
+            64, sparsity=sparsity, k=4, batch_size=50, max_iter=1, device="cuda", random_state=0
+        )
+        torch.cuda.set_sync_debug_mode("warn")
+        try:
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                sae.fit(X)
+        finally:
+            torch.cuda.set_sync_debug_mode(0)
+        return sum("synchroniz" in str(w.message) for w in caught)
+
+    assert synchronisations(500) == synchronisations(1000)  # 10 steps, then 20

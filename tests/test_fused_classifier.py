@@ -1,0 +1,89 @@
+"""The hand-written loss and gradient of the stacked classifier equal autograd's."""
+
+import pytest
+import torch
+from gradients import loss_and_gradients
+
+from skl_sae._codes import TopK
+from skl_sae._fused_classifier import supports
+from skl_sae._layers import DenseLayer, StackedNetwork
+from skl_sae._losses import ClassifierLoss
+
+
+def _network(activations, code=None, dtype=torch.float64):
+    generator = torch.Generator().manual_seed(0)
+    sizes = [6, 9, 7][: len(activations) + 1]
+    layers = [
+        DenseLayer(n_in, n_out, activation=activation, generator=generator, dtype=dtype)
+        for n_in, n_out, activation in zip(sizes, sizes[1:], activations, strict=False)
+    ]
+    if code is not None:
+        layers[0] = DenseLayer(
+            6, 9, activation="relu", code=code, generator=generator, dtype=dtype
+        )
+    layers.append(DenseLayer(sizes[len(layers)], 4, activation="identity", generator=generator))
+    network = StackedNetwork(layers).to(dtype)
+    with torch.no_grad():
+        for layer in network.layers:
+            layer.bias.uniform_(-1, 1, generator=generator)
+    x = torch.rand(13, 6, generator=generator, dtype=dtype)
+    y = torch.randint(0, 4, (13,), generator=generator)
+    return network, x, y
+
+
+def _both(network, x, y, **loss_params):
+    """(value, gradients) by hand and by autograd, each from a dropout
+    generator seeded alike."""
+    results = []
+    for by_hand in (True, False):
+        generator = torch.Generator().manual_seed(3)
+        loss = ClassifierLoss(generator=generator, **loss_params)
+        results.append(loss_and_gradients(network, loss, x, y, by_hand=by_hand, weight=0.7))
+    return results
+
+
+@pytest.mark.parametrize("activations", [["sigmoid"], ["relu", "tanh"], ["identity", "sigmoid"]])
+@pytest.mark.parametrize("dropout", [0.0, 0.3])
+def test_the_fine_tuning_loss_by_hand_equals_autograds(activations, dropout):
+    network, x, y = _network(activations)
+    assert supports(network)
+    (value, grads), (expected_value, expected_grads) = _both(
+        network, x, y, alpha=1e-2, dropout=dropout
+    )
+    torch.testing.assert_close(value, expected_value, rtol=1e-12, atol=1e-12)
+    assert grads.keys() == expected_grads.keys() and len(grads) == 2 * len(network.layers)
+    for name in grads:
+        torch.testing.assert_close(grads[name], expected_grads[name], rtol=1e-10, atol=1e-12)
+
+
+def test_a_frozen_stack_trains_its_output_layer_alone_as_autograd_does():
+    network, x, y = _network(["sigmoid", "relu"])
+    (value, grads), (expected_value, expected_grads) = _both(
+        network, x, y, alpha=1e-2, frozen=True
+    )
+    torch.testing.assert_close(value, expected_value, rtol=1e-12, atol=1e-12)
+    assert grads.keys() == expected_grads.keys() == {"layers.2.weight", "layers.2.bias"}
+    for name in grads:
+        torch.testing.assert_close(grads[name], expected_grads[name], rtol=1e-10, atol=1e-12)
+
+
+def test_sparse_codes_and_evaluation_are_left_to_autograd():
+    network, x, y = _network(["sigmoid"], code=TopK(3))
+    assert not supports(network)
+    assert ClassifierLoss().accumulate_gradients(network.train(), x, y) is None
+    plain, x, y = _network(["sigmoid"])
+    assert ClassifierLoss().accumulate_gradients(plain.eval(), x, y) is None
+    rows = x.to_sparse_csr()  # read through its non-zeros, by autograd
+    assert ClassifierLoss().accumulate_gradients(plain.train(), rows, y) is None
+
+
+def test_a_fine_tuned_classifier_steps_as_through_autograd(digits, monkeypatch):
+    from skl_sae import StackedSparseAutoencoderClassifier, _fused_classifier
+
+    X, y = digits[0][:400], digits[1][:400]
+    params = dict(hidden_layer_sizes=(32,), pretrain_max_iter=2, max_iter=4, random_state=0)
+    by_hand = StackedSparseAutoencoderClassifier(**params).fit(X, y)
+    monkeypatch.setattr(_fused_classifier, "supports", lambda module: False)
+    through_autograd = StackedSparseAutoencoderClassifier(**params).fit(X, y)
+    for ours, theirs in zip(by_hand.coefs_, through_autograd.coefs_, strict=True):
+        torch.testing.assert_close(torch.as_tensor(ours), torch.as_tensor(theirs))
