@@ -8,6 +8,7 @@ from sklearn.impute import SimpleImputer
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from ._array_api import fit_in_namespace, method_in_namespace, to_numpy
 from ._base import BaseSparseAutoencoder, own_constraints
 from ._batches import apply_in_batches
 from ._callbacks import begin_fit_task, end_task
@@ -443,6 +444,7 @@ random_state, verbose, device
 
     # -- fitting ------------------------------------------------------------
 
+    @fit_in_namespace
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None):
         """Fit the autoencoder on ``X``, missing entries and all.
@@ -547,7 +549,7 @@ random_state, verbose, device
 
         squares, counts = squares_and_counts(Z, observed)
         # A column's standard deviation is its unit here (0 if constant).
-        spread = (self._high > self._low).astype(np.float64)
+        spread = (self._scaling["high"] > self._scaling["low"]).astype(np.float64)
         std = np.where(counts > 0, np.sqrt(squares / np.maximum(counts, 1)), spread)
         if held_out is not None:
             unit = np.where(std > 0, std, np.inf) ** 2
@@ -556,7 +558,7 @@ random_state, verbose, device
             count = sum(draw[1][std > 0].sum() for draw in draws)
             if count > 0:
                 std = std * np.sqrt(ratio_squares / count)
-        return std * self._scale
+        return std * self._scaling["scale"]
 
     @staticmethod
     def _reconstruct(module, rows):
@@ -579,26 +581,35 @@ random_state, verbose, device
             )
         statistics = np.asarray(self.initial_imputer_.statistics_, dtype=np.float64)
         kept = np.ones_like(trained) if self.keep_empty_features else ~np.isnan(statistics)
-        self._trained, self._trained_out = trained, np.flatnonzero(trained[kept])
         values = np.where(missing, np.nan, X)[:, trained]
-        self._low, self._high = np.nanmin(values, axis=0), np.nanmax(values, axis=0)
-        self._center = statistics[trained]
-        size = np.maximum(np.abs(self._low), np.abs(self._high))  # (no overflow near 1e308)
+        low, high = np.nanmin(values, axis=0), np.nanmax(values, axis=0)
+        size = np.maximum(np.abs(low), np.abs(high))  # (no overflow near 1e308)
         size = np.where(size > 0, size, 1.0)
         scale = np.nanstd(values / size, axis=0) * size
-        self._scale = np.where(scale > 0, scale, 1.0)
+        # On the host as the imputer's computations are, in a dict: never
+        # moved to another Array API namespace (move_fitted_arrays), and
+        # pickled as plain values.
+        self._scaling = {
+            "trained": trained,
+            "trained_out": np.flatnonzero(trained[kept]),
+            "low": low,
+            "high": high,
+            "center": statistics[trained],
+            "scale": np.where(scale > 0, scale, 1.0),
+        }
         columns = None if trained.all() else np.flatnonzero(trained)
         self._regions = None if self.image_shape_ is None else (self.image_shape_, columns)
 
     def _scaled(self, X, missing):
         """The trained columns of ``X`` centred and scaled, missing entries
         at 0 (the initial fill), and the mask of observed entries."""
-        observed = ~missing[:, self._trained]
-        Z = (X[:, self._trained] - self._center) / self._scale
+        observed = ~missing[:, self._scaling["trained"]]
+        Z = (X[:, self._scaling["trained"]] - self._scaling["center"]) / self._scaling["scale"]
         return np.where(observed, Z, 0.0).astype(X.dtype, copy=False), observed
 
     # -- imputing -----------------------------------------------------------
 
+    @method_in_namespace
     def transform(self, X):
         """Impute the missing entries of ``X``.
 
@@ -624,19 +635,20 @@ random_state, verbose, device
         Z, observed = self._scaled(X, missing)
         if not observed.all():
             module = self._get_module().eval()
-            low = (self._low - self._center) / self._scale
-            high = (self._high - self._center) / self._scale
+            low = (self._scaling["low"] - self._scaling["center"]) / self._scaling["scale"]
+            high = (self._scaling["high"] - self._scaling["center"]) / self._scaling["scale"]
             filled = np.where(observed, Z, np.nan)  # the network reads NaN as unknown
             for done in range(1, self.n_fill_iter + 1):
                 reconstruction = self._reconstruct(module, filled)
                 if self.sample_posterior and done == self.n_fill_iter:
                     noise = check_random_state(self.random_state).standard_normal(Z.shape)
-                    reconstruction = reconstruction + noise * (self.residual_std_ / self._scale)
+                    spread = to_numpy(self.residual_std_) / self._scaling["scale"]
+                    reconstruction = reconstruction + noise * spread
                 filled = np.where(observed, Z, np.clip(reconstruction, low, high))
-            trained = imputed[:, self._trained_out]
-            values = filled * self._scale + self._center
+            trained = imputed[:, self._scaling["trained_out"]]
+            values = filled * self._scaling["scale"] + self._scaling["center"]
             trained[~observed] = values[~observed]
-            imputed[:, self._trained_out] = trained
+            imputed[:, self._scaling["trained_out"]] = trained
         return self._concatenate_indicator(imputed, indicator)
 
     def get_feature_names_out(self, input_features=None):
@@ -732,4 +744,5 @@ random_state, verbose, device
         tags = super().__sklearn_tags__()
         tags.input_tags.sparse = False
         tags.transformer_tags.preserves_dtype = ["float64", "float32"]
+        tags.array_api_support = True
         return tags

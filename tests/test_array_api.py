@@ -178,3 +178,18 @@ def test_the_model_runs_on_its_device_and_results_return_to_the_inputs(rows, dis
 def test_without_dispatch_a_cuda_tensor_is_refused_as_numpy_refuses_it(rows):
     with pytest.raises(TypeError, match="cuda"):
         small().fit(torch.as_tensor(rows[0], device="cuda"))
+
+
+def test_an_imputer_fills_a_tensor_in_its_namespace(rows, dispatch):
+    from skl_sae import SparseAutoencoderImputer
+
+    X = torch.as_tensor(rows[0]).clone()
+    X[::3, 5] = float("nan")
+    imputer = SparseAutoencoderImputer(n_components=8, max_iter=3, random_state=0).fit(X)
+    assert isinstance(imputer.residual_std_, torch.Tensor)
+    filled = imputer.transform(X)
+    assert isinstance(filled, torch.Tensor) and not torch.isnan(filled).any()
+    observed = ~torch.isnan(X)
+    assert torch.equal(filled[observed], X[observed])
+    loaded = pickle.loads(pickle.dumps(imputer))
+    assert isinstance(loaded.residual_std_, np.ndarray)
