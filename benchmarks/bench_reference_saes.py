@@ -20,8 +20,8 @@ steps, in one process, on one torch thread each:
 JumpReLU is compared at equal L0: skl_sae with ``code_params={"target_l0":
 k}`` and SAELens with its ``"quadratic"`` sparsity loss and ``target_l0=k``;
 skl_sae's JumpReLU at its defaults (no target) is reported too. Matryoshka
-uses the same nested widths for both (skl_sae's default prefixes, 1/16 and
-1/4 of the units).
+uses the same nested widths for both (skl_sae's default prefixes, 1/4 and
+1/2 of the units).
 
 For each, on the 10,000 test images: the normalized MSE (squared error over
 the squared distance to the training mean), the mean number of active codes

@@ -36,6 +36,7 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 from sklearn import get_config
+from sklearn.utils.validation import check_is_fitted
 
 from ._sklearn import get_namespace_and_device, move_to
 
@@ -60,10 +61,6 @@ class Namespace(NamedTuple):
     xp: object
     device: object
 
-    @property
-    def is_torch(self):
-        return "torch" in self.xp.__name__.split(".")
-
     def describe(self):
         return f"{self.xp.__name__} on {self.device}"
 
@@ -87,6 +84,8 @@ def to_numpy(array):
     """``array`` (a torch tensor or another library's array) as numpy, on
     the host; anything else as it is."""
     if isinstance(array, torch.Tensor):
+        if array.dtype in (torch.bfloat16, torch.float16):  # (numpy has no bfloat16)
+            array = array.float()
         return array.detach().cpu().resolve_conj().resolve_neg().numpy()
     if array is None or isinstance(array, np.ndarray) or not hasattr(array, "__dlpack__"):
         return array
@@ -134,7 +133,7 @@ def _converted(value, convert, test):
 def fitted_namespace(estimator):
     """The :class:`Namespace` of the arrays a fitted ``estimator`` holds
     (alone or in lists); None for numpy's."""
-    for value in vars(estimator).values():
+    for _, value in _fitted_attributes(estimator):
         for array in _foreign_arrays(value):
             xp, _, device = get_namespace_and_device(array)
             return Namespace(xp, device)
@@ -144,16 +143,23 @@ def fitted_namespace(estimator):
 def move_fitted_arrays(estimator, namespace):
     """Move the numeric numpy arrays that ``estimator`` holds as attributes
     (alone or in lists) to ``namespace`` (labels of strings stay numpy)."""
-    for key, value in list(vars(estimator).items()):
+    for key, value in _fitted_attributes(estimator):
         moved = _converted(
             value, lambda a: from_numpy(a, namespace), lambda a: isinstance(a, np.ndarray)
         )
         setattr(estimator, key, moved)
 
 
+def _fitted_attributes(estimator):
+    """``(name, value)`` of ``estimator``'s attributes but its parameters
+    (which a fit never changes)."""
+    parameters = set(estimator.get_params(deep=False))
+    return [(key, value) for key, value in vars(estimator).items() if key not in parameters]
+
+
 def move_fitted_arrays_to_numpy(estimator):
     """The inverse of :func:`move_fitted_arrays`, before a fit continues."""
-    for key, value in list(vars(estimator).items()):
+    for key, value in _fitted_attributes(estimator):
         setattr(estimator, key, _converted(value, to_numpy, _is_foreign))
 
 
@@ -182,8 +188,8 @@ def check_same_namespace(estimator, X, method):
         raise ValueError(
             f"Inputs passed to {type(estimator).__name__}.{method}() must use the same "
             "namespace and the same device as those passed to fit(): fit had "
-            f"{describe(fitted)}, {method} has {describe(given)}. Refit on such inputs, "
-            "or move the estimator with sklearn.utils._array_api.move_estimator_to."
+            f"{describe(fitted)}, {method} has {describe(given)}. Pass inputs like fit's, "
+            "or refit on such inputs."
         )
 
 
@@ -209,6 +215,8 @@ def fit_in_namespace(fit):
         try:
             with _outermost():
                 move_fitted_arrays_to_numpy(self)
+                args = [to_numpy(arg) for arg in args]
+                kwargs = {key: to_numpy(value) for key, value in kwargs.items()}
                 result = fit(self, to_numpy(X), to_numpy(y), *args, **kwargs)
         except BaseException:
             vars(self).clear()
@@ -233,6 +241,7 @@ def method_in_namespace(method):
         if _INSIDE.get() or not get_config()["array_api_dispatch"]:
             return method(self, X, *args, **kwargs)
         name = method.__name__
+        check_is_fitted(self)  # (before the namespaces: an unfitted model has none)
         check_same_namespace(self, X, name)
         namespace = input_namespace(X)
         with _outermost():

@@ -358,31 +358,39 @@ class MatryoshkaBatchTopK(BatchTopK):
         Mean number of codes kept per sample.
     activation : str
         ``f``, applied before ranking the codes.
-    prefixes : sequence of int or float, default=(1/16, 1/4)
+    prefixes : sequence of int or float, default=(1/4, 1/2)
         The inner prefixes: an int is a number of units, a float in (0, 1)
         a fraction of the layer's units (rounded, at least 1), which follows
         the layer's size. Widths at or above the layer's size add nothing
-        (the whole dictionary is always one level).
+        (the whole dictionary is always one level). The default was (1/16,
+        1/4): on MNIST (20,000 images, 1,024 units, k=32) a level of a
+        sixteenth of the units took 24 of the 32 codes, and the levels
+        above it reconstructed 26% (256 units) and 13% (the whole) worse
+        than a BatchTopK of their width at their number of codes; with
+        (1/4, 1/2) each level is within 4% of it, and the whole 9% better
+        (also (1/8, 1/2): 8%, 10%, 2% better; (1/4,): 3%, 7% better). On
+        the digits (256 units, k=8, three splits) every choice was within
+        5% of BatchTopK or better, (1/4, 1/2) 2% to 11% better.
     momentum : float, default=0.01
         Weight of each batch in the threshold's moving average.
     dtype : torch.dtype, default=None
         Dtype of the ``threshold`` buffer.
     """
 
-    hyperparameters = {"prefixes": ((1 / 16, 1 / 4), [tuple, list])}
+    hyperparameters = {"prefixes": ((1 / 4, 1 / 2), [tuple, list])}
 
-    def __init__(self, k, activation="relu", prefixes=(1 / 16, 1 / 4), momentum=0.01, dtype=None):
+    def __init__(self, k, activation="relu", prefixes=(1 / 4, 1 / 2), momentum=0.01, dtype=None):
         super().__init__(k, activation, momentum=momentum, dtype=dtype)
         self.prefixes = tuple(prefixes)
 
     @classmethod
     def from_params(
-        cls, activation, n_units, *, k=None, prefixes=(1 / 16, 1 / 4), scale=1.0, dtype=None
+        cls, activation, n_units, *, k=None, prefixes=(1 / 4, 1 / 2), scale=1.0, dtype=None
     ):
         return cls(k, activation, prefixes, dtype=dtype)
 
     @classmethod
-    def check_units(cls, n_units, *, k, prefixes=(1 / 16, 1 / 4)):
+    def check_units(cls, n_units, *, k, prefixes=(1 / 4, 1 / 2)):
         """As BatchTopK's, and each prefix a positive int or a fraction in (0, 1)."""
         super().check_units(n_units, k=k)
         for prefix in prefixes:
@@ -764,7 +772,13 @@ def auxiliary_codes(pre, dead, k_aux, activation="relu", n_dead=None):
     masked = pre.masked_fill(~dead, -math.inf)
     count = pre.shape[1] if n_dead is None else n_dead
     values, indices = masked.topk(min(k_aux, count), dim=1, sorted=False)
-    if n_dead is None:  # picks of live units (-inf) become 0, with no gradient
-        values = torch.where(dead[indices], values, torch.zeros_like(values))
+    if n_dead is not None:
+        values = values + (ACTIVATIONS[activation](values) - values).detach()
+        return torch.zeros_like(pre).scatter(1, indices, values)
+    # Picks of live units (-inf) give 0, before f (no infinity in it) and
+    # after (f(0) is not 0 for every f), with no gradient.
+    picked = dead[indices]
+    values = torch.where(picked, values, torch.zeros_like(values))
     values = values + (ACTIVATIONS[activation](values) - values).detach()
+    values = torch.where(picked, values, torch.zeros_like(values))
     return torch.zeros_like(pre).scatter(1, indices, values)

@@ -12,11 +12,12 @@ to 347 MB over four runs, where it holds 205 MB). :func:`loss_and_gradients`
 computes the same loss and writes its gradients block by block of features
 into buffers kept from step to step (the same fit: 272 to 290 MB, as fast),
 with one product of the transposed rows for both weights' gradients. AuxK's
-term, on the steps where units are dead, still goes through autograd, from
-the pre-activations. :class:`~._losses.AutoencoderLoss` uses it in training
-whenever the model and the loss are of that kind (:func:`supports`);
-``tests/test_fused_sparse.py`` holds the two to the same values and
-gradients."""
+term still goes through autograd, from the pre-activations: on the CPU on
+the steps where units are dead, on a GPU on every step (its count of dead
+units stays on the device, see :func:`~._codes.counts_on_host`).
+:class:`~._losses.AutoencoderLoss` uses it in training whenever the model
+and the loss are of that kind (:func:`supports`); ``tests/test_fused_sparse.py``
+holds the two to the same values and gradients."""
 
 import torch
 

@@ -193,3 +193,18 @@ def test_an_imputer_fills_a_tensor_in_its_namespace(rows, dispatch):
     assert torch.equal(filled[observed], X[observed])
     loaded = pickle.loads(pickle.dumps(imputer))
     assert isinstance(loaded.residual_std_, np.ndarray)
+
+
+def test_parameters_stay_as_given_and_an_unfitted_model_says_so(rows, dispatch):
+    from sklearn.exceptions import NotFittedError
+
+    X, y = torch.as_tensor(rows[0]), torch.as_tensor(rows[1])
+    sizes = np.array([8])
+    classifier = StackedSparseAutoencoderClassifier(sizes, pretrain_max_iter=1, max_iter=2)
+    classifier.fit(X, y)
+    assert classifier.hidden_layer_sizes is sizes  # a fit never changes a parameter
+    with pytest.raises(NotFittedError):
+        small().transform(X)
+    stream = StackedSparseAutoencoderClassifier((8,), pretrain_max_iter=1, max_iter=2)
+    stream.partial_fit(X[:100], y[:100], classes=torch.arange(10))  # every array as numpy
+    assert isinstance(stream.classes_, torch.Tensor)

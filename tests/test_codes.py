@@ -196,17 +196,22 @@ def test_winner_take_all_has_no_auxiliary_loss_since_no_unit_dies():
     assert WinnerTakeAll(3).auxiliary_loss(None, None, None, None) is None
 
 
-@pytest.mark.parametrize("sparse_rows", [False, True])
+@pytest.mark.parametrize(
+    ("sparse_rows", "activation"), [(False, "relu"), (True, "relu"), (False, "sigmoid")]
+)
 @pytest.mark.parametrize("n_dead", [0, 3, 9])
-def test_auxk_without_a_wait_for_the_device_gives_the_same_loss(monkeypatch, sparse_rows, n_dead):
+def test_auxk_without_a_wait_for_the_device_gives_the_same_loss(
+    monkeypatch, sparse_rows, activation, n_dead
+):
     # On a GPU, AuxK never reads the number of dead units on the host: it
     # computes on every unit's column. Both ways give the same loss and gradients.
     import skl_sae._codes as codes_module
     from skl_sae._modules import SparseAutoencoder
 
     generator = torch.Generator().manual_seed(0)
+    code = TopK(2, activation=activation)
     module = SparseAutoencoder(
-        12, 10, activation="relu", code=TopK(2), unit_norm_decoder=True, generator=generator
+        12, 10, activation=activation, code=code, unit_norm_decoder=True, generator=generator
     ).double()
     x = torch.rand(16, 12, generator=generator, dtype=torch.float64)
     x[x < 0.5] = 0

@@ -201,11 +201,11 @@ def test_matryoshka_prefixes_reconstruct_alone_where_batchtopk_needs_the_whole(d
     X, _ = digits
     plain = small(sparsity="batchtopk", n_components=64, k=8, max_iter=60).fit(X)
     nested = small(sparsity="matryoshka_batchtopk", n_components=64, k=8, max_iter=60).fit(X)
-    assert nested.code_params_ == {"k": 8, "prefixes": (1 / 16, 1 / 4)}
-    for width in (4, 16):  # the default prefixes of 64 units
+    assert nested.code_params_ == {"k": 8, "prefixes": (1 / 4, 1 / 2)}
+    for width in (16, 32):  # the default prefixes of 64 units
         assert _nmse_of_prefix(nested, X, width) < 0.8 * _nmse_of_prefix(plain, X, width)
-    # The whole dictionary gives up a little of BatchTopK's reconstruction.
-    assert _nmse_of_prefix(nested, X, 64) < 1.3 * _nmse_of_prefix(plain, X, 64)
+    # The whole dictionary gives up little of BatchTopK's reconstruction, if any.
+    assert _nmse_of_prefix(nested, X, 64) < 1.1 * _nmse_of_prefix(plain, X, 64)
     assert nested.l0_ == pytest.approx(8, rel=0.15)
 
 
