@@ -348,9 +348,9 @@ class MatryoshkaBatchTopK(BatchTopK):
     (:meth:`nested_errors`), as in the paper and SAELens. It was their mean,
     which left AuxK and weight decay three times the weight that they have
     beside a BatchTopK's error: on MNIST (20,000 images, 1,024 units, k=32,
-    ``bench_reference_saes.py``) the sum reconstructs the test images
-    with an NMSE of 0.114 against 0.121, and the prefixes of 64 and 256
-    units 0.195 and 0.127 against 0.197 and 0.133.
+    ``bench_reference_saes.py``, prefixes of 64 and 256 units) the sum
+    reconstructs the test images with an NMSE of 0.114 against 0.121, and
+    the prefixes 0.195 and 0.127 against 0.197 and 0.133.
 
     Parameters
     ----------
