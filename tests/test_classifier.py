@@ -382,3 +382,17 @@ def test_dropout_is_reproducible_and_changes_the_fine_tuned_network(split):
     again = small(max_iter=5, dropout=0.5).fit(X_train, y_train)
     np.testing.assert_array_equal(dropped.predict_proba(X_test), again.predict_proba(X_test))
     assert not np.allclose(dropped.predict_proba(X_test), plain.predict_proba(X_test))
+
+
+def test_fine_tuning_takes_its_own_step_size(split):
+    X_train, _, y_train, _ = split
+    same = small(max_iter=3).fit(X_train, y_train)
+    assert same.fine_tune_learning_rate_ == same.learning_rate_init
+    slower = small(max_iter=3, fine_tune_learning_rate=1e-3).fit(X_train, y_train)
+    assert slower.fine_tune_learning_rate_ == 1e-3
+    assert slower._optimizer.lr == 1e-3  # fine-tuning's optimizer
+    # Pre-training is the same for both: only the fine-tuned weights differ.
+    assert not np.allclose(same.coefs_[0], slower.coefs_[0])
+    frozen = small(max_iter=3, fine_tune=False, fine_tune_learning_rate=1e-3).fit(X_train, y_train)
+    assert frozen.fine_tune_learning_rate_ is None
+    assert frozen._optimizer.lr == frozen.learning_rate_init  # the softmax layer's
