@@ -16,6 +16,11 @@ import torch
 
 from ._functional import select_units
 
+#: The most rows of a boolean mask that :func:`firing_counts` counts as
+#: booleans (measured: 2.5 times faster than floats up to some thousands of
+#: rows, 4 times slower at 20,000).
+BOOLEAN_ROWS = 4096
+
 
 class CodeStatistics:
     """What the codes did during the last complete pass over the training data.
@@ -113,10 +118,14 @@ class CodeStatistics:
 
 def firing_counts(fired):
     """Per unit, the rows of the (rows, units) boolean mask ``fired`` on
-    which it fired, as floats: summed as floats, whose reduction along the
-    rows is faster than the booleans' (a convolutional code's 156,800 x 64
-    rows: 4 ms against 27 on two threads, 26 against 44 on one); in float64
-    beyond the integers that float32 holds exactly."""
+    which it fired. Up to :data:`BOOLEAN_ROWS` rows (a training batch)
+    the booleans are counted as they are, in integers (200 x 256: 13 us
+    against 35 as floats, on one thread); beyond, summed as floats, whose
+    reduction along many rows is faster than the booleans' (a convolutional
+    code's 156,800 x 64 rows: 4 ms against 27 on two threads, 26 against 44
+    on one), in float64 beyond the integers that float32 holds exactly."""
+    if fired.shape[0] <= BOOLEAN_ROWS:
+        return torch.count_nonzero(fired, dim=0)
     dtype = torch.float32 if fired.shape[0] < 2**24 else torch.float64
     return fired.to(dtype).sum(dim=0)
 
