@@ -33,3 +33,18 @@ def digits():
     """sklearn's 8x8 digits scaled to [0, 1], as float64."""
     data = load_digits()
     return data.data / 16.0, data.target
+
+
+def pytest_collection_modifyitems(config, items):
+    """scikit-learn's Array API checks (``check_array_api_*`` in
+    ``test_common.py``) run in the default run for the first configuration of
+    each estimator class, and for every configuration with the slow tests:
+    the conversions they check are the same for all of a class's configurations."""
+    first = {}
+    for item in items:
+        if item.path.name != "test_common.py" or "check_array_api" not in item.name:
+            continue
+        instance = item.name.split("[", 1)[1].split("-check_array_api", 1)[0]
+        estimator_class = instance.split("(", 1)[0]
+        if first.setdefault(estimator_class, instance) != instance:
+            item.add_marker(pytest.mark.slow)
