@@ -38,6 +38,7 @@ import torch
 from sklearn import get_config
 from sklearn.utils.validation import check_is_fitted
 
+from ._persistence import transaction
 from ._sklearn import get_namespace_and_device, move_to
 
 #: Whether a call of a decorated method is under way: the calls it makes of
@@ -100,12 +101,6 @@ def from_numpy(array, namespace):
     return move_to(array, xp=namespace.xp, device=namespace.device)
 
 
-def to_input_device(tensor, namespace):
-    """The torch result ``tensor`` on the device of the input (``namespace``
-    of a torch tensor)."""
-    return tensor.to(namespace.device)
-
-
 def _foreign_arrays(value):
     """The arrays of other libraries than numpy in ``value`` (an array, or a
     list or tuple of them)."""
@@ -163,13 +158,6 @@ def move_fitted_arrays_to_numpy(estimator):
         setattr(estimator, key, _converted(value, to_numpy, _is_foreign))
 
 
-def numpy_state(state):
-    """A ``__getstate__`` dict with the arrays of other libraries as numpy:
-    a pickle holds numpy arrays only (and loads on a machine without the
-    GPU it was fitted on)."""
-    return {key: _converted(value, to_numpy, _is_foreign) for key, value in state.items()}
-
-
 def check_same_namespace(estimator, X, method):
     """Raise where dispatch is on and ``X`` is of another namespace or
     device than the arrays ``estimator`` was fitted on, in scikit-learn's
@@ -193,10 +181,16 @@ def check_same_namespace(estimator, X, method):
         )
 
 
+def dispatched_tensor(X):
+    """Whether ``X`` is a torch tensor under dispatch: what a method that an
+    estimator lists in its ``_torch_methods`` reads as it is."""
+    return isinstance(X, torch.Tensor) and get_config()["array_api_dispatch"]
+
+
 def is_direct(estimator, X, method):
     """Whether ``estimator.method`` reads the torch tensor ``X`` as it is
     (it lists ``method`` in its ``_torch_methods``)."""
-    return isinstance(X, torch.Tensor) and method in getattr(estimator, "_torch_methods", ())
+    return dispatched_tensor(X) and method in getattr(estimator, "_torch_methods", ())
 
 
 def fit_in_namespace(fit):
@@ -211,17 +205,11 @@ def fit_in_namespace(fit):
         if _INSIDE.get() or not get_config()["array_api_dispatch"]:
             return fit(self, X, y, *args, **kwargs)
         namespace = input_namespace(X)
-        saved = dict(vars(self))
-        try:
-            with _outermost():
-                move_fitted_arrays_to_numpy(self)
-                args = [to_numpy(arg) for arg in args]
-                kwargs = {key: to_numpy(value) for key, value in kwargs.items()}
-                result = fit(self, to_numpy(X), to_numpy(y), *args, **kwargs)
-        except BaseException:
-            vars(self).clear()
-            vars(self).update(saved)
-            raise
+        with transaction(self), _outermost():
+            move_fitted_arrays_to_numpy(self)
+            args = [to_numpy(arg) for arg in args]
+            kwargs = {key: to_numpy(value) for key, value in kwargs.items()}
+            result = fit(self, to_numpy(X), to_numpy(y), *args, **kwargs)
         if namespace is not None:
             move_fitted_arrays(self, namespace)
         return result
@@ -249,9 +237,7 @@ def method_in_namespace(method):
                 return method(self, X, *args, **kwargs)
             if is_direct(self, X, name):
                 result = method(self, X, *args, **kwargs)
-                if isinstance(result, torch.Tensor):
-                    return to_input_device(result, namespace)
-                return result
+                return result.to(X.device) if isinstance(result, torch.Tensor) else result
             return from_numpy(method(self, to_numpy(X), *args, **kwargs), namespace)
 
     return wrapper

@@ -7,9 +7,9 @@ import numpy as np
 from sklearn.base import BaseEstimator, OutlierMixin
 from sklearn.utils.validation import check_is_fitted
 
-from ._array_api import fit_in_namespace, method_in_namespace, numpy_state, to_numpy
+from ._array_api import fit_in_namespace, method_in_namespace, to_numpy
 from ._callbacks import CallbackSupportMixin, begin_fit_task, end_task, stage_task
-from ._persistence import transaction
+from ._persistence import numpy_state, transaction
 from ._sklearn import Interval, StrOptions, _fit_context
 from ._transformer import SparseAutoencoderTransformer
 from ._validation import validate_rows

@@ -15,7 +15,7 @@ from contextlib import contextmanager
 import numpy as np
 import torch
 
-from ._array_api import numpy_state
+from ._sklearn import move_to
 from ._statistics import DeadLatents
 from ._training import History
 
@@ -39,9 +39,12 @@ def transaction(estimator):
 
 
 def _as_numpy(value):
-    """``value`` with its tensors (in dicts, lists and tuples) as numpy arrays."""
+    """``value`` with its tensors and the arrays of other Array API
+    libraries (in dicts, lists and tuples) as numpy arrays."""
     if isinstance(value, torch.Tensor):
         return value.detach().cpu().numpy()
+    if hasattr(value, "__array_namespace__") and not isinstance(value, np.ndarray):
+        return move_to(value, xp=np, device="cpu")
     if isinstance(value, dict):
         return {key: _as_numpy(item) for key, item in value.items()}
     if isinstance(value, list | tuple):
@@ -58,6 +61,13 @@ def _as_tensors(value):
     if isinstance(value, list | tuple):
         return type(value)(_as_tensors(item) for item in value)
     return value
+
+
+def numpy_state(state):
+    """A ``__getstate__`` dict with its tensors and other libraries' arrays
+    (fitted under Array API dispatch) as numpy: a pickle holds numpy arrays
+    only, and loads on a machine without the GPU it was fitted on."""
+    return {key: _as_numpy(value) for key, value in state.items()}
 
 
 class NumpyState:

@@ -7,11 +7,10 @@ from numbers import Integral
 import numpy as np
 import scipy.sparse as sp
 import torch
-from sklearn import get_config
 from sklearn.base import ClassNamePrefixFeaturesOutMixin, TransformerMixin
 from sklearn.utils.validation import check_array, check_is_fitted
 
-from ._array_api import fit_in_namespace, method_in_namespace
+from ._array_api import dispatched_tensor, fit_in_namespace, method_in_namespace
 from ._base import BaseSparseAutoencoder, own_constraints
 from ._batches import apply_in_batches
 from ._callbacks import begin_fit_task, end_task
@@ -680,7 +679,7 @@ class SparseAutoencoderTransformer(
         device (:mod:`._array_api`)."""
         if not reset:
             check_is_fitted(self)
-            if _read_directly(X):
+            if dispatched_tensor(X):
                 expected = f"{type(self).__name__} is expecting {self.n_features_in_} features"
                 return check_tensor(X, self.n_features_in_, expected + " as input")
         return validate_rows(
@@ -728,7 +727,7 @@ class SparseAutoencoderTransformer(
         """``X`` checked as codes to decode: ``width`` features, which
         ``expected`` names in the error. Memory maps are checked as they are
         read."""
-        if _read_directly(X):
+        if dispatched_tensor(X):
             return check_tensor(X, width, expected)
         if is_streamed(X):
             check_memory_map(X)
@@ -788,12 +787,6 @@ class SparseAutoencoderTransformer(
         tags.transformer_tags.preserves_dtype = ["float64", "float32"]
         tags.array_api_support = True
         return tags
-
-
-def _read_directly(X):
-    """Whether ``X`` is a torch tensor that inference reads as it is (Array
-    API dispatch is on)."""
-    return isinstance(X, torch.Tensor) and get_config()["array_api_dispatch"]
 
 
 def input_scale(X, output_activation):
