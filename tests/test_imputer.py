@@ -281,6 +281,7 @@ def test_draws_vary_with_random_state_and_spread_as_the_residuals(table):
     )
 
 
+@pytest.mark.slow  # (2 to 3 s)
 def test_draws_from_a_calibrated_spread_cover_about_nine_tenths_at_90_percent():
     X = load_diabetes().data
     rng = np.random.default_rng(0)

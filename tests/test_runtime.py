@@ -147,6 +147,7 @@ def test_resolve_device_takes_a_torch_device():
     assert resolve_device(torch.device("cpu")) == torch.device("cpu")
 
 
+@pytest.mark.slow  # (2 to 3 s)
 def test_joblib_workers_share_the_cores_instead_of_oversubscribing():
     n_cores = os.cpu_count()
     inside = Parallel(n_jobs=2)(delayed(_threads_inside)() for _ in range(2))

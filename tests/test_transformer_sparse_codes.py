@@ -197,6 +197,7 @@ def _nmse_of_prefix(sae, X, width):
     return error / np.sum((X - X.mean(axis=0)) ** 2)
 
 
+@pytest.mark.slow  # (2 to 3 s)
 def test_matryoshka_prefixes_reconstruct_alone_where_batchtopk_needs_the_whole(digits):
     X, _ = digits
     plain = small(sparsity="batchtopk", n_components=64, k=8, max_iter=60).fit(X)
