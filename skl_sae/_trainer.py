@@ -40,7 +40,7 @@ from ._distributed import (
 from ._losses import AutoencoderLoss, LossTerms, reconstruction_objective
 from ._statistics import CodeStatistics, DeadLatents
 from ._structure import StructureLearning, initial_components, resolve_max_components
-from ._training import EpochHook, History, fit_loop, make_optimizer
+from ._training import EpochHook, History, StepSizeDecay, fit_loop, make_optimizer
 
 #: The most memory that one dense training batch of ``batch_size="auto"`` may
 #: take: rows of wide data are fewer (and one batch's activations, outputs and
@@ -97,6 +97,11 @@ class Schedule:
     max_iter: int = 200
     tol: float = 1e-4
     n_iter_no_change: int = 10
+    learning_rate: str = "constant"
+    """``"adaptive"``: the minibatch solvers' step size is divided by 10 after
+    ``n_iter_no_change // 2`` epochs without improvement, twice, before the
+    loop stops after ``n_iter_no_change`` (:class:`~._training.StepSizeDecay`);
+    only where the loop checks convergence."""
     shuffle: bool = True
     verbose: bool = False
     check_convergence: bool = True
@@ -572,6 +577,15 @@ def train_run(schedule, run, *, device, generator, incremental=False, hooks=()):
     history = run.history
     if history is not None and not incremental:
         history.best_loss, history.no_improvement_count = np.inf, 0
+    check_convergence = schedule.check_convergence and not incremental
+    if schedule.learning_rate == "adaptive" and check_convergence and schedule.solver != "lbfgs":
+        decay = StepSizeDecay(
+            optimizer,
+            patience=schedule.n_iter_no_change // 2,
+            verbose=schedule.verbose,
+            name=schedule.name,
+        )
+        hooks = [*hooks, decay]
     history = fit_loop(
         run.module,
         run.loss_fn,
@@ -587,7 +601,7 @@ def train_run(schedule, run, *, device, generator, incremental=False, hooks=()):
         history=history,
         verbose=schedule.verbose,
         hooks=hooks,
-        check_convergence=schedule.check_convergence and not incremental,
+        check_convergence=check_convergence,
         name=schedule.name,
     )
     # The last step's gradients are not part of a fitted model: freed before

@@ -119,6 +119,31 @@ class History:
             self.best_state_index = len(self.validation_loss_curve) - 1
 
 
+class StepSizeDecay(EpochHook):
+    """Divides the step size of ``optimizer`` (Adam or SGD) by ``1 /
+    factor`` each time the monitored loss has not improved for more than
+    ``patience`` epochs, at most ``times`` times, and starts the count of
+    epochs without improvement again: scikit-learn's MLP's
+    ``learning_rate="adaptive"`` (which divides by 5 where the loop would
+    stop), or ``torch.optim.lr_scheduler.ReduceLROnPlateau``, with a
+    patience shorter than the loop's, so that the loop stops at the last
+    step size. Each loop of :func:`fit_loop` starts again from the
+    estimator's step size (a new optimizer, or one whose ``lr`` is set)."""
+
+    def __init__(self, optimizer, *, patience, factor=0.1, times=2, verbose=False, name=""):
+        self.optimizer, self.patience, self.factor = optimizer, patience, factor
+        self.left, self.verbose, self.name = times, verbose, name
+
+    def on_epoch_end(self, module, history):
+        if self.left > 0 and history.no_improvement_count > self.patience:
+            self.optimizer.lr *= self.factor
+            self.left -= 1
+            history.no_improvement_count = 0
+            if self.verbose:
+                print(f"{self.name}Step size lowered to {self.optimizer.lr:.3g}.", flush=True)
+        return False
+
+
 def make_optimizer(solver, parameters, learning_rate_init):
     """Build the optimizer named by ``solver``.
 

@@ -10,7 +10,14 @@ from skl_sae._batches import Batches
 from skl_sae._codes import TopK
 from skl_sae._losses import AutoencoderLoss, LossTerms
 from skl_sae._modules import SparseAutoencoder
-from skl_sae._training import EpochHook, History, fit_loop, make_optimizer, train_step
+from skl_sae._training import (
+    EpochHook,
+    History,
+    StepSizeDecay,
+    fit_loop,
+    make_optimizer,
+    train_step,
+)
 
 
 def _problem(n=200, seed=0):
@@ -54,6 +61,36 @@ def test_the_loop_stops_after_n_iter_no_change_epochs_without_improvement():
     _, history = _fit(max_iter=1000, tol=10.0, n_iter_no_change=3)
     # the first epoch improves on infinity; the next four do not by tol
     assert history.n_iter == 5 and history.converged
+
+
+def test_a_decaying_step_size_is_lowered_at_each_plateau_before_the_loop_stops(capsys):
+    torch.manual_seed(0)
+    X, y = _problem()
+    module = torch.nn.Linear(5, 1).double()
+    optimizer = make_optimizer("adam", module.parameters(), 0.05)
+    decay = StepSizeDecay(optimizer, patience=1, times=2, verbose=True, name="Test: ")
+    lowered = []
+
+    class Record(EpochHook):
+        def on_epoch_end(self, module, history):
+            lowered.append(optimizer.lr)
+
+    history = fit_loop(
+        module,
+        _mse,
+        Batches([X, y], batch_size=32, device="cpu"),
+        optimizer,
+        max_iter=1000,
+        tol=10.0,  # no epoch after the first improves enough
+        n_iter_no_change=3,
+        hooks=[decay, Record()],
+    )
+    # Epoch 1 improves on infinity; 2 and 3 do not (the patience of 1 is
+    # exceeded: lowered, the count starts again); 4 and 5 (lowered again);
+    # then 6 to 9, when the count exceeds n_iter_no_change at the last size.
+    assert history.converged and history.n_iter == 9
+    np.testing.assert_allclose(lowered, [0.05] * 2 + [0.005] * 2 + [0.0005] * 5)
+    assert capsys.readouterr().out.count("Test: Step size lowered") == 2
 
 
 def test_reaching_max_iter_warns():
