@@ -149,6 +149,29 @@ class StackedSparseAutoencoderClassifier(
         JumpReLU (``(32, 16)``, k=6) 0.924, 0.954 and 0.883 against 0.963,
         0.972 and 0.926.
 
+    learning_rate : {"constant", "adaptive"}, default="adaptive"
+        How the step size of ``"adam"`` and ``"sgd"`` moves in the
+        supervised stage (fine-tuning, or the softmax layer alone with
+        ``fine_tune=False``). ``"constant"`` keeps it. ``"adaptive"``
+        divides it by 10 each time the loss (with ``early_stopping``, the
+        held-out accuracy) has not improved by ``tol`` for ``n_iter_no_change
+        // 2`` epochs in a row, twice, and then stops after
+        ``n_iter_no_change`` such epochs at the last step size: as
+        scikit-learn's MLP's ``"adaptive"`` (which divides by 5 where
+        training would stop, until the step falls below 1e-6) or torch's
+        ``ReduceLROnPlateau``, so that fine-tuning ends with small steps
+        that settle the weights instead of stopping where the large ones
+        stall. ``partial_fit``, whose epochs check nothing, keeps the step
+        size. Why ``"adaptive"``: with ``(512, 512)`` on MNIST (seed 0)
+        fine-tuning scored 0.9866 against 0.9808 (at a smaller constant
+        step, 1e-3: 0.9860), in 509 s against 480; on the digits (4 splits
+        x 3 seeds) 0.9817 against 0.9787 with ``(256, 256)``, 0.9813 against
+        0.9817 with ``(256, 128)``, 0.9804 against 0.9796 with ``(64,)``,
+        0.9698 against 0.9730 with ``(32, 16)``. Unlike a smaller
+        ``fine_tune_learning_rate``, it leaves short fits and the exactly
+        sparse codes their large first steps (see :ref:`stacked_classifier`).
+        Ignored with ``"lbfgs"``.
+
     dropout : float, default=0.2
         Probability that fine-tuning drops each hidden code of a training
         sample (Srivastava et al., 2014): the codes kept are scaled by ``1 /
@@ -159,6 +182,17 @@ class StackedSparseAutoencoderClassifier(
         0.5 (a scaled ``MLPClassifier((256,))``: 0.9789); on MNIST,
         ``(512, 512)``, within a tenth of a point either way (60 epochs:
         0.9793 at 0.2, 0.9805 without).
+
+    input_dropout : float, default=0.0
+        Probability that fine-tuning drops each input feature of a training
+        sample (for sparse rows, each non-zero), the others scaled by ``1 /
+        (1 - input_dropout)``: Srivastava et al.'s 0.2 on the inputs. It
+        helps wide networks and hurts narrow ones, hence 0 by default: with
+        ``learning_rate="adaptive"``, on the digits (4 splits x 3 seeds)
+        0.2 scored 0.9841 against 0.9817 with ``(256, 256)`` and 0.9830
+        against 0.9813 with ``(256, 128)``, but 0.9728 against 0.9804 with
+        ``(64,)`` and 0.9569 against 0.9698 with ``(32, 16)``; on MNIST,
+        ``(512, 512)``, 0.9881 against 0.9866 (seed 0).
 
     tol : float, default=1e-4
         Minimal decrease of the supervised loss, the cross-entropy in nats,
@@ -318,7 +352,9 @@ class StackedSparseAutoencoderClassifier(
             Interval(Real, 0, None, closed="neither"),
             StrOptions({"auto"}),
         ],
+        "learning_rate": [StrOptions({"constant", "adaptive"})],
         "dropout": [Interval(Real, 0, 1, closed="left")],
+        "input_dropout": [Interval(Real, 0, 1, closed="left")],
     }
 
     def __init__(
@@ -345,7 +381,9 @@ class StackedSparseAutoencoderClassifier(
         pretrain_max_iter=20,
         fine_tune=True,
         fine_tune_learning_rate="auto",
+        learning_rate="adaptive",
         dropout=0.2,
+        input_dropout=0.0,
         tol=1e-4,
         n_iter_no_change=10,
         early_stopping=False,
@@ -377,7 +415,9 @@ class StackedSparseAutoencoderClassifier(
         self.pretrain_max_iter = pretrain_max_iter
         self.fine_tune = fine_tune
         self.fine_tune_learning_rate = fine_tune_learning_rate
+        self.learning_rate = learning_rate
         self.dropout = dropout
+        self.input_dropout = input_dropout
         self.tol = tol
         self.n_iter_no_change = n_iter_no_change
         self.early_stopping = early_stopping
@@ -484,10 +524,12 @@ class StackedSparseAutoencoderClassifier(
         self.fine_tune_learning_rate_ = self._fine_tune_learning_rate() if self.fine_tune else None
         if self.fine_tune:
             schedule = self._schedule(
-                name="Fine-tuning: ", learning_rate_init=self.fine_tune_learning_rate_
+                name="Fine-tuning: ",
+                learning_rate_init=self.fine_tune_learning_rate_,
+                learning_rate=self.learning_rate,
             )
         else:
-            schedule = self._schedule(name="Softmax: ")
+            schedule = self._schedule(name="Softmax: ", learning_rate=self.learning_rate)
         module = optimizer = history = None
         if continuing:
             self._check_architecture_unchanged()
@@ -521,7 +563,12 @@ class StackedSparseAutoencoderClassifier(
                         alpha=self.alpha,
                         frozen=not self.fine_tune,
                         dropout=self.dropout,
-                        generator=device_generator(generator, device) if self.dropout else None,
+                        input_dropout=self.input_dropout,
+                        generator=(
+                            device_generator(generator, device)
+                            if self.dropout or self.input_dropout
+                            else None
+                        ),
                     ),
                     [X, targets],
                     validation,

@@ -2,7 +2,7 @@
 
 What :mod:`._fused` does for the plain autoencoder, for the fine-tuning of
 :class:`~._layers.StackedNetwork`: dense layers with element-wise
-activations (dropout on their codes), a linear output layer, the softmax
+activations (dropout on their inputs and codes), a linear output layer, the softmax
 cross-entropy. On small batches a step through autograd cost about twice
 scikit-learn's ``MLPClassifier``'s (the digits, 200 x 64 -> 256 -> 10, one
 thread: 1.6 ms against 0.88), most of it in the dispatcher and autograd
@@ -51,8 +51,9 @@ def loss_and_gradients(module, x, y, loss, weight=1.0):
 
     With ``loss.frozen``, the hidden layers give their codes as at inference
     (:meth:`~._losses.ClassifierLoss.frozen_codes`) and only the output
-    layer trains; otherwise each hidden code is dropped as
-    :meth:`~._losses.ClassifierLoss.dropout_mask` says.
+    layer trains; otherwise the inputs and each hidden code are dropped as
+    :meth:`~._losses.ClassifierLoss.dropped_inputs` and
+    :meth:`~._losses.ClassifierLoss.dropout_mask` say.
 
     Returns
     -------
@@ -62,6 +63,8 @@ def loss_and_gradients(module, x, y, loss, weight=1.0):
     layers = list(module.layers)
     if loss.frozen:
         x, layers = loss.frozen_codes(module, x), layers[-1:]
+    else:
+        x = loss.dropped_inputs(x)
     inputs, outputs, masks = [], [], []
     codes = x
     for layer in layers[:-1]:

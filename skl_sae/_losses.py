@@ -290,23 +290,26 @@ class ClassifierLoss:
 
     With ``frozen`` encoders (the softmax layer trained alone) no gradient
     flows below the output layer, and the codes are computed as inference
-    computes them (in eval mode: BatchTopK's threshold). Otherwise each
-    hidden code is dropped with probability ``dropout`` (drawn from
-    ``generator``, on the data's device), the others scaled by ``1 / (1 -
-    dropout)``.
+    computes them (in eval mode: BatchTopK's threshold). Otherwise, in
+    training, each input is dropped with probability ``input_dropout`` and
+    each hidden code with probability ``dropout`` (drawn from ``generator``,
+    on the data's device, the inputs' mask first), those kept scaled by ``1
+    / (1 - rate)``.
     """
 
-    def __init__(self, *, alpha=0.0, frozen=False, dropout=0.0, generator=None):
+    def __init__(self, *, alpha=0.0, frozen=False, dropout=0.0, input_dropout=0.0, generator=None):
         self.alpha, self.frozen = alpha, frozen
-        self.dropout, self.generator = dropout, generator
+        self.dropout, self.input_dropout, self.generator = dropout, input_dropout, generator
 
     def __call__(self, module, x, y):
         if self.frozen:
             logits = module.layers[-1](self.frozen_codes(module, x))
-        elif self.dropout > 0 and module.training:
+        elif module.training and (self.dropout > 0 or self.input_dropout > 0):
+            x = self.dropped_inputs(x)
             for layer in module.layers[:-1]:
                 codes = layer(x)
-                x = codes * self.dropout_mask(codes)
+                mask = self.dropout_mask(codes)
+                x = codes if mask is None else codes * mask
             logits = module.layers[-1](x)
         else:
             logits = module(x)
@@ -331,19 +334,31 @@ class ClassifierLoss:
         with _evaluating(module.layers[:-1]):
             return module.encode(x)
 
-    def dropout_mask(self, codes):
+    def dropout_mask(self, codes, rate=None):
         """What training multiplies ``codes`` by: each dropped (0) with
-        probability ``dropout``, the others scaled by ``1 / (1 - dropout)``
-        to keep their mean (drawn from ``generator``); None without dropout.
-        Training alone asks for it."""
-        if self.dropout == 0:
+        probability ``rate`` (default: ``dropout``), the others scaled by ``1
+        / (1 - rate)`` to keep their mean (drawn from ``generator``); None at
+        a rate of 0. Training alone asks for it."""
+        rate = self.dropout if rate is None else rate
+        if rate == 0:
             return None
-        keep = 1.0 - self.dropout
+        keep = 1.0 - rate
         # Uniform draws in float32 compared with keep: ``bernoulli_`` drew
         # the same masks at 2.3 times the cost (a 200 x 256 batch: 400 us,
         # a quarter of a digits fine-tuning step).
         uniform = torch.rand(codes.shape, generator=self.generator, device=codes.device)
         return (uniform < keep).to(codes.dtype).div_(keep)
+
+    def dropped_inputs(self, x):
+        """The training rows ``x`` with each entry dropped with probability
+        ``input_dropout`` and the others scaled by ``1 / (1 - input_dropout)``
+        (for sparse rows, their non-zeros); ``x`` itself at a rate of 0."""
+        if self.input_dropout == 0:
+            return x
+        if sparse.is_sparse(x):
+            values = x.values()
+            return sparse.with_values(x, values * self.dropout_mask(values, self.input_dropout))
+        return x * self.dropout_mask(x, self.input_dropout)
 
     def add_weight_decay_gradients_(self, module):
         """As :meth:`AutoencoderLoss.add_weight_decay_gradients_`."""

@@ -375,6 +375,48 @@ def test_dropout_drops_hidden_codes_in_fine_tuning_and_keeps_their_mean():
     assert loss(network, x, y) == inference  # none dropped outside training
 
 
+def test_input_dropout_drops_inputs_dense_or_sparse_and_keeps_their_mean():
+    from skl_sae._losses import ClassifierLoss
+    from skl_sae._sparse import csr_tensor
+
+    loss = ClassifierLoss(input_dropout=0.25, generator=torch.Generator().manual_seed(1))
+    x = torch.rand(50, 400, dtype=torch.float64) + 0.5
+    dropped = loss.dropped_inputs(x)
+    kept = dropped != 0
+    assert abs(kept.double().mean().item() - 0.75) < 0.02
+    torch.testing.assert_close(dropped[kept], x[kept] / 0.75)
+    rows = csr_tensor(sp.csr_matrix(x.numpy()))  # lose non-zeros, keep their structure
+    dropped = loss.dropped_inputs(rows)
+    assert dropped.layout == torch.sparse_csr
+    torch.testing.assert_close(dropped.col_indices(), rows.col_indices())
+    values, kept = dropped.values(), dropped.values() != 0
+    assert abs(kept.double().mean().item() - 0.75) < 0.02
+    torch.testing.assert_close(values[kept], rows.values()[kept] / 0.75)
+    assert ClassifierLoss().dropped_inputs(x) is x
+
+
+def test_input_dropout_is_reproducible_and_changes_the_fine_tuned_network(split):
+    X_train, X_test, y_train, _ = split
+    plain = small(max_iter=5, input_dropout=0.0).fit(X_train, y_train)
+    dropped = small(max_iter=5, input_dropout=0.3).fit(X_train, y_train)
+    again = small(max_iter=5, input_dropout=0.3).fit(X_train, y_train)
+    np.testing.assert_array_equal(dropped.predict_proba(X_test), again.predict_proba(X_test))
+    assert not np.allclose(dropped.predict_proba(X_test), plain.predict_proba(X_test))
+
+
+def test_an_adaptive_step_size_is_lowered_where_fine_tuning_stalls(split):
+    X_train, _, y_train, _ = split
+    params = dict(max_iter=200, tol=1.0, n_iter_no_change=2)  # stalls from the 2nd epoch
+    adaptive = small(**params).fit(X_train, y_train)
+    # Lowered twice, after 1 epoch without improvement each (2 // 2), then
+    # stopped after 2 at the last step size.
+    assert adaptive.learning_rate == "adaptive" and adaptive.n_iter_ == 1 + 2 + 2 + 3
+    assert adaptive._optimizer.lr == pytest.approx(adaptive.learning_rate_init / 100)
+    constant = small(learning_rate="constant", **params).fit(X_train, y_train)
+    assert constant.n_iter_ == 1 + 3
+    assert constant._optimizer.lr == constant.learning_rate_init
+
+
 def test_dropout_is_reproducible_and_changes_the_fine_tuned_network(split):
     X_train, X_test, y_train, _ = split
     plain = small(max_iter=5).fit(X_train, y_train)

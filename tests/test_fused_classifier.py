@@ -43,12 +43,14 @@ def _both(network, x, y, **loss_params):
 
 
 @pytest.mark.parametrize("activations", [["sigmoid"], ["relu", "tanh"], ["identity", "sigmoid"]])
-@pytest.mark.parametrize("dropout", [0.0, 0.3])
-def test_the_fine_tuning_loss_by_hand_equals_autograds(activations, dropout):
+@pytest.mark.parametrize(
+    "dropout, input_dropout", [(0.0, 0.0), (0.3, 0.0), (0.0, 0.25), (0.3, 0.25)]
+)
+def test_the_fine_tuning_loss_by_hand_equals_autograds(activations, dropout, input_dropout):
     network, x, y = _network(activations)
     assert supports(network)
     (value, grads), (expected_value, expected_grads) = _both(
-        network, x, y, alpha=1e-2, dropout=dropout
+        network, x, y, alpha=1e-2, dropout=dropout, input_dropout=input_dropout
     )
     torch.testing.assert_close(value, expected_value, rtol=1e-12, atol=1e-12)
     assert grads.keys() == expected_grads.keys() and len(grads) == 2 * len(network.layers)
