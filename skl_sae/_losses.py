@@ -293,8 +293,8 @@ class ClassifierLoss:
     computes them (in eval mode: BatchTopK's threshold). Otherwise, in
     training, each input is dropped with probability ``input_dropout`` and
     each hidden code with probability ``dropout`` (drawn from ``generator``,
-    on the data's device, the inputs' mask first), those kept scaled by ``1
-    / (1 - rate)``.
+    on the data's device, the inputs' mask first), those kept scaled by the
+    inverse of their probability to be kept.
     """
 
     def __init__(self, *, alpha=0.0, frozen=False, dropout=0.0, input_dropout=0.0, generator=None):
@@ -304,7 +304,7 @@ class ClassifierLoss:
     def __call__(self, module, x, y):
         if self.frozen:
             logits = module.layers[-1](self.frozen_codes(module, x))
-        elif module.training and (self.dropout > 0 or self.input_dropout > 0):
+        elif module.training and self.drops:
             x = self.dropped_inputs(x)
             for layer in module.layers[:-1]:
                 codes = layer(x)
@@ -334,31 +334,40 @@ class ClassifierLoss:
         with _evaluating(module.layers[:-1]):
             return module.encode(x)
 
-    def dropout_mask(self, codes, rate=None):
-        """What training multiplies ``codes`` by: each dropped (0) with
-        probability ``rate`` (default: ``dropout``), the others scaled by ``1
-        / (1 - rate)`` to keep their mean (drawn from ``generator``); None at
-        a rate of 0. Training alone asks for it."""
-        rate = self.dropout if rate is None else rate
+    @property
+    def drops(self):
+        """Whether training drops anything (inputs or codes): what the
+        dropout masks are drawn from ``generator`` for."""
+        return not self.frozen and (self.dropout > 0 or self.input_dropout > 0)
+
+    def dropout_mask(self, codes):
+        """What training multiplies the hidden ``codes`` by (:meth:`_mask` at
+        ``dropout``); None without dropout. Training alone asks for it."""
+        return self._mask(codes, self.dropout)
+
+    def dropped_inputs(self, x):
+        """The training rows ``x`` with each entry dropped with probability
+        ``input_dropout`` (:meth:`_mask`; of sparse rows, each non-zero, the
+        others keep their places); ``x`` itself at a rate of 0."""
+        if self.input_dropout == 0:
+            return x
+        if sparse.is_sparse(x):
+            values = x.values()
+            return sparse.with_values(x, values * self._mask(values, self.input_dropout))
+        return x * self._mask(x, self.input_dropout)
+
+    def _mask(self, like, rate):
+        """A mask of the shape of ``like``: each entry 0 with probability
+        ``rate``, the others ``1 / (1 - rate)``, to keep the mean (drawn from
+        ``generator``); None at a rate of 0."""
         if rate == 0:
             return None
         keep = 1.0 - rate
         # Uniform draws in float32 compared with keep: ``bernoulli_`` drew
         # the same masks at 2.3 times the cost (a 200 x 256 batch: 400 us,
         # a quarter of a digits fine-tuning step).
-        uniform = torch.rand(codes.shape, generator=self.generator, device=codes.device)
-        return (uniform < keep).to(codes.dtype).div_(keep)
-
-    def dropped_inputs(self, x):
-        """The training rows ``x`` with each entry dropped with probability
-        ``input_dropout`` and the others scaled by ``1 / (1 - input_dropout)``
-        (for sparse rows, their non-zeros); ``x`` itself at a rate of 0."""
-        if self.input_dropout == 0:
-            return x
-        if sparse.is_sparse(x):
-            values = x.values()
-            return sparse.with_values(x, values * self.dropout_mask(values, self.input_dropout))
-        return x * self.dropout_mask(x, self.input_dropout)
+        uniform = torch.rand(like.shape, generator=self.generator, device=like.device)
+        return (uniform < keep).to(like.dtype).div_(keep)
 
     def add_weight_decay_gradients_(self, module):
         """As :meth:`AutoencoderLoss.add_weight_decay_gradients_`."""

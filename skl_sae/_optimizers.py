@@ -8,8 +8,9 @@ arithmetic. These two do the same arithmetic with none of that: Adam is one
 call of the fused kernel that ``torch.optim.Adam(fused=True)`` runs, SGD a
 few in-place operations per tensor. Their ``state_dict`` has the layout of
 ``torch.optim``'s, so that models pickled with either continue training
-with the other; the learning rate is always the one given to the
-constructor (the estimator's current ``learning_rate_init``).
+with the other; ``load_state_dict`` keeps the learning rate given to the
+constructor (the estimator's current ``learning_rate_init``), not the saved
+one, which :class:`~._training.StepSizeDecay` may have lowered.
 L-BFGS, whose line search is most of its work, stays ``torch.optim.LBFGS``.
 """
 

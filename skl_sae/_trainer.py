@@ -99,9 +99,10 @@ class Schedule:
     n_iter_no_change: int = 10
     learning_rate: str = "constant"
     """``"adaptive"``: the minibatch solvers' step size is divided by 10 after
-    ``n_iter_no_change // 2`` epochs without improvement, twice, before the
-    loop stops after ``n_iter_no_change`` (:class:`~._training.StepSizeDecay`);
-    only where the loop checks convergence."""
+    more than ``n_iter_no_change // 2`` epochs without improvement, twice,
+    before the loop stops after more than ``n_iter_no_change``
+    (:class:`~._training.StepSizeDecay`); only where the loop checks
+    convergence, and from ``learning_rate_init`` at every call."""
     shuffle: bool = True
     verbose: bool = False
     check_convergence: bool = True
@@ -579,6 +580,7 @@ def train_run(schedule, run, *, device, generator, incremental=False, hooks=()):
         history.best_loss, history.no_improvement_count = np.inf, 0
     check_convergence = schedule.check_convergence and not incremental
     if schedule.learning_rate == "adaptive" and check_convergence and schedule.solver != "lbfgs":
+        optimizer.lr = schedule.learning_rate_init  # each call starts from it
         decay = StepSizeDecay(
             optimizer,
             patience=schedule.n_iter_no_change // 2,

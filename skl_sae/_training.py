@@ -5,7 +5,8 @@ with ``train_step``: one per minibatch, or one L-BFGS step on the full batch.
 It keeps the loss curves, stops when the loss (or the validation loss) no
 longer improves by ``tol``, and warns when ``max_iter`` epochs were not
 enough. What varies around it (scikit-learn's callbacks, the decoder's unit
-norm, statistics of the codes) plugs in as an :class:`EpochHook`. It knows
+norm, statistics of the codes, :class:`StepSizeDecay`) plugs in as an
+:class:`EpochHook`. It knows
 nothing of autoencoders: the estimators hand it a module and a
 ``loss_fn(module, *batch) -> scalar``.
 """
@@ -120,15 +121,15 @@ class History:
 
 
 class StepSizeDecay(EpochHook):
-    """Divides the step size of ``optimizer`` (Adam or SGD) by ``1 /
-    factor`` each time the monitored loss has not improved for more than
-    ``patience`` epochs, at most ``times`` times, and starts the count of
-    epochs without improvement again: scikit-learn's MLP's
+    """Multiplies the step size of ``optimizer`` (Adam or SGD) by ``factor``
+    each time the monitored loss has not improved for more than ``patience``
+    epochs, at most ``times`` times, and starts the count of epochs without
+    improvement again: scikit-learn's MLP's
     ``learning_rate="adaptive"`` (which divides by 5 where the loop would
     stop), or ``torch.optim.lr_scheduler.ReduceLROnPlateau``, with a
     patience shorter than the loop's, so that the loop stops at the last
-    step size. Each loop of :func:`fit_loop` starts again from the
-    estimator's step size (a new optimizer, or one whose ``lr`` is set)."""
+    step size. Its caller sets the step size it starts from
+    (:func:`~._trainer.train_run`: the estimator's, at every call)."""
 
     def __init__(self, optimizer, *, patience, factor=0.1, times=2, verbose=False, name=""):
         self.optimizer, self.patience, self.factor = optimizer, patience, factor
@@ -363,6 +364,7 @@ def fit_loop(
             if early_stopping:
                 line += f", validation loss = {monitored:.6f}"
             print(f"{line}, {time.perf_counter() - start:.2f}s", flush=True)
+        # (Hooks may start the count without improvement again: StepSizeDecay.)
         stop = any([bool(hook.on_epoch_end(module, history)) for hook in hooks])
         if check_convergence and history.no_improvement_count > n_iter_no_change:
             history.converged = True

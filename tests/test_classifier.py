@@ -396,25 +396,36 @@ def test_input_dropout_drops_inputs_dense_or_sparse_and_keeps_their_mean():
 
 
 def test_input_dropout_is_reproducible_and_changes_the_fine_tuned_network(split):
-    X_train, X_test, y_train, _ = split
-    plain = small(max_iter=5, input_dropout=0.0).fit(X_train, y_train)
-    dropped = small(max_iter=5, input_dropout=0.3).fit(X_train, y_train)
-    again = small(max_iter=5, input_dropout=0.3).fit(X_train, y_train)
+    X_train, X_test, y_train, y_test = split
+    plain = small(max_iter=5, dropout=0.0).fit(X_train, y_train)
+    dropped = small(max_iter=5, dropout=0.0, input_dropout=0.3).fit(X_train, y_train)
+    again = small(max_iter=5, dropout=0.0, input_dropout=0.3).fit(X_train, y_train)
     np.testing.assert_array_equal(dropped.predict_proba(X_test), again.predict_proba(X_test))
     assert not np.allclose(dropped.predict_proba(X_test), plain.predict_proba(X_test))
+    rows = small(max_iter=5, input_dropout=0.3).fit(sp.csr_matrix(X_train), y_train)
+    assert rows.score(sp.csr_matrix(X_test), y_test) > 0.8
+    # The softmax layer alone trains on the inference codes: nothing dropped.
+    frozen = small(max_iter=5, fine_tune=False).fit(X_train, y_train)
+    also = small(max_iter=5, fine_tune=False, input_dropout=0.3).fit(X_train, y_train)
+    np.testing.assert_array_equal(frozen.coefs_[-1], also.coefs_[-1])
 
 
 def test_an_adaptive_step_size_is_lowered_where_fine_tuning_stalls(split):
     X_train, _, y_train, _ = split
     params = dict(max_iter=200, tol=1.0, n_iter_no_change=2)  # stalls from the 2nd epoch
     adaptive = small(**params).fit(X_train, y_train)
-    # Lowered twice, after 1 epoch without improvement each (2 // 2), then
-    # stopped after 2 at the last step size.
+    # Lowered twice, after more than 2 // 2 epochs without improvement each,
+    # then stopped after more than 2 at the last step size.
     assert adaptive.learning_rate == "adaptive" and adaptive.n_iter_ == 1 + 2 + 2 + 3
     assert adaptive._optimizer.lr == pytest.approx(adaptive.learning_rate_init / 100)
     constant = small(learning_rate="constant", **params).fit(X_train, y_train)
     assert constant.n_iter_ == 1 + 3
     assert constant._optimizer.lr == constant.learning_rate_init
+    # partial_fit steps at the full step size; a warm-started fit starts from it.
+    adaptive.partial_fit(X_train, y_train)
+    assert adaptive._optimizer.lr == adaptive.fine_tune_learning_rate_
+    adaptive.set_params(warm_start=True, max_iter=2).fit(X_train, y_train)
+    assert adaptive._optimizer.lr == adaptive.fine_tune_learning_rate_
 
 
 def test_dropout_is_reproducible_and_changes_the_fine_tuned_network(split):

@@ -53,6 +53,9 @@ def test_the_fine_tuning_loss_by_hand_equals_autograds(activations, dropout, inp
         network, x, y, alpha=1e-2, dropout=dropout, input_dropout=input_dropout
     )
     torch.testing.assert_close(value, expected_value, rtol=1e-12, atol=1e-12)
+    if dropout or input_dropout:  # the masks were drawn and applied
+        undropped = _both(network, x, y, alpha=1e-2)[0][0]
+        assert not torch.isclose(value, undropped)
     assert grads.keys() == expected_grads.keys() and len(grads) == 2 * len(network.layers)
     for name in grads:
         torch.testing.assert_close(grads[name], expected_grads[name], rtol=1e-10, atol=1e-12)
