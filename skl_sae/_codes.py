@@ -308,6 +308,17 @@ class BatchTopK(_KeepsK):
         flat = codes.flatten()
         return flat.topk(min(self.k * codes.shape[0], flat.numel()))
 
+    def _gap_midpoint(self, codes):
+        """Midway between the smallest positive code of the ``k *
+        batch_size`` kept and the largest code dropped (0 if none is
+        positive); inf if no code is positive."""
+        n_kept = min(self.k * codes.shape[0], codes.numel())
+        flat = codes.flatten()
+        values = flat.topk(min(n_kept + 1, flat.numel())).values
+        smallest = _smallest_positive(values[:n_kept])
+        dropped = values[n_kept:].clamp(min=0).max() if values.numel() > n_kept else 0.0
+        return (smallest + torch.as_tensor(dropped, dtype=values.dtype)) / 2
+
     def forward(self, pre):
         codes = self._f(pre)
         if not self.training:
@@ -321,16 +332,22 @@ class BatchTopK(_KeepsK):
     @torch.no_grad()
     def calibrate_(self, pre_activation_batches):
         """Set ``threshold`` to the mean over training batches of the
-        smallest code kept, with the weights as they are now.
+        midpoint between the smallest code kept and the largest dropped (0 if
+        none), with the weights as they are now.
 
         The moving average trails the codes while the weights move; this
-        pass, after training, removes that lag.
+        pass, after training, removes that lag. The midpoint, rather than
+        the smallest kept code itself, leaves no training code at the
+        threshold: calibrated on one batch, the smallest kept code was the
+        threshold, and whether inference (``codes > threshold``) kept it
+        depended on the rounding of the batch it came in (a row alone or
+        with others).
         """
-        kept = (self._kept(self._f(pre))[0] for pre in pre_activation_batches)
-        smallest = torch.stack([_smallest_positive(values) for values in kept])
-        smallest = smallest[torch.isfinite(smallest)]
-        if smallest.numel():
-            self.threshold.copy_(smallest.mean())
+        midpoints = [self._gap_midpoint(self._f(pre)) for pre in pre_activation_batches]
+        midpoints = torch.stack(midpoints)
+        midpoints = midpoints[torch.isfinite(midpoints)]
+        if midpoints.numel():
+            self.threshold.copy_(midpoints.mean())
         elif torch.isnan(self.threshold):  # no code was ever positive: 0, as inference reads it
             self.threshold.zero_()
 

@@ -120,8 +120,23 @@ def test_sparse_codes_keep_the_dtype_and_shape(code):
 def test_batchtopk_calibrates_its_threshold_on_batches_with_fixed_weights():
     code = BatchTopK(1)
     batches = [torch.tensor([[4.0, 1.0], [3.0, 2.0]]), torch.tensor([[5.0, 0.5], [1.0, 0.0]])]
-    code.calibrate_(batches)  # smallest kept: 3, then 1
-    assert code.threshold.item() == 2.0
+    # Midway between the smallest kept and the largest dropped: (3 + 2) / 2,
+    # then (1 + 0.5) / 2.
+    code.calibrate_(batches)
+    assert code.threshold.item() == (2.5 + 0.75) / 2
+
+
+def test_batchtopk_calibrated_on_the_rows_it_reads_keeps_the_same_codes_row_by_row():
+    generator = torch.Generator().manual_seed(0)
+    weight = torch.randn(3, 8, generator=generator, dtype=torch.float64)
+    x = torch.randn(20, 3, generator=generator, dtype=torch.float64)
+    code = BatchTopK(3).to(torch.float64)
+    code.calibrate_([x @ weight])  # one batch: no kept code lies at the threshold
+    code.eval()
+    whole = code(x @ weight)[0]
+    by_row = torch.cat([code(x[i : i + 1] @ weight)[0] for i in range(len(x))])
+    torch.testing.assert_close(whole, by_row, rtol=1e-12, atol=1e-12)
+    assert (whole > 0).sum() == 3 * len(x)  # as many codes as training keeps
 
 
 def maps_as_rows(maps):
