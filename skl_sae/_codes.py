@@ -303,18 +303,21 @@ class BatchTopK(_KeepsK):
     def load_thresholds_(self, thresholds):
         self.threshold.fill_(float(thresholds[0]))
 
+    def _n_kept(self, codes):
+        """How many codes of the batch ``codes`` training keeps: ``k *
+        batch_size``, or all of them."""
+        return min(self.k * codes.shape[0], codes.numel())
+
     def _kept(self, codes):
         """Values and flat indices of the ``k * batch_size`` largest codes."""
-        flat = codes.flatten()
-        return flat.topk(min(self.k * codes.shape[0], flat.numel()))
+        return codes.flatten().topk(self._n_kept(codes))
 
     def _gap_midpoint(self, codes):
         """Midway between the smallest positive code of the ``k *
         batch_size`` kept and the largest code dropped (0 if none is
         positive); inf if no code is positive."""
-        n_kept = min(self.k * codes.shape[0], codes.numel())
-        flat = codes.flatten()
-        values = flat.topk(min(n_kept + 1, flat.numel())).values
+        n_kept = self._n_kept(codes)
+        values = codes.flatten().topk(min(n_kept + 1, codes.numel())).values
         smallest = _smallest_positive(values[:n_kept])
         dropped = values[n_kept:].clamp(min=0).max() if values.numel() > n_kept else 0.0
         return (smallest + torch.as_tensor(dropped, dtype=values.dtype)) / 2
