@@ -23,7 +23,7 @@ from ._trainer import (
     Run,
     as_dtype,
     calibrate_codes,
-    device_generator,
+    mask_generator,
     parameter_dtype,
     train_run,
 )
@@ -571,7 +571,7 @@ class StackedSparseAutoencoderClassifier(
                 input_dropout=self.input_dropout,
             )
             if loss.drops:
-                loss.generator = device_generator(generator, device)
+                loss.generator = mask_generator(generator, device)
             with stage_hooks(task, last_stage, n_epochs, self, X, targets) as hooks:
                 run = Run(
                     module,

@@ -16,10 +16,12 @@ and its terms from :mod:`._functional`, so it sits below :mod:`._losses`,
 which imports it.
 """
 
+import math
+
 import torch
 
 from ._codes import Activation
-from ._functional import EPS, accumulate_gradient_, kl_divergence, weight_decay
+from ._functional import EPS, accumulate_gradient_, weight_decay
 from ._modules import SparseAutoencoder
 
 _aten = torch.ops.aten
@@ -48,6 +50,11 @@ def supports(module, loss):
         and loss.contractive_weight == 0
         and loss.auxk_weight == 0
     )
+
+
+def _negative_entropy(target):
+    """``t log t + (1 - t) log(1 - t)`` of a Bernoulli mean ``t`` (a number)."""
+    return sum(p * math.log(p) for p in (target, 1 - target) if p > 0)
 
 
 def activate_(values, activation):
@@ -92,10 +99,11 @@ def loss_and_gradients(module, noisy, x, loss, weight=1.0):
     residual = output - x
     errors = residual.square().mean(dim=1)
     value = errors.mean() / loss.scale
-    if penalty == "kl":
+    if penalty == "kl":  # KL(t || r) = t log t + (1 - t) log(1 - t) - lerp(log(1 - r), log r, t)
         mean_code = codes.mean(dim=0)
         rho_hat = mean_code.clamp(EPS, 1 - EPS)
-        value += beta * kl_divergence(target, mean_code).mean()
+        cross = torch.lerp(rho_hat.neg().log1p_(), rho_hat.log(), target).mean()
+        value += beta * (_negative_entropy(target) - cross)
     elif penalty == "l1":
         value += beta * codes.abs().mean()
     if alpha > 0:
@@ -108,8 +116,9 @@ def loss_and_gradients(module, noisy, x, loss, weight=1.0):
     grad_decoder = grad_output.T @ codes  # (n_features, n_units)
     accumulate_gradient_(module.decoder_bias, grad_output.sum(dim=0))
     if penalty == "kl":  # the same for every row: added by the product
-        inside = (mean_code >= EPS) & (mean_code <= 1 - EPS)
-        per_unit = ((1 - target) / (1 - rho_hat) - target / rho_hat) * inside
+        # d KL / d r = (r - t) / (r (1 - r)), none where the clamp held r
+        per_unit = (rho_hat - target).div_(torch.addcmul(rho_hat, rho_hat, rho_hat, value=-1))
+        per_unit.mul_(rho_hat == mean_code)
         grad_codes = torch.addmm(
             per_unit, grad_output, decoder, beta=weight * beta / (n_units * n_samples)
         )

@@ -61,39 +61,50 @@ def loss_and_gradients(module, x, y, loss, weight=1.0):
         The weighted loss, a scalar without gradient.
     """
     layers = list(module.layers)
+    scale = 1.0
     if loss.frozen:
         x, layers = loss.frozen_codes(module, x), layers[-1:]
     else:
-        x = loss.dropped_inputs(x)
-    inputs, outputs, masks = [], [], []
+        x, scale = loss.dropped_inputs(x)
+    # Layer i reads inputs[i] times the number scales[i] (the inverse of the
+    # probability to keep what dropout kept), a factor of its product.
+    inputs, scales, outputs, masks = [], [], [], []
     codes = x
     for layer in layers[:-1]:
         inputs.append(codes)
-        out = activate_(torch.addmm(layer.bias, codes, layer.weight.T), layer.code.activation)
-        mask = loss.dropout_mask(out)
+        scales.append(scale)
+        out = torch.addmm(layer.bias, codes, layer.weight.T, alpha=scale)
+        out = activate_(out, layer.code.activation)
+        kept, scale = loss.dropout_mask(out)
         outputs.append(out)
-        masks.append(mask)
-        codes = out if mask is None else out * mask
+        masks.append(kept)
+        codes = out if kept is None else out * kept
     inputs.append(codes)
+    scales.append(scale)
     output = layers[-1]
-    logits = torch.addmm(output.bias, codes, output.weight.T)
+    logits = torch.addmm(output.bias, codes, output.weight.T, alpha=scale)
     log_probabilities = logits.log_softmax(dim=1)
-    value = -log_probabilities.gather(1, y[:, None]).mean()
+    value = torch.nn.functional.nll_loss(log_probabilities, y)
     if loss.alpha > 0:
         value += loss.alpha * weight_decay(loss.trained_weights(module))
 
     # Backward: the softmax minus the one-hot labels, through the layers.
+    # The gradient at layer i's output carries scales[i], which its weight's
+    # gradient and its inputs' share; its bias's does not.
     grad = log_probabilities.exp_()
-    grad[torch.arange(len(y), device=y.device), y] -= 1
-    grad.mul_(weight / len(y))
+    grad.scatter_(1, y[:, None], -1.0, reduce="add")
+    grad.mul_(weight / len(y) * scales[-1])
     for i in range(len(layers) - 1, -1, -1):
         layer = layers[i]
+        bias_grad = grad.sum(dim=0)
+        accumulate_gradient_(layer.bias, bias_grad if scales[i] == 1 else bias_grad / scales[i])
         accumulate_gradient_(layer.weight, grad.T @ inputs[i])
-        accumulate_gradient_(layer.bias, grad.sum(dim=0))
         if i == 0:
             break
         grad = grad @ layer.weight
         if masks[i - 1] is not None:
             grad.mul_(masks[i - 1])
         grad = BACKWARDS[layers[i - 1].code.activation](grad, outputs[i - 1])
+        if scales[i - 1] != 1:
+            grad.mul_(scales[i - 1])
     return value * weight

@@ -25,6 +25,7 @@ from ._functional import (
     contractive_penalty,
     corrupt,
     hidden_entries,
+    keep_mask,
     kl_sparsity,
     l0_sparsity,
     l1_sparsity,
@@ -283,6 +284,11 @@ def reconstruction_objective(scale):
     return loss
 
 
+def _scaled(x, scale):
+    """``x`` times the number ``scale`` (``x`` itself at 1)."""
+    return x if scale == 1 else x * scale
+
+
 class ClassifierLoss:
     """Cross-entropy of a stacked network's logits plus weight decay:
     ``loss(module, x, y)``; weight decay's gradient is added by
@@ -293,8 +299,9 @@ class ClassifierLoss:
     computes them (in eval mode: BatchTopK's threshold). Otherwise, in
     training, each input is dropped with probability ``input_dropout`` and
     each hidden code with probability ``dropout`` (drawn from ``generator``,
-    on the data's device, the inputs' mask first), those kept scaled by the
-    inverse of their probability to be kept.
+    a :class:`torch.Generator` on the data's device or, for the CPU, a numpy
+    bit generator: see :func:`~._functional.keep_mask`; the inputs' mask
+    first), those kept scaled by the inverse of their probability to be kept.
     """
 
     def __init__(self, *, alpha=0.0, frozen=False, dropout=0.0, input_dropout=0.0, generator=None):
@@ -305,12 +312,12 @@ class ClassifierLoss:
         if self.frozen:
             logits = module.layers[-1](self.frozen_codes(module, x))
         elif module.training and self.drops:
-            x = self.dropped_inputs(x)
+            x, scale = self.dropped_inputs(x)
             for layer in module.layers[:-1]:
-                codes = layer(x)
-                mask = self.dropout_mask(codes)
-                x = codes if mask is None else codes * mask
-            logits = module.layers[-1](x)
+                codes = layer(_scaled(x, scale))
+                kept, scale = self.dropout_mask(codes)
+                x = codes if kept is None else codes * kept
+            logits = module.layers[-1](_scaled(x, scale))
         else:
             logits = module(x)
         loss = torch.nn.functional.cross_entropy(logits, y)
@@ -341,33 +348,37 @@ class ClassifierLoss:
         return not self.frozen and (self.dropout > 0 or self.input_dropout > 0)
 
     def dropout_mask(self, codes):
-        """What training multiplies the hidden ``codes`` by (:meth:`_mask` at
-        ``dropout``); None without dropout. Training alone asks for it."""
+        """``(kept, scale)``: which hidden ``codes`` training keeps, and what
+        it multiplies those kept by (:meth:`_mask` at ``dropout``). Training
+        alone asks for it."""
         return self._mask(codes, self.dropout)
 
     def dropped_inputs(self, x):
-        """The training rows ``x`` with each entry dropped with probability
-        ``input_dropout`` (:meth:`_mask`; of sparse rows, each non-zero, the
-        others keep their places); ``x`` itself at a rate of 0."""
+        """``(kept, scale)``: the training rows ``x`` with each entry dropped
+        with probability ``input_dropout`` (of sparse rows, each non-zero,
+        the others keep their places), and what the network multiplies them
+        by (:meth:`_mask`); ``x`` itself and 1 at a rate of 0."""
         if self.input_dropout == 0:
-            return x
-        if sparse.is_sparse(x):
+            return x, 1.0
+        if sparse.is_sparse(x):  # scaled here: sparse rows take the autograd path
             values = x.values()
-            return sparse.with_values(x, values * self._mask(values, self.input_dropout))
-        return x * self._mask(x, self.input_dropout)
+            kept, scale = self._mask(values, self.input_dropout)
+            return sparse.with_values(x, values * kept * scale), 1.0
+        kept, scale = self._mask(x, self.input_dropout)
+        return x * kept, scale
 
     def _mask(self, like, rate):
-        """A mask of the shape of ``like``: each entry 0 with probability
-        ``rate``, the others ``1 / (1 - rate)``, to keep the mean (drawn from
-        ``generator``); None at a rate of 0."""
+        """``(kept, scale)``: a mask of 0s and 1s of the shape and dtype of
+        ``like``, each entry 0 with probability ``rate`` (drawn from
+        ``generator``, see :func:`~._functional.keep_mask`), and the inverse
+        of the probability of a 1, which keeps the mean of the entries kept
+        and scaled; ``(None, 1.0)`` at a rate of 0. The scale stays a number,
+        which the gradient by hand (:mod:`._fused_classifier`) folds into its
+        matrix products."""
         if rate == 0:
-            return None
-        keep = 1.0 - rate
-        # Uniform draws in float32 compared with keep: ``bernoulli_`` drew
-        # the same masks at 2.3 times the cost (a 200 x 256 batch: 400 us,
-        # a quarter of a digits fine-tuning step).
-        uniform = torch.rand(like.shape, generator=self.generator, device=like.device)
-        return (uniform < keep).to(like.dtype).div_(keep)
+            return None, 1.0
+        kept, keep = keep_mask(like.shape, 1.0 - rate, self.generator, like.dtype, like.device)
+        return kept, 1.0 / keep
 
     def add_weight_decay_gradients_(self, module):
         """As :meth:`AutoencoderLoss.add_weight_decay_gradients_`."""

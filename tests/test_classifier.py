@@ -315,7 +315,7 @@ def test_sparse_and_pandas_input(split):
     )
     # (Sparse rows pre-train the first layer otherwise: a linear decoder that
     # reads their non-zeros, in larger batches.)
-    sparse = small(max_iter=3).fit(sp.csr_matrix(X_train), y_train)
+    sparse = small(max_iter=10).fit(sp.csr_matrix(X_train), y_train)
     assert sparse.score(sp.csr_matrix(X_test), y_test) > 0.8
     columns = [f"pixel{i}" for i in range(X_train.shape[1])]
     named = small(max_iter=3).fit(pd.DataFrame(X_train, columns=columns), y_train)
@@ -364,10 +364,10 @@ def test_dropout_drops_hidden_codes_in_fine_tuning_and_keeps_their_mean():
     network = StackedNetwork(layers)
     loss = ClassifierLoss(dropout=0.25, generator=torch.Generator().manual_seed(1))
     codes = torch.rand(5, 3000) + 0.5
-    dropped = codes * loss.dropout_mask(codes)
-    kept = dropped != 0
+    kept, scale = loss.dropout_mask(codes)
+    assert kept.shape == codes.shape and set(kept.unique().tolist()) == {0.0, 1.0}
     assert abs(kept.double().mean().item() - 0.75) < 0.02
-    torch.testing.assert_close(dropped[kept], codes[kept] / 0.75)
+    assert scale == pytest.approx(1 / 0.75, rel=1e-4)  # the mean of codes * kept * scale
     x, y = torch.rand(5, 4), torch.tensor([0, 1, 0, 1, 1])
     first, second = loss(network.train(), x, y), loss(network, x, y)
     assert first != second  # each training batch draws its own codes to drop
@@ -381,18 +381,21 @@ def test_input_dropout_drops_inputs_dense_or_sparse_and_keeps_their_mean():
 
     loss = ClassifierLoss(input_dropout=0.25, generator=torch.Generator().manual_seed(1))
     x = torch.rand(50, 400, dtype=torch.float64) + 0.5
-    dropped = loss.dropped_inputs(x)
+    dropped, scale = loss.dropped_inputs(x)
     kept = dropped != 0
     assert abs(kept.double().mean().item() - 0.75) < 0.02
-    torch.testing.assert_close(dropped[kept], x[kept] / 0.75)
+    torch.testing.assert_close(dropped[kept], x[kept])  # the network multiplies by scale
+    assert scale == pytest.approx(1 / 0.75, rel=1e-4)
     rows = csr_tensor(sp.csr_matrix(x.numpy()))  # lose non-zeros, keep their structure
-    dropped = loss.dropped_inputs(rows)
+    dropped, scale = loss.dropped_inputs(rows)
+    assert scale == 1  # sparse rows come scaled
     assert dropped.layout == torch.sparse_csr
     torch.testing.assert_close(dropped.col_indices(), rows.col_indices())
     values, kept = dropped.values(), dropped.values() != 0
     assert abs(kept.double().mean().item() - 0.75) < 0.02
     torch.testing.assert_close(values[kept], rows.values()[kept] / 0.75)
-    assert ClassifierLoss().dropped_inputs(x) is x
+    dropped, scale = ClassifierLoss().dropped_inputs(x)
+    assert dropped is x and scale == 1
 
 
 def test_input_dropout_is_reproducible_and_changes_the_fine_tuned_network(split):

@@ -2,6 +2,7 @@
 
 import math
 
+import numpy as np
 import pytest
 import torch
 
@@ -12,6 +13,7 @@ from skl_sae._functional import (
     contractive_penalty,
     corrupt,
     hidden_entries,
+    keep_mask,
     kl_divergence,
     kl_sparsity,
     l0_sparsity,
@@ -55,6 +57,21 @@ def test_reconstruction_loss_is_one_for_the_mean_prediction():
     scale = x.var(dim=0, unbiased=False).mean()
     assert reconstruction_loss(mean, x, scale).item() == pytest.approx(1.0)
     assert squared_error(x, x).shape == (500,)
+
+
+@pytest.mark.parametrize("keep", [0.8, 0.5, 0.1, 1.0, 1 - 1e-9, 1e-9])
+@pytest.mark.parametrize(
+    "generator", [lambda seed: torch.Generator().manual_seed(seed), np.random.PCG64]
+)
+def test_a_keep_mask_is_one_with_its_probability_to_sixteen_bits(keep, generator):
+    kept, probability = keep_mask((400, 1001), keep, generator(0), torch.float64)  # odd count
+    assert kept.dtype == torch.float64 and kept.shape == (400, 1001)
+    assert set(kept.unique().tolist()) <= {0.0, 1.0}
+    assert probability == max(round(keep * 2**16), 1) / 2**16  # 1 kept in 2**16 at least
+    assert kept.mean().item() == pytest.approx(probability, abs=4e-3)
+    assert kept.mean(dim=0).std().item() < 0.05  # no column left out
+    again, _ = keep_mask((400, 1001), keep, generator(0), torch.float64)
+    assert torch.equal(kept, again)
 
 
 def test_weight_decay_is_half_the_squared_norm():
