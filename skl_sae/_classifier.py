@@ -174,6 +174,8 @@ class StackedSparseAutoencoderClassifier(
         digits (4 splits x 3 seeds) 0.9817 against 0.9787 with ``(256,
         256)``, 0.9813 against 0.9817 with ``(256, 128)``, 0.9804 against
         0.9796 with ``(64,)``, 0.9698 against 0.9730 with ``(32, 16)``.
+        The dropout masks drawn since (other draws, a third of the cost)
+        gave 0.9869 on MNIST and 0.9807 with ``(256, 256)`` on the digits.
         Unlike a smaller ``fine_tune_learning_rate``, it leaves short fits
         and the exactly sparse codes their large first steps (see
         :ref:`stacked_classifier`).

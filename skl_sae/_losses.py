@@ -330,9 +330,16 @@ class ClassifierLoss:
         parameters' ``.grad`` without autograd and return the weighted loss
         (no gradient), where :mod:`._fused_classifier` covers the network
         and the rows are dense; None otherwise (autograd's, see :func:`~._training.train_step`)."""
-        if not module.training or sparse.is_sparse(x) or not fused_classifier.supports(module):
+        if not module.training or sparse.is_sparse(x) or not self._by_hand(module):
             return None
         return fused_classifier.loss_and_gradients(module, x, y, self, weight)
+
+    def _by_hand(self, module):
+        """Whether :mod:`._fused_classifier` covers ``module``, asked once per
+        network (its layers' kinds do not change in training)."""
+        if getattr(self, "_covered", (None,))[0] is not module:
+            self._covered = (module, fused_classifier.supports(module))
+        return self._covered[1]
 
     @torch.no_grad()
     def frozen_codes(self, module, x):

@@ -151,29 +151,27 @@ class Adam(_Optimizer):
         }
 
     def _update(self, indices):
+        params, grads, exp_avgs, exp_avg_sqs, steps = [], [], [], [], []
         for i in indices:
-            if not self.state[i]:
-                parameter = self.parameters[i]
-                self.state[i] = {
-                    "step": torch.zeros((), dtype=torch.float32, device=parameter.device),
-                    "exp_avg": torch.zeros_like(parameter, memory_format=torch.preserve_format),
-                    "exp_avg_sq": torch.zeros_like(parameter, memory_format=torch.preserve_format),
-                }
-        tensors = [
-            _in_memory_order(
-                [self.parameters[i], self.parameters[i].grad]
-                + [self.state[i][name] for name in ("exp_avg", "exp_avg_sq")]
-            )
-            for i in indices
-        ]
-        steps = [self.state[i]["step"] for i in indices]
+            parameter, state = self.parameters[i], self.state[i]
+            if not state:
+                state.update(
+                    step=torch.zeros((), dtype=torch.float32, device=parameter.device),
+                    exp_avg=torch.zeros_like(parameter, memory_format=torch.preserve_format),
+                    exp_avg_sq=torch.zeros_like(parameter, memory_format=torch.preserve_format),
+                )
+            tensors = (parameter, parameter.grad, state["exp_avg"], state["exp_avg_sq"])
+            if not parameter.is_contiguous():
+                tensors = _in_memory_order(tensors)
+            for found, tensor in zip((params, grads, exp_avgs, exp_avg_sqs), tensors, strict=True):
+                found.append(tensor)
+            steps.append(state["step"])
         torch._foreach_add_(steps, 1)
-        params, grads, exp_avgs, exp_avg_sqs = zip(*tensors, strict=True)
         torch._fused_adam_(
-            list(params),
-            list(grads),
-            list(exp_avgs),
-            list(exp_avg_sqs),
+            params,
+            grads,
+            exp_avgs,
+            exp_avg_sqs,
             [],
             steps,
             lr=self.lr,
