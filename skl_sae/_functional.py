@@ -109,10 +109,10 @@ def keep_mask(shape, keep, generator, dtype, device=None):
     ``keep`` rounded to a multiple of ``1 / DRAW_LEVELS`` (at least one),
     else 0; return it and that probability.
 
-    Four 16-bit draws come from each 64-bit random integer
-    (:func:`random_words`), and the 1s are the draws among the ``kept``
-    highest: clamped to the two values either side of that boundary and
-    shifted to 0 and 1, in integers. On a CPU torch compares to booleans,
+    The draws are 16-bit (:func:`random_draws`), and the 1s are those among
+    the ``kept`` highest: clamped to the two values either side of that
+    boundary, then shifted to 0 and 1 as they are written in ``dtype``. On
+    a CPU torch compares to booleans,
     and multiplies by them, several times slower than it clamps: a
     200 x 256 mask built and applied twice (forward and backward) costs
     110 us this way, 280 as booleans and 550 as ``torch.rand``'s floats
@@ -122,21 +122,24 @@ def keep_mask(shape, keep, generator, dtype, device=None):
     kept = min(max(round(keep * DRAW_LEVELS), 1), DRAW_LEVELS)
     if kept == DRAW_LEVELS:
         return torch.ones(shape, dtype=dtype, device=device), 1.0
-    words = random_words((n + 3) // 4, generator, device)
-    draws = words.view(torch.int16)[:n].view(shape)  # uniform in [-2**15, 2**15)
+    draws = random_draws(n, generator, device).view(shape)  # uniform in [-2**15, 2**15)
     first = DRAW_LEVELS // 2 - kept  # the lowest draw kept, in [0, 2**15)
-    return draws.clamp(first - 1, first).sub_(first - 1).to(dtype), kept / DRAW_LEVELS
+    mask = torch.empty(shape, dtype=dtype, device=device)
+    return torch.sub(draws.clamp(first - 1, first), first - 1, out=mask), kept / DRAW_LEVELS
 
 
-def random_words(n, generator, device=None):
-    """``n`` random 64-bit integers, every bit uniform, from ``generator``:
-    a :class:`torch.Generator` on ``device``, or a numpy bit generator for
-    the CPU, whose PCG64 draws them in about a third of the time of torch's
-    Mersenne twister (12,800 words: 28 us against 65 to 140 on one thread)."""
+def random_draws(n, generator, device=None):
+    """``n`` uniform 16-bit integers (int16), four from each 64-bit random
+    integer of ``generator``: a :class:`torch.Generator` on ``device``, or a
+    numpy bit generator for the CPU, whose PCG64 draws them in about a third
+    of the time of torch's Mersenne twister (12,800 words: 28 us against 65
+    to 140 on one thread)."""
+    n_words = (n + 3) // 4
     if isinstance(generator, np.random.BitGenerator):
-        return torch.from_numpy(generator.random_raw(n).view(np.int64))
-    words = torch.empty(n, dtype=torch.int64, device=device)
-    return words.random_(-(2**63), 2**63 - 1, generator=generator)
+        return torch.from_numpy(generator.random_raw(n_words).view(np.int16)[:n])
+    words = torch.empty(n_words, dtype=torch.int64, device=device)
+    words.random_(-(2**63), 2**63 - 1, generator=generator)  # every bit uniform
+    return words.view(torch.int16)[:n]
 
 
 def corrupt(x, corruption, level, generator, bounds=None):

@@ -86,7 +86,7 @@ def loss_and_gradients(module, x, y, loss, weight=1.0):
     log_probabilities = logits.log_softmax(dim=1)
     value = torch.nn.functional.nll_loss(log_probabilities, y)
     if loss.alpha > 0:
-        value += loss.alpha * weight_decay(loss.trained_weights(module))
+        value = value.add_(weight_decay(loss.trained_weights(module)), alpha=loss.alpha)
 
     # Backward: the softmax minus the one-hot labels, through the layers.
     # The gradient at layer i's output carries scales[i], which its weight's
