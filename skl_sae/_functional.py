@@ -204,7 +204,10 @@ def weight_decay(weights):
     # The norms in one call whatever the weights' layouts (a weight stored by
     # feature is not copied), squared and summed: four operations where one
     # product per weight and the sums took seven for two weights.
-    norms = torch.stack(torch._foreach_norm(list(weights)))
+    weights = list(weights)
+    if not weights:  # (tied unit-norm weights decay no weight)
+        return torch.zeros(())
+    norms = torch.stack(torch._foreach_norm(weights))
     return 0.5 * norms.dot(norms)
 
 
