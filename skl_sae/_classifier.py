@@ -184,7 +184,9 @@ class StackedSparseAutoencoderClassifier(
         Probability that fine-tuning drops each hidden code of a training
         sample (Srivastava et al., 2014): the codes kept are scaled by ``1 /
         (1 - dropout)``, so that inference, which drops none, sees codes of
-        the same mean. Not with ``fine_tune=False``, whose softmax layer
+        the same mean. The masks are drawn to 16 bits: the probability of
+        keeping is a multiple of ``2**-16``, and a rate under ``2**-17``
+        drops nothing. Not with ``fine_tune=False``, whose softmax layer
         trains on the inference codes. Why 0.2: on the digits (4 splits,
         ``(256, 256)``) 0.9761 without dropout, 0.9806 at 0.2, 0.9789 at
         0.5 (a scaled ``MLPClassifier((256,))``: 0.9789); on MNIST,

@@ -123,7 +123,7 @@ def keep_mask(shape, keep, generator, dtype, device=None):
     if kept == DRAW_LEVELS:
         return torch.ones(shape, dtype=dtype, device=device), 1.0
     draws = random_draws(n, generator, device).view(shape)  # uniform in [-2**15, 2**15)
-    first = DRAW_LEVELS // 2 - kept  # the lowest draw kept, in [0, 2**15)
+    first = DRAW_LEVELS // 2 - kept  # the lowest draw kept, in (-2**15, 2**15)
     mask = torch.empty(shape, dtype=dtype, device=device)
     return torch.sub(draws.clamp(first - 1, first), first - 1, out=mask), kept / DRAW_LEVELS
 
@@ -133,12 +133,20 @@ def random_draws(n, generator, device=None):
     integer of ``generator``: a :class:`torch.Generator` on ``device``, or a
     numpy bit generator for the CPU, whose PCG64 draws them in about a third
     of the time of torch's Mersenne twister (12,800 words: 28 us against 65
-    to 140 on one thread)."""
+    to 140 on one thread).
+
+    Raises
+    ------
+    ValueError
+        If a numpy bit generator is asked for draws on another device.
+    """
     n_words = (n + 3) // 4
     if isinstance(generator, np.random.BitGenerator):
+        if device is not None and torch.device(device).type != "cpu":
+            raise ValueError(f"A numpy bit generator draws on the CPU, not on {device}.")
         return torch.from_numpy(generator.random_raw(n_words).view(np.int16)[:n])
     words = torch.empty(n_words, dtype=torch.int64, device=device)
-    words.random_(-(2**63), 2**63 - 1, generator=generator)  # every bit uniform
+    words.random_(-(2**63), None, generator=generator)  # all 2**64 values: every bit uniform
     return words.view(torch.int16)[:n]
 
 

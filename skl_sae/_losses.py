@@ -361,7 +361,7 @@ class ClassifierLoss:
         return self._mask(codes, self.dropout)
 
     def dropped_inputs(self, x):
-        """``(kept, scale)``: the training rows ``x`` with each entry dropped
+        """``(rows, scale)``: the training rows ``x`` with each entry dropped
         with probability ``input_dropout`` (of sparse rows, each non-zero,
         the others keep their places), and what the network multiplies them
         by (:meth:`_mask`); ``x`` itself and 1 at a rate of 0."""

@@ -64,14 +64,19 @@ def test_reconstruction_loss_is_one_for_the_mean_prediction():
     "generator", [lambda seed: torch.Generator().manual_seed(seed), np.random.PCG64]
 )
 def test_a_keep_mask_is_one_with_its_probability_to_sixteen_bits(keep, generator):
-    kept, probability = keep_mask((400, 1001), keep, generator(0), torch.float64)  # odd count
-    assert kept.dtype == torch.float64 and kept.shape == (400, 1001)
+    kept, probability = keep_mask((401, 1001), keep, generator(0), torch.float64)  # 4 k + 1
+    assert kept.dtype == torch.float64 and kept.shape == (401, 1001)
     assert set(kept.unique().tolist()) <= {0.0, 1.0}
     assert probability == max(round(keep * 2**16), 1) / 2**16  # 1 kept in 2**16 at least
     assert kept.mean().item() == pytest.approx(probability, abs=4e-3)
     assert kept.mean(dim=0).std().item() < 0.05  # no column left out
-    again, _ = keep_mask((400, 1001), keep, generator(0), torch.float64)
+    again, _ = keep_mask((401, 1001), keep, generator(0), torch.float64)
     assert torch.equal(kept, again)
+
+
+def test_a_numpy_bit_generator_draws_on_the_cpu_alone():
+    with pytest.raises(ValueError, match="draws on the CPU"):
+        keep_mask((3, 5), 0.5, np.random.PCG64(0), torch.float32, device="cuda")
 
 
 def test_weight_decay_is_half_the_squared_norm():
