@@ -54,6 +54,12 @@ def kl_divergence(target, mean_activation):
     return rho * torch.log(rho / rho_hat) + (1 - rho) * torch.log((1 - rho) / (1 - rho_hat))
 
 
+def negative_entropy(target):
+    """``t log t + (1 - t) log(1 - t)`` of a Bernoulli mean ``t`` (a number):
+    the part of :func:`kl_divergence` that does not depend on ``rho_hat``."""
+    return sum(p * math.log(p) for p in (target, 1 - target) if p > 0)
+
+
 def kl_sparsity(codes, target):
     """KL divergence between ``target`` and each unit's batch-mean activation,
     averaged over units. Needs activations in (0, 1)."""
@@ -112,11 +118,10 @@ def keep_mask(shape, keep, generator, dtype, device=None):
     The draws are 16-bit (:func:`random_draws`), and the 1s are those among
     the ``kept`` highest: clamped to the two values either side of that
     boundary, then shifted to 0 and 1 as they are written in ``dtype``. On
-    a CPU torch compares to booleans,
-    and multiplies by them, several times slower than it clamps: a
-    200 x 256 mask built and applied twice (forward and backward) costs
-    110 us this way, 280 as booleans and 550 as ``torch.rand``'s floats
-    compared and scaled, on one thread.
+    a CPU torch compares to booleans, and multiplies by them, several times
+    slower than it clamps: a 200 x 256 mask built and applied twice
+    (forward and backward) costs 110 us this way, 280 as booleans and 550
+    as ``torch.rand``'s floats compared and scaled, on one thread.
     """
     n = math.prod(shape)
     kept = min(max(round(keep * DRAW_LEVELS), 1), DRAW_LEVELS)

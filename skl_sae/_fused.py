@@ -16,12 +16,10 @@ and its terms from :mod:`._functional`, so it sits below :mod:`._losses`,
 which imports it.
 """
 
-import math
-
 import torch
 
 from ._codes import Activation
-from ._functional import EPS, accumulate_gradient_, weight_decay
+from ._functional import EPS, accumulate_gradient_, negative_entropy, weight_decay
 from ._modules import SparseAutoencoder
 
 _aten = torch.ops.aten
@@ -50,11 +48,6 @@ def supports(module, loss):
         and loss.contractive_weight == 0
         and loss.auxk_weight == 0
     )
-
-
-def _negative_entropy(target):
-    """``t log t + (1 - t) log(1 - t)`` of a Bernoulli mean ``t`` (a number)."""
-    return sum(p * math.log(p) for p in (target, 1 - target) if p > 0)
 
 
 def activate_(values, activation):
@@ -103,7 +96,7 @@ def loss_and_gradients(module, noisy, x, loss, weight=1.0):
         mean_code = codes.mean(dim=0)
         rho_hat = mean_code.clamp(EPS, 1 - EPS)
         cross = torch.lerp(rho_hat.neg().log1p_(), rho_hat.log(), target).mean()
-        value += beta * (_negative_entropy(target) - cross)
+        value += beta * (negative_entropy(target) - cross)
     elif penalty == "l1":
         value += beta * codes.abs().mean()
     if alpha > 0:

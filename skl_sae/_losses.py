@@ -307,6 +307,7 @@ class ClassifierLoss:
     def __init__(self, *, alpha=0.0, frozen=False, dropout=0.0, input_dropout=0.0, generator=None):
         self.alpha, self.frozen = alpha, frozen
         self.dropout, self.input_dropout, self.generator = dropout, input_dropout, generator
+        self._covered = (None, False)  # (network, whether the gradient goes by hand)
 
     def __call__(self, module, x, y):
         if self.frozen:
@@ -337,7 +338,7 @@ class ClassifierLoss:
     def _by_hand(self, module):
         """Whether :mod:`._fused_classifier` covers ``module``, asked once per
         network (its layers' kinds do not change in training)."""
-        if getattr(self, "_covered", (None,))[0] is not module:
+        if self._covered[0] is not module:
             self._covered = (module, fused_classifier.supports(module))
         return self._covered[1]
 
