@@ -36,7 +36,7 @@ from sklearn.utils._param_validation import Interval
 from torch import nn
 
 from ._functional import auxk_loss
-from ._statistics import firing_counts
+from ._statistics import count_above
 from ._warnings import warn
 
 ACTIVATIONS = {
@@ -141,8 +141,8 @@ class Activation(nn.Module):
 
     def firing_counts(self, codes):
         """Per unit, the rows of ``codes`` on which it fires (:meth:`firing`),
-        as floats."""
-        return firing_counts(self.firing(codes))
+        as numbers (integers or integral floats)."""
+        return count_above(codes, self.firing_threshold)
 
     def export_thresholds(self, n_units):
         """Inference thresholds as numpy, shape (n_units,); None if none."""

@@ -241,11 +241,15 @@ def add_weight_decay_gradient_(weights, alpha):
     weight, where autograd's gradient of the term multiplied it into a
     temporary of its size, then added that (on a 15,177-feature TF-IDF at 128
     units, 5 of a step's 45 ms and a transient of the encoder's size)."""
+    with_grad, grads = [], []
     for weight in weights:
         if weight.grad is None:
             weight.grad = weight.detach() * alpha
         else:
-            weight.grad.add_(weight.detach(), alpha=alpha)
+            with_grad.append(weight.detach())
+            grads.append(weight.grad)
+    if grads:  # one call for all (a step on a small table pays per call)
+        torch._foreach_add_(grads, with_grad, alpha=alpha)
 
 
 def select_units(tensor, keep, n_new, dim):

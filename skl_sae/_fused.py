@@ -127,4 +127,4 @@ def loss_and_gradients(module, noisy, x, loss, weight=1.0):
         accumulate_gradient_(module.decoder_weight, grad_decoder)
     accumulate_gradient_(weight_matrix, grad_weight)
     accumulate_gradient_(bias, grad_codes.sum(dim=0))
-    return value * weight, codes, errors
+    return (value if weight == 1 else value * weight), codes, errors

@@ -107,4 +107,4 @@ def loss_and_gradients(module, x, y, loss, weight=1.0):
         grad = BACKWARDS[layers[i - 1].code.activation](grad, outputs[i - 1])
         if scales[i - 1] != 1:
             grad.mul_(scales[i - 1])
-    return value * weight
+    return value if weight == 1 else value * weight

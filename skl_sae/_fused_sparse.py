@@ -113,7 +113,7 @@ def loss_and_gradients(module, noisy, x, loss, weight=1.0, buffers=None):
     _add_gradients(module, seen, target, grad_pre, weighted, u, codes.T @ weighted, buffers)
     if auxiliary_decoder is not None:
         decoder.grad.add_(auxiliary_decoder)
-    return value * weight, codes, errors
+    return (value if weight == 1 else value * weight), codes, errors
 
 
 def _auxiliary(module, codes, pre, x, loss, weight):

@@ -57,7 +57,7 @@ class _Optimizer:
         """``{"state": {index: {name: tensor}}, "param_groups": [...]}``, as
         ``torch.optim``'s; the tensors are the live ones (copy to keep)."""
         group = {"lr": self.lr, **self._hyperparameters(), "params": list(range(len(self.state)))}
-        state = {i: dict(entry) for i, entry in enumerate(self.state) if entry}
+        state = {i: _own_step(entry) for i, entry in enumerate(self.state) if entry}
         return {"state": state, "param_groups": [group]}
 
     def load_state_dict(self, state_dict):
@@ -94,6 +94,10 @@ class _Optimizer:
                 entry[name] = value.to(parameter.device, dtype, copy=True)
             loaded.append(entry)
         self.state = loaded
+        steps = [entry["step"] for entry in loaded if "step" in entry]
+        if len(steps) == len(loaded) and all(torch.equal(step, steps[0]) for step in steps):
+            for entry in loaded:  # one count again (see Adam._count_step)
+                entry["step"] = steps[0]
 
     def _hyperparameters(self):
         return {}
@@ -151,12 +155,15 @@ class Adam(_Optimizer):
         }
 
     def _update(self, indices):
-        params, grads, exp_avgs, exp_avg_sqs, steps = [], [], [], [], []
+        params, grads, exp_avgs, exp_avg_sqs = [], [], [], []
+        step = None  # the parameters that start together share their count
         for i in indices:
             parameter, state = self.parameters[i], self.state[i]
             if not state:
+                if step is None:
+                    step = torch.zeros((), dtype=torch.float32, device=parameter.device)
                 state.update(
-                    step=torch.zeros((), dtype=torch.float32, device=parameter.device),
+                    step=step,
                     exp_avg=torch.zeros_like(parameter, memory_format=torch.preserve_format),
                     exp_avg_sq=torch.zeros_like(parameter, memory_format=torch.preserve_format),
                 )
@@ -165,8 +172,8 @@ class Adam(_Optimizer):
                 tensors = _in_memory_order(tensors)
             for found, tensor in zip((params, grads, exp_avgs, exp_avg_sqs), tensors, strict=True):
                 found.append(tensor)
-            steps.append(state["step"])
-        torch._foreach_add_(steps, 1)
+        self._count_step(indices)  # (which may give a parameter its own count)
+        steps = [self.state[i]["step"] for i in indices]
         torch._fused_adam_(
             params,
             grads,
@@ -182,6 +189,34 @@ class Adam(_Optimizer):
             amsgrad=False,
             maximize=False,
         )
+
+
+    def _count_step(self, indices):
+        """Add 1 to the step count of the parameters at ``indices``. Those
+        that started together share one count, so that a step adds to one
+        tensor (a call of some microseconds on a small table's step, where
+        ``torch._foreach_add_`` over four counts took 20); a count shared
+        with a parameter that does not take this step is first copied."""
+        steps = [self.state[i]["step"] for i in indices]
+        shared = [entry.get("step") for entry in self.state]
+        if all(step is steps[0] for step in steps) and len(steps) == sum(
+            step is steps[0] for step in shared
+        ):
+            steps[0].add_(1)
+            return
+        for i in indices:
+            if sum(step is self.state[i]["step"] for step in shared) > 1:
+                self.state[i]["step"] = self.state[i]["step"].clone()
+        torch._foreach_add_([self.state[i]["step"] for i in indices], 1)
+
+
+def _own_step(entry):
+    """A copy of the state ``entry`` with its own step count, as
+    ``torch.optim`` keeps them (its Adam adds 1 to each)."""
+    entry = dict(entry)
+    if "step" in entry:
+        entry["step"] = entry["step"].clone()
+    return entry
 
 
 def _in_memory_order(tensors):

@@ -130,6 +130,35 @@ def firing_counts(fired):
     return fired.to(dtype).sum(dim=0)
 
 
+def count_above(values, threshold):
+    """Per column, the rows of the (rows, columns) ``values`` above
+    ``threshold``: :func:`firing_counts` of ``values > threshold``, without
+    the comparison for a training batch of float32 or float64 codes.
+
+    torch compares on a CPU several times slower than it clamps (200 x 256
+    float64 codes: 97 us for the mask and 70 to count it, against 113 us
+    for this, on one slow thread; float32: 159 against 66). ``values -
+    threshold`` is positive exactly where a value is above (gradual
+    underflow: the difference of unequal floats is never 0); clamped to
+    [0, tiny], with ``tiny`` the dtype's smallest normal number, it is
+    ``tiny`` there and 0 elsewhere, whose sum is an exact multiple of
+    ``tiny``. The difference is never subnormal where ``|threshold| >= tiny
+    / eps``; a threshold of 0 multiplies the values by ``2 ** bits`` instead,
+    which takes every positive subnormal above ``tiny``. Other thresholds,
+    dtypes and longer batches compare.
+    """
+    if values.dtype not in (torch.float32, torch.float64) or values.shape[0] > BOOLEAN_ROWS:
+        return firing_counts(values > threshold)
+    info = torch.finfo(values.dtype)
+    if threshold == 0:
+        positive = torch.mul(values, 2.0**info.bits)
+    elif abs(threshold) >= info.tiny / info.eps:
+        positive = torch.sub(values, threshold)
+    else:
+        return firing_counts(values > threshold)
+    return positive.clamp_(0, info.tiny).sum(dim=0).div_(info.tiny).round_()
+
+
 def binary_entropy(p):
     """Entropy in bits of a coin that comes up heads with probability ``p``,
     element-wise; 0 at 0 and 1."""

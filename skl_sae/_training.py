@@ -207,7 +207,7 @@ def train_step(module, loss_fn, batches, n_samples, optimizer, hooks=()):
 
     def closure():
         optimizer.zero_grad(set_to_none=True)
-        total = 0.0
+        total = None
         for batch in batches:
             weight = batch[0].shape[0] / n_samples
             loss = None if by_hand is None else by_hand(module, *batch, weight=weight)
@@ -216,13 +216,13 @@ def train_step(module, loss_fn, batches, n_samples, optimizer, hooks=()):
                 if weight != 1:
                     loss = loss * weight
                 loss.backward()
-            total = total + loss.detach()
+            total = loss.detach() if total is None else total + loss.detach()
         add_weight_decay = getattr(loss_fn, "add_weight_decay_gradients_", None)
         if add_weight_decay is not None:  # once: the batches' weights sum to 1
             add_weight_decay(module)
         for hook in hooks:
             hook.before_step(module)
-        return total
+        return torch.zeros(()) if total is None else total  # (zeros: no batch here)
 
     loss = optimizer.step(closure)
     for hook in hooks:

@@ -149,3 +149,17 @@ def test_a_cpu_state_moves_to_cuda_parameters():
     _train(optimizer, parameters, 2)
     for mine, reference in zip(on_cuda, parameters, strict=True):
         torch.testing.assert_close(mine.cpu(), reference, rtol=1e-10, atol=1e-12)
+
+
+def test_parameters_that_start_together_count_their_steps_once_and_export_them_apart():
+    parameters = _parameters()
+    optimizer = Adam(parameters, lr=0.01)
+    _train(optimizer, parameters, 3)
+    steps = [entry["step"] for entry in optimizer.state]
+    assert all(step is steps[0] for step in steps) and float(steps[0]) == 3
+    exported = [entry["step"] for entry in optimizer.state_dict()["state"].values()]
+    assert len({id(step) for step in exported}) == len(exported)  # torch.optim adds to each
+    assert all(float(step) == 3 for step in exported)
+    reloaded = Adam(parameters, lr=0.01)
+    reloaded.load_state_dict(optimizer.state_dict())
+    assert all(entry["step"] is reloaded.state[0]["step"] for entry in reloaded.state)

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from skl_sae._codes import Activation, TopK
-from skl_sae._statistics import CodeStatistics
+from skl_sae._statistics import BOOLEAN_ROWS, CodeStatistics, count_above
 
 
 def test_a_batch_after_a_complete_pass_starts_a_new_one():
@@ -37,3 +37,19 @@ def test_reduced_sums_the_processes_counts_and_leaves_its_own():
     np.testing.assert_allclose(reduced.feature_density(), [0.5, 0.5])
     assert statistics._fired.tolist() == [1, 1]
     assert reduced._fired.tolist() == [2, 2]
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32, torch.float16])
+@pytest.mark.parametrize("threshold", [0.0, 0.5, -0.25, 1e-40])
+@pytest.mark.parametrize("rows", [1, 200, BOOLEAN_ROWS + 1])
+def test_count_above_counts_exactly_what_the_comparison_finds(dtype, threshold, rows):
+    generator = torch.Generator().manual_seed(0)
+    values = torch.randn(rows, 37, generator=generator).to(dtype).relu_()
+    values[0, :3] = torch.tensor([threshold, torch.finfo(dtype).eps, 1.0])
+    above = torch.nextafter(torch.tensor(threshold, dtype=dtype), torch.tensor(2.0, dtype=dtype))
+    values[:, 5] = threshold  # equal is not above
+    values[:, 6] = above  # the next number is (a subnormal above 0)
+    values[1:, 7] = float("inf")
+    values[:, 8] = -float("inf")
+    expected = (values > threshold).sum(dim=0)
+    assert torch.equal(count_above(values, threshold).to(torch.int64), expected)
