@@ -23,6 +23,7 @@ from ._data import data_range
 from ._distributed import broadcast_seed, process_group
 from ._losses import LossTerms, default_activation, penalty_of
 from ._persistence import NumpyState, transaction
+from ._runtime import MATMUL_PRECISIONS, resolve_device
 from ._sklearn import Interval, StrOptions, validate_parameter_constraints
 from ._trainer import (
     CodeSettings,
@@ -84,6 +85,7 @@ class BaseSparseAutoencoder(NumpyState, CallbackSupportMixin, BaseEstimator, ABC
         "random_state": ["random_state"],
         "verbose": ["verbose"],
         "device": [str, torch.device],
+        "matmul_precision": [StrOptions(set(MATMUL_PRECISIONS))],
     }
 
     # -- the contract ---------------------------------------------------------
@@ -213,7 +215,9 @@ class BaseSparseAutoencoder(NumpyState, CallbackSupportMixin, BaseEstimator, ABC
     def _epochs_of_steps(self, X, steps, most):
         """Epochs of about ``steps`` optimizer steps over ``X`` in the batches
         of ``batch_size``: at least 1, at most ``most``."""
-        rows = Schedule(batch_size=self.batch_size).batch_rows(X.shape, X.dtype)
+        rows = Schedule(batch_size=self.batch_size).batch_rows(
+            X.shape, X.dtype, device=resolve_device(self.device)
+        )
         steps_per_epoch = -(-X.shape[0] // rows)
         return max(1, min(most, round(steps / steps_per_epoch)))
 

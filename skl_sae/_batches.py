@@ -24,7 +24,7 @@ import scipy.sparse as sp
 import torch
 
 from ._data import is_streamed, numpy_dtype, read_rows
-from ._runtime import cpu_settings
+from ._runtime import call_settings
 from ._sparse import csr_tensor
 
 #: Memory that one batch of inference may take, whatever the width of the data.
@@ -334,7 +334,7 @@ def inference_batch_rows(width, itemsize):
 
 
 @torch.no_grad()
-def apply_in_batches(function, X, like, width=None):
+def apply_in_batches(function, X, like, width=None, matmul_precision=None):
     """``function`` applied to the rows of ``X`` in batches, as numpy.
 
     ``X`` may be dense, sparse or a memory map; a torch tensor gives a
@@ -345,7 +345,9 @@ def apply_in_batches(function, X, like, width=None):
     a time, of at most :data:`INFERENCE_BYTES` for arrays as wide as the
     widest of ``X``'s rows (a sparse row: its non-zeros, on average) and
     ``width`` (the model's), and the results fill one array made for them:
-    besides ``X`` and the result, memory holds one batch.
+    besides ``X`` and the result, memory holds one batch. Float32 products
+    run at ``matmul_precision`` (see
+    :func:`~._runtime.float32_matmul_precision`; None: as they are).
 
     Raises
     ------
@@ -354,7 +356,7 @@ def apply_in_batches(function, X, like, width=None):
         overflow the float type of the model or of the result.
     """
     if isinstance(X, torch.Tensor):
-        return _apply_to_tensor(function, X, like, width)
+        return _apply_to_tensor(function, X, like, width, matmul_precision)
     dtype = numpy_dtype(like.dtype)
     row_width = X.shape[1]
     if sp.issparse(X):  # (the non-zeros' values and indices, on average)
@@ -364,7 +366,7 @@ def apply_in_batches(function, X, like, width=None):
     host = ((read_rows(X, start, start + n_rows, dtype),) for start in starts)
     result_dtype = X.dtype if X.dtype in (np.float32, np.float64) else np.float64
     result = None
-    with cpu_settings():
+    with call_settings(matmul_precision):
         for start, (rows,) in zip(starts, to_device(host, like.device), strict=True):
             out = function(rows).cpu().numpy()
             if result is None:
@@ -377,14 +379,14 @@ def apply_in_batches(function, X, like, width=None):
     return result
 
 
-def _apply_to_tensor(function, X, like, width=None):
+def _apply_to_tensor(function, X, like, width=None, matmul_precision=None):
     """:func:`apply_in_batches` of a torch tensor ``X``: batches read from it
     on its device (moved to the model's, if another), the results written
     into a tensor of ``X``'s dtype made on ``X``'s device; nothing goes
     through numpy or the host (but one check that the results are finite)."""
     n_rows = inference_batch_rows(max(X.shape[1], width or 0), like.element_size())
     result = None
-    with cpu_settings(), torch.no_grad():
+    with call_settings(matmul_precision), torch.no_grad():
         for start in range(0, X.shape[0], n_rows):
             rows = X[start : start + n_rows].to(like.device, like.dtype)
             out = function(rows)

@@ -17,7 +17,7 @@ from ._docstrings import fill_parameter_docs
 from ._layers import StackedNetwork
 from ._losses import ClassifierLoss, misclassification_rate
 from ._pretraining import pretrain_stack
-from ._runtime import cpu_settings, resolve_device
+from ._runtime import call_settings, resolve_device
 from ._sklearn import Interval, StrOptions, _check_partial_fit_first_call, _fit_context
 from ._trainer import (
     Run,
@@ -112,7 +112,9 @@ class StackedSparseAutoencoderClassifier(
     batch_size : int or "auto", default="auto"
         Minibatch size: ``min(200, n_samples)`` for the minibatch solvers,
         as scikit-learn's MLP, all samples for ``"lbfgs"``, and for wide data no more rows than a
-        dense batch of 16 MB holds.
+        dense batch of 16 MB holds. On a CUDA device, up to 4,096 rows but
+        at least 50 steps an epoch (and 200 rows), as
+        :class:`~skl_sae.SparseAutoencoderTransformer`'s.
 
     learning_rate_init : float, default=1e-2
         Step size of ``"adam"`` and ``"sgd"`` in every stage; why 1e-2
@@ -238,6 +240,8 @@ class StackedSparseAutoencoderClassifier(
         change in between.
 
     {{device}}
+
+    {{matmul_precision}}
 
     Attributes
     ----------
@@ -405,6 +409,7 @@ class StackedSparseAutoencoderClassifier(
         verbose=False,
         warm_start=False,
         device="cpu",
+        matmul_precision="highest",
     ):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.max_components = max_components
@@ -439,6 +444,7 @@ class StackedSparseAutoencoderClassifier(
         self.verbose = verbose
         self.warm_start = warm_start
         self.device = device
+        self.matmul_precision = matmul_precision
 
     # -- fitting ------------------------------------------------------------
 
@@ -563,7 +569,7 @@ class StackedSparseAutoencoderClassifier(
         epochs = min(1, self.pretrain_max_iter) if incremental else self.pretrain_max_iter
         n_stages = 1 if continuing else len(sizes) + int(self.fine_tune and epochs > 0) + 1
         task = begin_fit_task(self, n_stages, X, targets)
-        with cpu_settings():
+        with call_settings(self.matmul_precision):
             if module is None:
                 module = self._pretrain(X, targets, sizes, device, seeds, epochs, task)
             last_stage = "fine-tune" if self.fine_tune else "softmax"
@@ -681,7 +687,13 @@ class StackedSparseAutoencoderClassifier(
         )
         module = self._get_module().eval()
         width = max(max(p.shape) for p in module.parameters())
-        return apply_in_batches(function(module), X, next(module.parameters()), width=width)
+        return apply_in_batches(
+            function(module),
+            X,
+            next(module.parameters()),
+            width=width,
+            matmul_precision=self.matmul_precision,
+        )
 
     @method_in_namespace
     def decision_function(self, X):

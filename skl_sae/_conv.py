@@ -141,7 +141,8 @@ class ConvolutionalSparseAutoencoderTransformer(SparseAutoencoderTransformer):
     sparsity_weight, auxk_weight, alpha, corruption, \
 corruption_level, activation, output_activation, solver, batch_size, \
 learning_rate_init, tol, n_iter_no_change, early_stopping, \
-validation_fraction, shuffle, random_state, verbose, warm_start, device
+validation_fraction, shuffle, random_state, verbose, warm_start, device, \
+matmul_precision
         As in :class:`SparseAutoencoderTransformer`, with the same
         defaults but ``learning_rate_init``'s (1e-2; the winner-take-all
         features of 64 maps at stride 1 on 10,000 MNIST images, 5 epochs:
@@ -268,6 +269,7 @@ best_validation_score_, n_iter_, device_, n_features_in_, feature_names_in_
         verbose=False,
         warm_start=False,
         device="cpu",
+        matmul_precision="highest",
     ):
         self.image_shape = image_shape
         self.filters = filters
@@ -299,6 +301,7 @@ best_validation_score_, n_iter_, device_, n_features_in_, feature_names_in_
         self.verbose = verbose
         self.warm_start = warm_start
         self.device = device
+        self.matmul_precision = matmul_precision
 
     # -- the network --------------------------------------------------------
 

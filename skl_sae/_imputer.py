@@ -16,7 +16,7 @@ from ._data import resolve_image_shape
 from ._docstrings import fill_parameter_docs
 from ._functional import hidden_entries
 from ._modules import MaskedAutoencoder
-from ._runtime import cpu_settings, resolve_device
+from ._runtime import call_settings, resolve_device
 from ._sklearn import (
     Interval,
     MissingValues,
@@ -184,7 +184,8 @@ class SparseAutoencoderImputer(_BaseImputer, BaseSparseAutoencoder):
     sparsity_target, sparsity_weight, auxk_weight, alpha, \
 contractive_weight, activation, tied_weights, batch_size, tol, \
 n_iter_no_change, early_stopping, validation_fraction, shuffle, \
-random_state, verbose, device
+random_state, verbose, device, \
+matmul_precision
         As in :class:`~skl_sae.SparseAutoencoderTransformer`, with the same
         defaults. The decoder is linear (``output_activation="identity"``) in
         the imputer's scaled units. ``early_stopping`` monitors the
@@ -406,6 +407,7 @@ random_state, verbose, device
         random_state=None,
         verbose=False,
         device="cpu",
+        matmul_precision="highest",
     ):
         super().__init__(
             missing_values=missing_values,
@@ -441,6 +443,7 @@ random_state, verbose, device
         self.random_state = random_state
         self.verbose = verbose
         self.device = device
+        self.matmul_precision = matmul_precision
 
     # -- fitting ------------------------------------------------------------
 
@@ -492,7 +495,7 @@ random_state, verbose, device
             device = resolve_device(self.device)
             settings = self._layer_settings(device)
             task = begin_fit_task(self, self.max_iter_, X)
-            with cpu_settings():
+            with call_settings(self.matmul_precision):
                 layer = new_layer(
                     settings,
                     Z,
@@ -560,14 +563,14 @@ random_state, verbose, device
                 std = std * np.sqrt(ratio_squares / count)
         return std * self._scaling["scale"]
 
-    @staticmethod
-    def _reconstruct(module, rows):
+    def _reconstruct(self, module, rows):
         """The reconstruction of ``rows`` (NaN where unknown), in batches."""
         return apply_in_batches(
             lambda x: module(x).reconstruction,
             rows,
             next(module.parameters()),
             width=max(module.n_features, module.n_components),
+            matmul_precision=self.matmul_precision,
         )
 
     def _set_scaling(self, X, missing):

@@ -81,7 +81,8 @@ class SparseAutoencoderOutlierDetector(CallbackSupportMixin, OutlierMixin, BaseE
 corruption_level, contractive_weight, activation, output_activation, \
 tied_weights, init, solver, batch_size, max_iter, tol, \
 n_iter_no_change, early_stopping, validation_fraction, shuffle, \
-random_state, verbose, warm_start, device
+random_state, verbose, warm_start, device, \
+matmul_precision
         As in :class:`~skl_sae.SparseAutoencoderTransformer`, with the same
         defaults.
 
@@ -190,6 +191,7 @@ random_state, verbose, warm_start, device
         verbose=False,
         warm_start=False,
         device="cpu",
+        matmul_precision="highest",
     ):
         self.n_components = n_components
         self.max_components = max_components
@@ -222,6 +224,7 @@ random_state, verbose, warm_start, device
         self.verbose = verbose
         self.warm_start = warm_start
         self.device = device
+        self.matmul_precision = matmul_precision
 
     @fit_in_namespace
     @_fit_context(prefer_skip_nested_validation=True)

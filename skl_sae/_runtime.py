@@ -1,5 +1,6 @@
 """Run-time settings of torch for a fit or an inference: the device,
-torch's threads and the flushing of denormal floats.
+torch's threads, the flushing of denormal floats and the precision of
+float32 matrix products.
 
 Each setting is made for one call and restored after it. Nothing here
 knows of arrays, estimators or autoencoders.
@@ -106,9 +107,37 @@ def flush_denormals():
             torch.set_flush_denormal(False)
 
 
+#: The values of an estimator's ``matmul_precision``: torch's
+#: :func:`torch.set_float32_matmul_precision`.
+MATMUL_PRECISIONS = ("highest", "high", "medium")
+
+
 @contextmanager
-def cpu_settings():
-    """torch's CPU settings for a fit or an inference: :func:`torch_threads`
-    and :func:`flush_denormals`."""
-    with torch_threads(), flush_denormals():
+def float32_matmul_precision(precision):
+    """Compute float32 matrix products at ``precision`` inside (None: as
+    they are); torch's previous setting is restored after.
+
+    ``"highest"`` computes them in float32; ``"high"`` lets CUDA use TF32
+    tensor cores (10 bits of mantissa in the products, float32 sums);
+    ``"medium"`` also lets oneDNN on a CPU with bfloat16 units (Intel AMX)
+    compute them in bfloat16 with float32 sums. Weights, their gradients,
+    the optimizer's state and every other operation stay float32, and
+    float64 products are not affected.
+    """
+    previous = torch.get_float32_matmul_precision()
+    changed = precision is not None and precision != previous
+    if changed:
+        torch.set_float32_matmul_precision(precision)
+    try:
+        yield
+    finally:
+        if changed:
+            torch.set_float32_matmul_precision(previous)
+
+
+@contextmanager
+def call_settings(matmul_precision=None):
+    """torch's settings for a fit or an inference: :func:`torch_threads`,
+    :func:`flush_denormals` and :func:`float32_matmul_precision`."""
+    with torch_threads(), flush_denormals(), float32_matmul_precision(matmul_precision):
         yield

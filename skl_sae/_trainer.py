@@ -54,6 +54,17 @@ AUTO_BATCH_BYTES = 16 * 2**20
 #: units: 4.2 s an epoch in batches of 1,024, 2.0 s in 8 batches of 2,500).
 AUTO_SPARSE_BATCH_ROWS = 4096
 
+#: The most rows of a dense training batch of ``batch_size="auto"`` on a
+#: GPU, and the fewest steps an epoch that it keeps (see
+#: :meth:`Schedule.batch_rows`).
+AUTO_DEVICE_BATCH_ROWS = 4096
+AUTO_DEVICE_STEPS = 50
+
+#: The share of a GPU's memory that one dense training batch of
+#: ``batch_size="auto"`` may take (its activations and gradients take about
+#: ten times as much).
+AUTO_DEVICE_BATCH_SHARE = 1 / 64
+
 #: The width up to which ``learning_rate_init="auto"`` is 1e-2 (MNIST's,
 #: where that step size was chosen); see :func:`resolve_learning_rate`.
 AUTO_LEARNING_RATE_WIDTH = 784
@@ -109,8 +120,9 @@ class Schedule:
     name: str = ""
     """Prefix of the progress lines and warnings."""
 
-    def batch_rows(self, shape, dtype, sparse=False):
-        """Rows per batch of data of ``shape`` computed in ``dtype``.
+    def batch_rows(self, shape, dtype, sparse=False, device=None):
+        """Rows per batch of data of ``shape`` computed in ``dtype`` on
+        ``device`` (None: the CPU).
 
         ``"auto"``: ``min(200, n_samples)`` for the minibatch solvers (as
         scikit-learn's MLP), all rows for L-BFGS (whose step sums the loss of
@@ -128,21 +140,47 @@ class Schedule:
         18 ms and one of 2,048 rows 29 ms, so that two steps an epoch of
         2,924 rows fitted in 2.9 s what nine of 650 did in 4.4 s, to the same
         explained variance.
+
+        On a GPU, dense batches of the minibatch solvers are larger, so that
+        the products rather than the launches of a step's kernels take its
+        time: :data:`AUTO_DEVICE_BATCH_ROWS` rows, but no fewer than 200 and
+        no more than leave :data:`AUTO_DEVICE_STEPS` steps an epoch, evened
+        out, within :data:`AUTO_DEVICE_BATCH_SHARE` of the device's memory.
+        A step's count matters more than its rows: on the CPU (where the
+        arithmetic is the same), 256 units on 60,000 MNIST images in batches
+        of 1,024 (59 steps an epoch) gave a logistic regression 0.9757 and
+        0.9763 (with the step size times 2.26), against 0.9766 in batches
+        of 200; on 10,000 images (10 steps an epoch), 0.9498 and 0.9526
+        against 0.9628. A batch on the CPU costs in proportion to its rows,
+        so that larger ones gain nothing there.
         """
         n_samples, width = shape[0], int(np.prod(shape[1:]))
         if self.batch_size != "auto":
             return min(self.batch_size, n_samples)
         if sparse and self.solver != "lbfgs":  # batches of even sizes
             rows = min(AUTO_SPARSE_BATCH_ROWS, n_samples)
-            return math.ceil(n_samples / math.ceil(n_samples / rows))
-        widest = max(1, AUTO_BATCH_BYTES // (width * np.dtype(dtype).itemsize))
+            return _evened(n_samples, rows)
+        row_bytes = width * np.dtype(dtype).itemsize
+        widest = max(1, AUTO_BATCH_BYTES // row_bytes)
         if self.solver == "lbfgs":
             return min(n_samples, widest)
+        if device is not None and torch.device(device).type == "cuda":
+            memory = torch.cuda.get_device_properties(torch.device(device)).total_memory
+            widest = max(1, int(memory * AUTO_DEVICE_BATCH_SHARE) // row_bytes)
+            rows = min(AUTO_DEVICE_BATCH_ROWS, max(200, n_samples // AUTO_DEVICE_STEPS))
+            return _evened(n_samples, min(rows, widest))
         return min(200, n_samples, widest)
 
     def new_optimizer(self, parameters):
         """A new optimizer over ``parameters``."""
         return make_optimizer(self.solver, parameters, self.learning_rate_init)
+
+
+def _evened(n_samples, rows):
+    """Rows per batch, at most ``rows``, that split ``n_samples`` into
+    batches of sizes as even as the fewest batches allow."""
+    rows = min(rows, n_samples)
+    return math.ceil(n_samples / math.ceil(n_samples / rows))
 
 
 @dataclass(frozen=True)
@@ -441,6 +479,7 @@ def _new_statistics(settings, layer, X):
             X.shape,
             parameter_dtype(layer.module),
             sparse=_reads_nonzeros(settings, layer) and sp.issparse(X),
+            device=settings.device,
         )
         n_rows = local_rows(n_rows, batch_size, *group)
     return CodeStatistics(
@@ -513,7 +552,9 @@ def _calibration_batches(schedule, arrays, parameter, generator):
     X = arrays[0]
     batches = make_batches(
         arrays,
-        batch_size=schedule.batch_rows(X.shape, dtype, sparse=sp.issparse(X)),
+        batch_size=schedule.batch_rows(
+            X.shape, dtype, sparse=sp.issparse(X), device=parameter.device
+        ),
         device=parameter.device,
         dtype=dtype,
     )
@@ -560,7 +601,10 @@ def train_run(schedule, run, *, device, generator, incremental=False, hooks=()):
     batches = make_batches(
         run.train,
         batch_size=schedule.batch_rows(
-            run.train[0].shape, dtype, sparse=run.reads_nonzeros and sp.issparse(run.train[0])
+            run.train[0].shape,
+            dtype,
+            sparse=run.reads_nonzeros and sp.issparse(run.train[0]),
+            device=device,
         ),
         device=device,
         dtype=dtype,

@@ -244,3 +244,23 @@ def test_auto_batches_of_sparse_rows_take_up_to_4096_rows_of_even_sizes(n_rows, 
     rows read through their non-zeros take all rows up to 4,096, else the
     fewest batches of at most 4,096, evened out (no small last batch)."""
     assert Schedule().batch_rows((n_rows, 50_000), np.float64, sparse=True) == rows
+
+
+@pytest.mark.parametrize(
+    ("shape", "dtype", "memory", "rows"),
+    [
+        ((1797, 64), np.float64, 80 * 2**30, 200),  # never fewer than 200
+        ((10_000, 784), np.float32, 80 * 2**30, 200),  # 50 steps an epoch
+        ((60_000, 784), np.float32, 80 * 2**30, 1200),
+        ((1_000_000, 784), np.float32, 80 * 2**30, 4082),  # 4,096 at most, evened out
+        ((100_000, 50_000), np.float32, 2**30, 83),  # within 1/64 of its memory
+    ],
+)
+def test_auto_batches_on_a_gpu_fill_it_and_keep_50_steps_an_epoch(
+    monkeypatch, shape, dtype, memory, rows
+):
+    properties = type("Properties", (), {"total_memory": memory})()
+    monkeypatch.setattr(torch.cuda, "get_device_properties", lambda device: properties)
+    assert Schedule().batch_rows(shape, dtype, device=torch.device("cuda")) == rows
+    assert Schedule().batch_rows(shape, dtype, device="cpu") == min(200, shape[0], rows)
+    assert Schedule(batch_size=300).batch_rows(shape, dtype, device="cuda") == 300

@@ -13,8 +13,15 @@ from joblib import Parallel, delayed
 from sklearn.datasets import load_digits
 
 import skl_sae._runtime
+import skl_sae._training
 from skl_sae import SparseAutoencoderTransformer, StackedSparseAutoencoderClassifier
-from skl_sae._runtime import cpu_settings, flush_denormals, resolve_device, torch_threads
+from skl_sae._runtime import (
+    call_settings,
+    float32_matmul_precision,
+    flush_denormals,
+    resolve_device,
+    torch_threads,
+)
 
 
 def test_resolve_device():
@@ -167,10 +174,75 @@ def test_denormals_are_flushed_inside_and_the_mode_is_restored_after(before):
         torch.set_flush_denormal(False)
 
 
-def test_cpu_settings_set_threads_and_denormals(monkeypatch):
+def test_call_settings_set_threads_and_denormals(monkeypatch):
     if not torch.set_flush_denormal(False):
         pytest.skip("this CPU cannot flush denormals")
     monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
-    with cpu_settings():
+    with call_settings():
         assert torch.get_num_threads() == 1
         assert torch.full((1,), 1e-39, dtype=torch.float32).mul(1.0).item() == 0.0
+
+
+@pytest.mark.parametrize("precision", ["highest", "high", "medium"])
+def test_the_matmul_precision_holds_inside_and_is_restored_after_even_an_error(precision):
+    before = torch.get_float32_matmul_precision()
+    try:
+        torch.set_float32_matmul_precision("high")
+        with float32_matmul_precision(precision):
+            assert torch.get_float32_matmul_precision() == precision
+        assert torch.get_float32_matmul_precision() == "high"
+        with pytest.raises(KeyError), float32_matmul_precision(precision):
+            raise KeyError
+        assert torch.get_float32_matmul_precision() == "high"
+        with float32_matmul_precision(None):  # None: as it is
+            assert torch.get_float32_matmul_precision() == "high"
+    finally:
+        torch.set_float32_matmul_precision(before)
+
+
+@pytest.mark.parametrize("estimator", ["transformer", "classifier"])
+def test_an_estimator_computes_at_its_matmul_precision_and_restores_torchs(
+    monkeypatch, estimator
+):
+    seen = []
+    epoch = skl_sae._training.run_single_epoch
+
+    def seeing(*args, **kwargs):
+        seen.append(torch.get_float32_matmul_precision())
+        return epoch(*args, **kwargs)
+
+    monkeypatch.setattr(skl_sae._training, "run_single_epoch", seeing)
+    X, y = load_digits(return_X_y=True)
+    X = (X[:300] / 16).astype(np.float32)
+    y = y[:300]
+    make = {
+        "transformer": lambda **kw: SparseAutoencoderTransformer(32, max_iter=3, **kw),
+        "classifier": lambda **kw: StackedSparseAutoencoderClassifier(
+            (32,), pretrain_max_iter=2, max_iter=3, **kw
+        ),
+    }[estimator]
+    before = torch.get_float32_matmul_precision()
+    fitted = {}
+    for precision in ("highest", "medium"):
+        seen.clear()
+        model = make(matmul_precision=precision, random_state=0).fit(X, y)
+        assert seen and set(seen) == {precision}
+        assert torch.get_float32_matmul_precision() == before
+        fitted[precision] = model
+    # float32 products to at least bfloat16's precision: models close, not equal in general
+    out = {
+        precision: model.transform(X) if estimator == "transformer" else model.predict_proba(X)
+        for precision, model in fitted.items()
+    }
+    assert torch.get_float32_matmul_precision() == before
+    np.testing.assert_allclose(out["medium"], out["highest"], atol=0.05)
+
+
+def test_float64_data_compute_alike_at_every_matmul_precision():
+    X = load_digits().data[:200] / 16
+    models = [
+        SparseAutoencoderTransformer(16, max_iter=3, matmul_precision=p, random_state=0).fit(X)
+        for p in ("highest", "medium")
+    ]
+    np.testing.assert_array_equal(models[0].components_, models[1].components_)
+    np.testing.assert_array_equal(models[0].transform(X), models[1].transform(X))
