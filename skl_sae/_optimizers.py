@@ -190,7 +190,6 @@ class Adam(_Optimizer):
             maximize=False,
         )
 
-
     def _count_step(self, indices):
         """Add 1 to the step count of the parameters at ``indices``. Those
         that started together share one count, so that a step adds to one

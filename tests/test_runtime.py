@@ -201,9 +201,7 @@ def test_the_matmul_precision_holds_inside_and_is_restored_after_even_an_error(p
 
 
 @pytest.mark.parametrize("estimator", ["transformer", "classifier"])
-def test_an_estimator_computes_at_its_matmul_precision_and_restores_torchs(
-    monkeypatch, estimator
-):
+def test_an_estimator_computes_at_its_matmul_precision_and_restores_torchs(monkeypatch, estimator):
     seen = []
     epoch = skl_sae._training.run_single_epoch
 
