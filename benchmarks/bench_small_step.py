@@ -19,7 +19,12 @@ is the median over the repeats of the ratio within each repeat, whose fits
 ran one after the other: the speed of a shared machine drifts between
 repeats far more than between neighbouring fits.
 
-    python benchmarks/bench_small_step.py [--repeats 15] [--epochs 20]
+``--compile`` then times the transformer with its by-hand step
+(``skl_sae._fused.loss_and_gradients``) wrapped in ``torch.compile``: the
+first fit (which compiles) and the median of the later ones, beside
+uncompiled fits, one after the other.
+
+    python benchmarks/bench_small_step.py [--repeats 15] [--epochs 20] [--compile]
 """
 
 import argparse
@@ -34,6 +39,7 @@ from sklearn.datasets import load_digits
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.neural_network import MLPClassifier, MLPRegressor
 
+import skl_sae._fused as fused
 from skl_sae import SparseAutoencoderTransformer, StackedSparseAutoencoderClassifier
 
 BATCH, UNITS = 200, 256
@@ -62,6 +68,7 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--repeats", type=int, default=15)
     parser.add_argument("--epochs", type=int, default=20)
+    parser.add_argument("--compile", action="store_true")
     args = parser.parse_args(argv)
     X, y = load_digits(return_X_y=True)
     X = (X / 16.0).astype(np.float64)
@@ -104,6 +111,28 @@ def main(argv=None):
             "/ MLPClassifier's (median of repeats)",
         ],
         rows,
+    )
+    if args.compile:
+        compiled(runs["SparseAutoencoderTransformer(256)"], X, args.repeats, steps)
+
+
+def compiled(fit, X, repeats, steps):
+    """Print the transformer's step uncompiled and with its by-hand step
+    compiled by ``torch.compile`` (the first, compiling fit apart)."""
+    eager = fused.loss_and_gradients
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        plain = [timed(fit, X, None)[1] for _ in range(repeats)]
+        fused.loss_and_gradients = torch.compile(eager)
+        try:
+            first = timed(fit, X, None)[1]
+            later = [timed(fit, X, None)[1] for _ in range(repeats)]
+        finally:
+            fused.loss_and_gradients = eager
+    print(
+        f"\ntorch.compile: first fit {first:.1f} s; then "
+        f"{statistics.median(later) / steps * 1e3:.3f} ms a step against "
+        f"{statistics.median(plain) / steps * 1e3:.3f} uncompiled"
     )
 
 

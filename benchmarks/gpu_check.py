@@ -37,6 +37,7 @@ from sklearn.exceptions import ConvergenceWarning
 import skl_sae._batches
 import skl_sae._trainer
 from skl_sae import SparseAutoencoderTransformer, StackedSparseAutoencoderClassifier
+from skl_sae._runtime import float32_matmul_precision
 
 warnings.simplefilter("ignore", ConvergenceWarning)
 
@@ -164,17 +165,13 @@ def matmul_rate(precision, size=(4096, 784, 4096), repeats=50):
     m, k, n = size
     a = torch.rand(m, k, device="cuda")
     b = torch.rand(k, n, device="cuda")
-    previous = torch.get_float32_matmul_precision()
-    torch.set_float32_matmul_precision(precision)
-    try:
+    with float32_matmul_precision(precision):
         a @ b
         torch.cuda.synchronize()
         start = time.perf_counter()
         for _ in range(repeats):
             a @ b
         torch.cuda.synchronize()
-    finally:
-        torch.set_float32_matmul_precision(previous)
     return 2 * m * k * n * repeats / (time.perf_counter() - start)
 
 

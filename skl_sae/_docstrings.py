@@ -97,9 +97,12 @@ PARAMETERS = {
     Resolved at ``fit``; dense data move to the device once, sparse data
     one batch at a time.""",
     "matmul_precision": """matmul_precision : {"highest", "high", "medium"}, default="highest"
-    The precision of float32 matrix products in ``fit`` and inference,
-    set with :func:`torch.set_float32_matmul_precision` for each call and
-    restored after it. ``"highest"``: float32. ``"high"``: TF32 tensor
+    The precision of float32 matrix products in ``fit`` and inference, as
+    :func:`torch.set_float32_matmul_precision` names them, set for each
+    call and restored after it: the estimator's, not what torch was set to
+    before, holds during its calls (torch's setting is the process's, so
+    that threads fitting at different precisions at once may see each
+    other's). ``"highest"``: float32. ``"high"``: TF32 tensor
     cores on a CUDA GPU (products with 10 bits of mantissa, float32 sums).
     ``"medium"``: also bfloat16 products (float32 sums) on a CPU with
     bfloat16 units (Intel AMX), through oneDNN. Weights, gradients, the

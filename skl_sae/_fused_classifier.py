@@ -41,6 +41,12 @@ def supports(module):
     return plain and layers[-1].code.activation == "identity"
 
 
+#: The activations whose gradient is 0 where their output is 0 (``out * (1
+#: - out)``, and relu's step): their dropped outputs, 0s, stand for the mask
+#: in the backward pass, and dropout costs one pass over the codes, not two.
+NONE_AT_ZERO = ("sigmoid", "relu")
+
+
 @torch.no_grad()
 def loss_and_gradients(module, x, y, loss, weight=1.0):
     """``weight`` times the cross-entropy of ``module``'s logits for the
@@ -76,6 +82,9 @@ def loss_and_gradients(module, x, y, loss, weight=1.0):
         out = torch.addmm(layer.bias, codes, layer.weight.T, alpha=scale)
         out = activate_(out, layer.code.activation)
         kept, scale = loss.dropout_mask(out)
+        if kept is not None and layer.code.activation in NONE_AT_ZERO:
+            out.mul_(kept)  # its gradient then drops where the output did
+            kept = None
         outputs.append(out)
         masks.append(kept)
         codes = out if kept is None else out * kept

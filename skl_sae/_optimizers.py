@@ -55,7 +55,8 @@ class _Optimizer:
 
     def state_dict(self):
         """``{"state": {index: {name: tensor}}, "param_groups": [...]}``, as
-        ``torch.optim``'s; the tensors are the live ones (copy to keep)."""
+        ``torch.optim``'s; the moments are the live tensors (copy to keep),
+        each step count a copy of its own (see :meth:`Adam._count_step`)."""
         group = {"lr": self.lr, **self._hyperparameters(), "params": list(range(len(self.state)))}
         state = {i: _own_step(entry) for i, entry in enumerate(self.state) if entry}
         return {"state": state, "param_groups": [group]}
@@ -95,7 +96,9 @@ class _Optimizer:
             loaded.append(entry)
         self.state = loaded
         steps = [entry["step"] for entry in loaded if "step" in entry]
-        if len(steps) == len(loaded) and all(torch.equal(step, steps[0]) for step in steps):
+        if len(steps) == len(loaded) and all(
+            step.device == steps[0].device and torch.equal(step, steps[0]) for step in steps
+        ):
             for entry in loaded:  # one count again (see Adam._count_step)
                 entry["step"] = steps[0]
 

@@ -107,15 +107,30 @@ def flush_denormals():
             torch.set_flush_denormal(False)
 
 
-#: The values of an estimator's ``matmul_precision``: torch's
-#: :func:`torch.set_float32_matmul_precision`.
-MATMUL_PRECISIONS = ("highest", "high", "medium")
+#: The values of an estimator's ``matmul_precision`` (those of torch's
+#: :func:`torch.set_float32_matmul_precision`), and the settings of CUDA's
+#: and oneDNN's float32 matrix products that each stands for (as that
+#: function sets them in torch 2.9 and later).
+MATMUL_PRECISIONS = {
+    "highest": ("ieee", "ieee"),
+    "high": ("tf32", "tf32"),
+    "medium": ("tf32", "bf16"),
+}
+
+
+def _matmul_backends():
+    """The settings of CUDA's and oneDNN's float32 matrix products, where
+    this torch has them (2.9 and later), else None."""
+    backends = (torch.backends.cuda.matmul, torch.backends.mkldnn.matmul)
+    if all(hasattr(backend, "fp32_precision") for backend in backends):
+        return backends
+    return None
 
 
 @contextmanager
 def float32_matmul_precision(precision):
     """Compute float32 matrix products at ``precision`` inside (None: as
-    they are); torch's previous setting is restored after.
+    torch is set); torch's settings are restored after.
 
     ``"highest"`` computes them in float32; ``"high"`` lets CUDA use TF32
     tensor cores (10 bits of mantissa in the products, float32 sums);
@@ -123,16 +138,32 @@ def float32_matmul_precision(precision):
     compute them in bfloat16 with float32 sums. Weights, their gradients,
     the optimizer's state and every other operation stay float32, and
     float64 products are not affected.
+
+    Where torch has per-backend settings (2.9 and later), only those of the
+    two backends' matrix products change, and are put back as they were
+    (``"none"``, inherited, included): torch's global getter refuses to
+    answer once they disagree with it, and its setter would overwrite both.
     """
-    previous = torch.get_float32_matmul_precision()
-    changed = precision is not None and precision != previous
-    if changed:
+    if precision is None:
+        yield
+        return
+    backends = _matmul_backends()
+    if backends is None:
+        previous = torch.get_float32_matmul_precision()
         torch.set_float32_matmul_precision(precision)
+        try:
+            yield
+        finally:
+            torch.set_float32_matmul_precision(previous)
+        return
+    previous = [backend.fp32_precision for backend in backends]
+    for backend, value in zip(backends, MATMUL_PRECISIONS[precision], strict=True):
+        backend.fp32_precision = value
     try:
         yield
     finally:
-        if changed:
-            torch.set_float32_matmul_precision(previous)
+        for backend, value in zip(backends, previous, strict=True):
+            backend.fp32_precision = value
 
 
 @contextmanager

@@ -138,25 +138,29 @@ def count_above(values, threshold):
     torch compares on a CPU several times slower than it clamps (200 x 256
     float64 codes: 97 us for the mask and 70 to count it, against 113 us
     for this, on one slow thread; float32: 159 against 66). ``values -
-    threshold`` is positive exactly where a value is above (gradual
-    underflow: the difference of unequal floats is never 0); clamped to
-    [0, tiny], with ``tiny`` the dtype's smallest normal number, it is
-    ``tiny`` there and 0 elsewhere, whose sum is an exact multiple of
-    ``tiny``. The difference is never subnormal where ``|threshold| >= tiny
-    / eps``; a threshold of 0 multiplies the values by ``2 ** bits`` instead,
-    which takes every positive subnormal above ``tiny``. Other thresholds,
-    dtypes and longer batches compare.
+    threshold`` is positive exactly where a value is above, and never below
+    ``tiny``, the dtype's smallest normal number, where ``|threshold| >= 2
+    * tiny / eps`` (the difference of two such floats is a multiple of an
+    ulp of at least ``tiny``); a threshold of 0 multiplies the values by
+    ``2 ** bits`` instead, which takes every positive subnormal above
+    ``tiny``. No difference is then subnormal, so that with denormals
+    flushed to 0 (as fits run) the count is still the comparison's in the
+    same mode (which reads a subnormal value as 0). Clamped to [0, tiny], each is
+    ``tiny`` or 0, and their sum an exact multiple of ``tiny``. Other
+    thresholds, dtypes and longer batches compare. A column holding a NaN
+    (training has diverged: the loop raises) counts 0.
     """
     if values.dtype not in (torch.float32, torch.float64) or values.shape[0] > BOOLEAN_ROWS:
         return firing_counts(values > threshold)
     info = torch.finfo(values.dtype)
     if threshold == 0:
         positive = torch.mul(values, 2.0**info.bits)
-    elif abs(threshold) >= info.tiny / info.eps:
+    elif abs(threshold) >= 2 * info.tiny / info.eps:
         positive = torch.sub(values, threshold)
     else:
         return firing_counts(values > threshold)
-    return positive.clamp_(0, info.tiny).sum(dim=0).div_(info.tiny).round_()
+    counts = positive.clamp_(0, info.tiny).sum(dim=0).div_(info.tiny)
+    return counts.round_().nan_to_num_(nan=0.0)
 
 
 def binary_entropy(p):

@@ -60,10 +60,14 @@ AUTO_SPARSE_BATCH_ROWS = 4096
 AUTO_DEVICE_BATCH_ROWS = 4096
 AUTO_DEVICE_STEPS = 50
 
-#: The share of a GPU's memory that one dense training batch of
-#: ``batch_size="auto"`` may take (its activations and gradients take about
-#: ten times as much).
-AUTO_DEVICE_BATCH_SHARE = 1 / 64
+#: The most memory that one dense training batch of ``batch_size="auto"``
+#: may take on a GPU: a fixed amount rather than a share of the device's, so
+#: that every process of a distributed fit, and every GPU, takes the same
+#: batches. A dense layer's activations and gradients take about ten times
+#: the batch for codes as wide as the input, more for wider codes and
+#: convolutional maps (the default convolutional layer's, some 32 times):
+#: give an integer ``batch_size`` where they do not fit.
+AUTO_DEVICE_BATCH_BYTES = 64 * 2**20
 
 #: The width up to which ``learning_rate_init="auto"`` is 1e-2 (MNIST's,
 #: where that step size was chosen); see :func:`resolve_learning_rate`.
@@ -145,7 +149,7 @@ class Schedule:
         the products rather than the launches of a step's kernels take its
         time: :data:`AUTO_DEVICE_BATCH_ROWS` rows, but no fewer than 200 and
         no more than leave :data:`AUTO_DEVICE_STEPS` steps an epoch, evened
-        out, within :data:`AUTO_DEVICE_BATCH_SHARE` of the device's memory.
+        out, within :data:`AUTO_DEVICE_BATCH_BYTES`.
         A step's count matters more than its rows: on the CPU (where the
         arithmetic is the same), 256 units on 60,000 MNIST images in batches
         of 1,024 (59 steps an epoch) gave a logistic regression 0.9757 and
@@ -165,8 +169,7 @@ class Schedule:
         if self.solver == "lbfgs":
             return min(n_samples, widest)
         if device is not None and torch.device(device).type == "cuda":
-            memory = torch.cuda.get_device_properties(torch.device(device)).total_memory
-            widest = max(1, int(memory * AUTO_DEVICE_BATCH_SHARE) // row_bytes)
+            widest = max(1, AUTO_DEVICE_BATCH_BYTES // row_bytes)
             rows = min(AUTO_DEVICE_BATCH_ROWS, max(200, n_samples // AUTO_DEVICE_STEPS))
             return _evened(n_samples, min(rows, widest))
         return min(200, n_samples, widest)

@@ -186,9 +186,9 @@ class SparseAutoencoderTransformer(
         Gram matrix and the optimizer's update of every weight, which larger
         batches spread. On a CUDA device dense batches take up to 4,096
         rows, so that the products rather than kernel launches take a
-        step's time, but keep at least 50 steps an epoch (and 200 rows):
-        1,200 rows of MNIST's 60,000, which train codes as good as 200 rows
-        do (see :ref:`gpu`).
+        step's time, but keep at least 50 steps an epoch (and 200 rows),
+        within 64 MB: 1,200 rows of MNIST's 60,000 (on the CPU, batches of
+        1,024 trained codes almost as good as 200 rows did; see :ref:`gpu`).
 
     learning_rate_init : float or "auto", default="auto"
         Step size of ``"adam"`` and ``"sgd"``. The loss being dimensionless,

@@ -121,8 +121,8 @@ def test_wide_sparse_rows_train_and_transform_without_densifying_the_matrix(monk
     seen = []
     apply = skl_sae._batches.apply_in_batches
 
-    def recording(function, X, like, width=None):
-        return apply(lambda x: seen.append(x.shape) or function(x), X, like, width)
+    def recording(function, X, like, width=None, **settings):
+        return apply(lambda x: seen.append(x.shape) or function(x), X, like, width, **settings)
 
     monkeypatch.setattr(skl_sae._batches, "INFERENCE_BYTES", 4 * 8 * 5_000 * 50)
     monkeypatch.setattr("skl_sae._transformer.apply_in_batches", recording)

@@ -5,6 +5,7 @@ import io
 import os
 import pickle
 import warnings
+from contextlib import contextmanager
 
 import numpy as np
 import pytest
@@ -12,6 +13,7 @@ import torch
 from joblib import Parallel, delayed
 from sklearn.datasets import load_digits
 
+import skl_sae._batches
 import skl_sae._runtime
 import skl_sae._training
 from skl_sae import SparseAutoencoderTransformer, StackedSparseAutoencoderClassifier
@@ -183,21 +185,49 @@ def test_call_settings_set_threads_and_denormals(monkeypatch):
         assert torch.full((1,), 1e-39, dtype=torch.float32).mul(1.0).item() == 0.0
 
 
+def _matmul_state():
+    """torch's float32 matmul settings: per backend where torch has them."""
+    backends = skl_sae._runtime._matmul_backends()
+    if backends is None:
+        return torch.get_float32_matmul_precision()
+    return tuple(backend.fp32_precision for backend in backends)
+
+
+def _state_of(precision):
+    with float32_matmul_precision(precision):
+        return _matmul_state()
+
+
 @pytest.mark.parametrize("precision", ["highest", "high", "medium"])
 def test_the_matmul_precision_holds_inside_and_is_restored_after_even_an_error(precision):
-    before = torch.get_float32_matmul_precision()
+    before = _matmul_state()
+    with float32_matmul_precision(precision):
+        inside = _matmul_state()
+        if skl_sae._runtime._matmul_backends() is not None:
+            assert inside == skl_sae._runtime.MATMUL_PRECISIONS[precision]
+        else:
+            assert inside == precision
+    assert _matmul_state() == before
+    with pytest.raises(KeyError), float32_matmul_precision(precision):
+        raise KeyError
+    assert _matmul_state() == before
+    with float32_matmul_precision(None):  # None: as torch is set
+        assert _matmul_state() == before
+
+
+@pytest.mark.skipif(
+    skl_sae._runtime._matmul_backends() is None, reason="torch without per-backend settings"
+)
+def test_torchs_per_backend_matmul_settings_are_put_back_as_they_were():
+    cuda, onednn = skl_sae._runtime._matmul_backends()
+    before = (cuda.fp32_precision, onednn.fp32_precision)
     try:
-        torch.set_float32_matmul_precision("high")
-        with float32_matmul_precision(precision):
-            assert torch.get_float32_matmul_precision() == precision
-        assert torch.get_float32_matmul_precision() == "high"
-        with pytest.raises(KeyError), float32_matmul_precision(precision):
-            raise KeyError
-        assert torch.get_float32_matmul_precision() == "high"
-        with float32_matmul_precision(None):  # None: as it is
-            assert torch.get_float32_matmul_precision() == "high"
+        cuda.fp32_precision, onednn.fp32_precision = "tf32", "none"  # as torch's docs advise
+        with float32_matmul_precision("medium"):
+            assert (cuda.fp32_precision, onednn.fp32_precision) == ("tf32", "bf16")
+        assert (cuda.fp32_precision, onednn.fp32_precision) == ("tf32", "none")
     finally:
-        torch.set_float32_matmul_precision(before)
+        cuda.fp32_precision, onednn.fp32_precision = before
 
 
 @pytest.mark.parametrize("estimator", ["transformer", "classifier"])
@@ -206,10 +236,19 @@ def test_an_estimator_computes_at_its_matmul_precision_and_restores_torchs(monke
     epoch = skl_sae._training.run_single_epoch
 
     def seeing(*args, **kwargs):
-        seen.append(torch.get_float32_matmul_precision())
+        seen.append(_matmul_state())
         return epoch(*args, **kwargs)
 
+    settings = skl_sae._batches.call_settings
+
+    @contextmanager
+    def seeing_inference(matmul_precision=None):
+        with settings(matmul_precision):
+            seen.append(_matmul_state())
+            yield
+
     monkeypatch.setattr(skl_sae._training, "run_single_epoch", seeing)
+    monkeypatch.setattr(skl_sae._batches, "call_settings", seeing_inference)
     X, y = load_digits(return_X_y=True)
     X = (X[:300] / 16).astype(np.float32)
     y = y[:300]
@@ -219,20 +258,20 @@ def test_an_estimator_computes_at_its_matmul_precision_and_restores_torchs(monke
             (32,), pretrain_max_iter=2, max_iter=3, **kw
         ),
     }[estimator]
-    before = torch.get_float32_matmul_precision()
-    fitted = {}
+    before = _matmul_state()
+    out = {}
     for precision in ("highest", "medium"):
         seen.clear()
         model = make(matmul_precision=precision, random_state=0).fit(X, y)
-        assert seen and set(seen) == {precision}
-        assert torch.get_float32_matmul_precision() == before
-        fitted[precision] = model
+        assert seen and set(seen) == {_state_of(precision)}
+        assert _matmul_state() == before
+        seen.clear()
+        out[precision] = (
+            model.transform(X) if estimator == "transformer" else model.predict_proba(X)
+        )
+        assert seen and set(seen) == {_state_of(precision)}  # inference too
+    assert _matmul_state() == before
     # float32 products to at least bfloat16's precision: models close, not equal in general
-    out = {
-        precision: model.transform(X) if estimator == "transformer" else model.predict_proba(X)
-        for precision, model in fitted.items()
-    }
-    assert torch.get_float32_matmul_precision() == before
     np.testing.assert_allclose(out["medium"], out["highest"], atol=0.05)
 
 

@@ -5,6 +5,7 @@ import pytest
 import torch
 
 from skl_sae._codes import Activation, TopK
+from skl_sae._runtime import flush_denormals
 from skl_sae._statistics import BOOLEAN_ROWS, CodeStatistics, count_above
 
 
@@ -40,12 +41,12 @@ def test_reduced_sums_the_processes_counts_and_leaves_its_own():
 
 
 @pytest.mark.parametrize("dtype", [torch.float64, torch.float32, torch.float16])
-@pytest.mark.parametrize("threshold", [0.0, 0.5, -0.25, 1e-40])
+@pytest.mark.parametrize("threshold", [0.0, 0.5, -0.25, 1e-40, -(2.0**-103), -(2.0**-970)])
 @pytest.mark.parametrize("rows", [1, 200, BOOLEAN_ROWS + 1])
 def test_count_above_counts_exactly_what_the_comparison_finds(dtype, threshold, rows):
     generator = torch.Generator().manual_seed(0)
     values = torch.randn(rows, 37, generator=generator).to(dtype).relu_()
-    values[0, :3] = torch.tensor([threshold, torch.finfo(dtype).eps, 1.0])
+    values[0, :3] = torch.tensor([threshold, torch.finfo(dtype).eps, 1.0], dtype=dtype)
     above = torch.nextafter(torch.tensor(threshold, dtype=dtype), torch.tensor(2.0, dtype=dtype))
     values[:, 5] = threshold  # equal is not above
     values[:, 6] = above  # the next number is (a subnormal above 0)
@@ -53,3 +54,25 @@ def test_count_above_counts_exactly_what_the_comparison_finds(dtype, threshold, 
     values[:, 8] = -float("inf")
     expected = (values > threshold).sum(dim=0)
     assert torch.equal(count_above(values, threshold).to(torch.int64), expected)
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+@pytest.mark.parametrize("threshold", [0.0, 0.5, -(2.0**-103)])
+def test_count_above_is_exact_with_denormals_flushed(dtype, threshold):
+    generator = torch.Generator().manual_seed(1)
+    values = torch.randn(200, 16, generator=generator).to(dtype)
+    above = torch.nextafter(torch.tensor(threshold, dtype=dtype), torch.tensor(2.0, dtype=dtype))
+    values[:, 3] = above  # (a subnormal above 0, which a flushing CPU reads as 0)
+    with flush_denormals():
+        expected = (values > threshold).sum(dim=0)
+        counted = count_above(values, threshold).to(torch.int64)
+    assert torch.equal(counted, expected)
+
+
+def test_a_column_holding_a_nan_counts_0():
+    values = torch.rand(10, 3, dtype=torch.float64)
+    values[4, 1] = float("nan")
+    counts = count_above(values, 0.5)
+    assert counts[1] == 0 and torch.equal(
+        counts[[0, 2]], (values[:, [0, 2]] > 0.5).sum(dim=0).double()
+    )
