@@ -9,6 +9,7 @@ weights when first needed, on the CPU if the GPU it was fitted on is absent.
 """
 
 import copy
+import inspect
 import warnings
 from contextlib import contextmanager
 
@@ -133,4 +134,12 @@ class NumpyState:
     def __setstate__(self, state):
         if isinstance(state.get("_history"), dict):
             state = {**state, "_history": History(**state["_history"])}
-        super().__setstate__(state)
+        # A parameter added since the model was pickled takes its default,
+        # which computes as the model did (``matmul_precision``: float32).
+        parameters = inspect.signature(type(self).__init__).parameters.values()
+        added = {
+            parameter.name: parameter.default
+            for parameter in parameters
+            if parameter.default is not inspect.Parameter.empty and parameter.name not in state
+        }
+        super().__setstate__({**added, **state})

@@ -93,3 +93,26 @@ def test_partial_fit_continues_through_a_pickle_as_in_memory(digits, estimator):
     moved.partial_fit(X[900:], y[900:])
     output = "predict_proba" if hasattr(estimator, "predict") else "transform"
     np.testing.assert_allclose(getattr(moved, output)(X), getattr(estimator, output)(X))
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: SparseAutoencoderTransformer(8, max_iter=2, random_state=0),
+        lambda: StackedSparseAutoencoderClassifier((8,), pretrain_max_iter=1, max_iter=2),
+        lambda: SparseAutoencoderImputer(n_components=8, max_iter=2, random_state=0),
+    ],
+)
+def test_a_model_pickled_before_a_parameter_existed_loads_with_its_default(digits, make):
+    X, y = digits
+    X = X[:100]
+    if isinstance(make(), SparseAutoencoderImputer):
+        X = np.where(np.random.default_rng(0).random(X.shape) < 0.2, np.nan, X)
+    fitted = make().fit(X, y[:100])
+    payload = pickle.loads(pickle.dumps(fitted)).__getstate__()
+    del payload["matmul_precision"]  # (as pickled before issue 30 added it)
+    old = type(fitted).__new__(type(fitted))
+    old.__setstate__(payload)
+    assert repr(old.get_params()) == repr(fitted.get_params())  # (NaN != NaN)
+    output = "predict_proba" if hasattr(fitted, "predict_proba") else "transform"
+    np.testing.assert_array_equal(getattr(old, output)(X), getattr(fitted, output)(X))
