@@ -121,7 +121,9 @@ MATMUL_PRECISIONS = {
 def _matmul_backends():
     """The settings of CUDA's and oneDNN's float32 matrix products, where
     this torch has them (2.9 and later), else None."""
-    backends = (torch.backends.cuda.matmul, torch.backends.mkldnn.matmul)
+    backends = tuple(
+        getattr(getattr(torch.backends, name, None), "matmul", None) for name in ("cuda", "mkldnn")
+    )
     if all(hasattr(backend, "fp32_precision") for backend in backends):
         return backends
     return None

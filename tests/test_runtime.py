@@ -283,3 +283,19 @@ def test_float64_data_compute_alike_at_every_matmul_precision():
     ]
     np.testing.assert_array_equal(models[0].components_, models[1].components_)
     np.testing.assert_array_equal(models[0].transform(X), models[1].transform(X))
+
+
+def test_a_torch_without_per_backend_settings_is_set_and_restored_globally(monkeypatch):
+    monkeypatch.setattr(skl_sae._runtime, "_matmul_backends", lambda: None)
+    backends = [getattr(torch.backends, name).matmul for name in ("cuda", "mkldnn")]
+    saved = [getattr(backend, "fp32_precision", None) for backend in backends]
+    try:
+        torch.set_float32_matmul_precision("high")
+        with float32_matmul_precision("medium"):
+            assert torch.get_float32_matmul_precision() == "medium"
+        assert torch.get_float32_matmul_precision() == "high"
+    finally:
+        torch.set_float32_matmul_precision("highest")
+        for backend, value in zip(backends, saved, strict=True):
+            if value is not None:
+                backend.fp32_precision = value
