@@ -181,6 +181,17 @@ class SparseAutoencoderImputer(_BaseImputer, BaseSparseAutoencoder):
         about 160 steps, with an error 15% higher in the Notes' protocol).
         ``max_iter_`` records the epochs.
 
+    average : bool, default=True
+        Whether the fitted network takes the mean of its weights over the
+        second half of the ``max_iter_`` epochs (stochastic weight
+        averaging, the weights at the end of each epoch): steps of a
+        constant size leave the weights scattered around a minimum whose
+        fills their mean approaches. It filled 1% to 2% better than the last
+        epoch's weights on every bundled table and pattern of missing
+        values, and on MNIST (see the Notes), at the cost of one copy of
+        the weights. Ignored with ``early_stopping``, which keeps the
+        weights of the epoch with the best validation score.
+
     sparsity_target, sparsity_weight, auxk_weight, alpha, \
 contractive_weight, activation, tied_weights, batch_size, tol, \
 n_iter_no_change, early_stopping, validation_fraction, shuffle, \
@@ -365,6 +376,7 @@ matmul_precision
         "solver": [StrOptions({"adam", "sgd"})],
         "mask_fraction": [Interval(Real, 0, 1, closed="left")],
         "n_fill_iter": [Interval(Integral, 1, None, closed="left")],
+        "average": ["boolean"],
         "initial_strategy": [StrOptions({"mean", "median", "most_frequent", "constant"})],
         "fill_value": [Real, None],
         "image_shape": ["array-like", None],
@@ -399,6 +411,7 @@ matmul_precision
         batch_size="auto",
         learning_rate_init=3e-3,
         max_iter="auto",
+        average=True,
         tol=1e-3,
         n_iter_no_change=10,
         early_stopping=False,
@@ -435,6 +448,7 @@ matmul_precision
         self.batch_size = batch_size
         self.learning_rate_init = learning_rate_init
         self.max_iter = max_iter
+        self.average = average
         self.tol = tol
         self.n_iter_no_change = n_iter_no_change
         self.early_stopping = early_stopping
@@ -725,7 +739,8 @@ matmul_precision
     def _schedule(self, **changes):
         if self.max_iter == "auto":
             changes = {"check_convergence": False, **changes}
-        return super()._schedule(**{"max_iter": self.max_iter_, **changes})
+        changes = {"max_iter": self.max_iter_, "average": self.average, **changes}
+        return super()._schedule(**changes)
 
     def _shape_params(self):
         return {"n_components": self.n_components, "tied_weights": self.tied_weights}

@@ -40,7 +40,15 @@ from ._distributed import (
 from ._losses import AutoencoderLoss, LossTerms, reconstruction_objective
 from ._statistics import CodeStatistics, DeadLatents
 from ._structure import StructureLearning, initial_components, resolve_max_components
-from ._training import EpochHook, History, StepSizeDecay, fit_loop, make_optimizer
+from ._training import (
+    EpochHook,
+    History,
+    StepSizeDecay,
+    WeightAveraging,
+    fit_loop,
+    make_optimizer,
+    overrides,
+)
 
 #: The most memory that one dense training batch of ``batch_size="auto"`` may
 #: take: rows of wide data are fewer (and one batch's activations, outputs and
@@ -118,6 +126,11 @@ class Schedule:
     before the loop stops after more than ``n_iter_no_change``
     (:class:`~._training.StepSizeDecay`); only where the loop checks
     convergence, and from ``learning_rate_init`` at every call."""
+    average: bool = False
+    """Whether the model ends at the mean of its weights over the second half
+    of ``max_iter``'s epochs (those that run; :class:`~._training.WeightAveraging`),
+    for the minibatch solvers; not with early stopping (which keeps the best
+    epoch's weights) nor in ``partial_fit``."""
     shuffle: bool = True
     verbose: bool = False
     check_convergence: bool = True
@@ -645,6 +658,9 @@ def train_run(schedule, run, *, device, generator, incremental=False, hooks=()):
             name=schedule.name,
         )
         hooks = [*hooks, decay]
+    if schedule.average and not incremental and validation is None and schedule.solver != "lbfgs":
+        projections = [hook for hook in hooks if overrides(hook, "after_step")]
+        hooks = [*hooks, WeightAveraging(schedule.max_iter // 2, projections)]
     history = fit_loop(
         run.module,
         run.loss_fn,

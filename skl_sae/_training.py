@@ -5,7 +5,8 @@ with ``train_step``: one per minibatch, or one L-BFGS step on the full batch.
 It keeps the loss curves, stops when the loss (or the validation loss) no
 longer improves by ``tol``, and warns when ``max_iter`` epochs were not
 enough. What varies around it (scikit-learn's callbacks, the decoder's unit
-norm, statistics of the codes, :class:`StepSizeDecay`) plugs in as an
+norm, statistics of the codes, :class:`StepSizeDecay`,
+:class:`WeightAveraging`) plugs in as an
 :class:`EpochHook`. It knows
 nothing of autoencoders: the estimators hand it a module and a
 ``loss_fn(module, *batch) -> scalar``.
@@ -46,8 +47,13 @@ class EpochHook:
         """An epoch ended and ``history`` records it; return True to stop."""
         return False
 
+    def on_fit_end(self, module):
+        """The last epoch ended (before early stopping restores the best
+        epoch's weights)."""
 
-def _overrides(hook, name):
+
+def overrides(hook, name):
+    """Whether ``hook`` overrides the :class:`EpochHook` method ``name``."""
     return getattr(type(hook), name) is not getattr(EpochHook, name)
 
 
@@ -118,6 +124,52 @@ class History:
             self.best_state = {k: v.detach().clone() for k, v in module.state_dict().items()}
             self.best_state_loss = loss
             self.best_state_index = len(self.validation_loss_curve) - 1
+
+
+class WeightAveraging(EpochHook):
+    """Sets the parameters of ``module``, when training ends, to their mean
+    over the ends of the epochs after the first ``start``: stochastic weight
+    averaging (Izmailov et al., 2018), Polyak-Ruppert averaging taken once
+    an epoch (scikit-learn's ``SGDClassifier(average=...)`` averages every
+    step). The mean of the weights that a constant step size leaves
+    scattered around a minimum lies closer to it than any one of them.
+
+    Parameters only, not buffers. A parameter whose shape changes (units
+    added or pruned) starts the mean again. ``projections`` are the hooks
+    whose ``after_step`` keeps the parameters on a constraint (the unit-norm
+    decoder of :class:`~._trainer.UnitNormDecoder`): the mean, which may
+    leave it, is projected as a step would be. With fewer than ``start + 1``
+    epochs, nothing changes.
+    """
+
+    def __init__(self, start, projections=()):
+        self.start, self.projections = start, list(projections)
+        self.epochs, self.count, self.mean = 0, 0, None
+
+    @torch.no_grad()
+    def on_epoch_end(self, module, history):
+        self.epochs += 1
+        if self.epochs <= self.start:
+            return False
+        parameters = [p.detach() for p in module.parameters()]
+        shapes = [p.shape for p in parameters]
+        if self.mean is None or shapes != [m.shape for m in self.mean]:
+            self.mean, self.count = [p.clone() for p in parameters], 1
+        else:  # the running mean: m += (p - m) / count
+            self.count += 1
+            torch._foreach_lerp_(self.mean, parameters, 1.0 / self.count)
+        return False
+
+    @torch.no_grad()
+    def on_fit_end(self, module):
+        if self.mean is None:
+            return
+        parameters = [p.detach() for p in module.parameters()]
+        if [p.shape for p in parameters] == [m.shape for m in self.mean]:
+            torch._foreach_copy_(parameters, self.mean)
+            for hook in self.projections:
+                hook.after_step(module)
+        self.mean = None  # (its memory, the model's size, freed)
 
 
 class StepSizeDecay(EpochHook):
@@ -241,7 +293,7 @@ def run_single_epoch(
     the loss after its step. The first step's loss is a tensor, so that
     reading it is left to the caller that needs it (it waits for the device).
     """
-    step_hooks = [h for h in hooks if _overrides(h, "before_step") or _overrides(h, "after_step")]
+    step_hooks = [h for h in hooks if overrides(h, "before_step") or overrides(h, "after_step")]
     module.train()
     if isinstance(optimizer, torch.optim.LBFGS):
         first = train_step(module, loss_fn, batches, batches.n_samples, optimizer, step_hooks)
@@ -385,6 +437,8 @@ def fit_loop(
                 ConvergenceWarning,
                 stacklevel=user_stacklevel(),
             )
+    for hook in hooks:
+        hook.on_fit_end(module)
     _check_finite_weights(module)
     if history.diverged:
         # A RuntimeWarning, as numpy's for overflows, not a ConvergenceWarning:

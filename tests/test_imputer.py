@@ -166,6 +166,15 @@ def test_random_state_makes_fits_reproducible(table):
     assert not np.array_equal(small(random_state=2).fit_transform(X_missing), first)
 
 
+def test_averaged_weights_fill_otherwise_and_early_stopping_keeps_its_best_epoch(table):
+    _, missing, X_missing = table
+    averaged, last = (small(average=average).fit(X_missing) for average in (True, False))
+    assert not np.allclose(averaged.components_, last.components_)
+    assert not np.allclose(averaged.transform(X_missing), last.transform(X_missing))
+    stopped = [small(average=a, early_stopping=True).fit(X_missing) for a in (True, False)]
+    np.testing.assert_array_equal(stopped[0].components_, stopped[1].components_)
+
+
 def test_more_fill_iterations_change_only_the_missing_entries(table):
     X, missing, X_missing = table
     imputer = small().fit(X_missing)

@@ -347,6 +347,7 @@ SPECS = {
             "missing_values": ([np.nan, -1, 0], ["x", None]),
             "mask_fraction": ([0, 0.5, 0.99], [1]),
             "n_fill_iter": ([1, 2], [0]),
+            "average": ([True, False], ["yes", 1]),
             "initial_strategy": (["mean", "median", "most_frequent", "constant"], ["max"]),
             "fill_value": ([None, 0, 1.5], ["a"]),
             "add_indicator": ([True, False], []),

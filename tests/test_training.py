@@ -14,6 +14,7 @@ from skl_sae._training import (
     EpochHook,
     History,
     StepSizeDecay,
+    WeightAveraging,
     fit_loop,
     make_optimizer,
     train_step,
@@ -156,6 +157,53 @@ def test_epoch_hooks_are_called_around_every_epoch_and_step_and_can_stop_trainin
     steps_per_epoch = 7  # 200 rows in batches of 32
     epoch = ["begin", *["before", "after"] * steps_per_epoch]
     assert calls == [*epoch, 1, *epoch, 2, *epoch, 3, *epoch, 4]
+
+
+class _Snapshots(EpochHook):
+    """The parameters at the end of every epoch."""
+
+    def __init__(self):
+        self.seen = []
+
+    def on_epoch_end(self, module, history):
+        self.seen.append([p.detach().clone() for p in module.parameters()])
+
+
+def test_weight_averaging_ends_at_the_mean_of_the_epochs_after_start():
+    snapshots = _Snapshots()
+    module, history = _fit(
+        max_iter=10, tol=0.0, check_convergence=False, hooks=[snapshots, WeightAveraging(4)]
+    )
+    _, plain = _fit(max_iter=10, tol=0.0, check_convergence=False)
+    by_parameter = zip(*snapshots.seen, strict=True)
+    for parameter, seen in zip(module.parameters(), by_parameter, strict=True):
+        torch.testing.assert_close(parameter, torch.stack(seen[4:]).mean(dim=0))
+        assert not torch.equal(parameter, seen[-1])
+    assert history.loss_curve == plain.loss_curve  # the epochs train as without it
+
+
+def test_weight_averaging_leaves_a_fit_that_stops_by_its_start_as_it_is():
+    snapshots = _Snapshots()
+    module, history = _fit(max_iter=50, hooks=[snapshots, WeightAveraging(50)])
+    assert history.n_iter < 50
+    for parameter, last in zip(module.parameters(), snapshots.seen[-1], strict=True):
+        assert torch.equal(parameter, last)
+
+
+def test_weight_averaging_starts_again_when_a_shape_changes_and_projects_the_mean():
+    module = torch.nn.Module()
+    module.weight = torch.nn.Parameter(torch.tensor([1.0]))
+
+    class Halve(EpochHook):  # stands for a constraint that after_step restores
+        def after_step(self, module):
+            module.weight.data /= 2
+
+    averaging = WeightAveraging(1, projections=[Halve()])
+    for values in ([1.0], [2.0], [4.0], [5.0, 5.0], [7.0, 9.0]):  # the first is before start
+        module.weight.data = torch.tensor(values)
+        averaging.on_epoch_end(module, History())
+    averaging.on_fit_end(module)
+    assert module.weight.tolist() == [3.0, 3.5]  # the mean of the last two, halved
 
 
 def test_lbfgs_takes_one_step_per_epoch_on_the_full_batch():
