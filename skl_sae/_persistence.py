@@ -134,11 +134,15 @@ class NumpyState:
     def __setstate__(self, state):
         if isinstance(state.get("_history"), dict):
             state = {**state, "_history": History(**state["_history"])}
-        # A parameter added since the model was pickled takes its default,
-        # which computes as the model did (``matmul_precision``: float32).
+        # A parameter added since the model was pickled takes the value that
+        # describes how the model was fitted and computes: its default
+        # (``matmul_precision``: float32), or the class's
+        # ``_values_before_added`` where the default is new behaviour (the
+        # imputer's ``average``), so that a clone refits as the model was.
         parameters = inspect.signature(type(self).__init__).parameters.values()
+        before = getattr(type(self), "_values_before_added", {})
         added = {
-            parameter.name: parameter.default
+            parameter.name: before.get(parameter.name, parameter.default)
             for parameter in parameters
             if parameter.default is not inspect.Parameter.empty and parameter.name not in state
         }

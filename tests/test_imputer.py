@@ -10,7 +10,8 @@ from sklearn.datasets import load_diabetes
 from sklearn.impute import MissingIndicator, SimpleImputer
 from sklearn.utils._param_validation import InvalidParameterError
 
-from skl_sae import SparseAutoencoderImputer
+from skl_sae import SparseAutoencoderImputer, _trainer
+from skl_sae._training import EpochHook
 
 
 def small(**params):
@@ -166,10 +167,31 @@ def test_random_state_makes_fits_reproducible(table):
     assert not np.array_equal(small(random_state=2).fit_transform(X_missing), first)
 
 
+def test_averaged_weights_are_the_mean_of_the_second_half_of_the_epochs(table, monkeypatch):
+    _, _, X_missing = table
+    seen = []
+
+    class Record(EpochHook):
+        def on_epoch_end(self, module, history):
+            seen.append(module.encoder.weight.detach().clone())
+
+    fit_loop = _trainer.fit_loop
+    monkeypatch.setattr(
+        _trainer,
+        "fit_loop",
+        lambda *args, hooks=(), **kwargs: fit_loop(*args, hooks=[Record(), *hooks], **kwargs),
+    )
+    averaged = small(average=True).fit(X_missing)  # 10 epochs
+    assert len(seen) == 10
+    mean = torch.stack(seen[5:]).mean(dim=0)
+    module = averaged._get_module()
+    torch.testing.assert_close(module.encoder.weight, mean, rtol=1e-12, atol=1e-12)
+    assert not torch.allclose(module.encoder.weight, seen[-1])
+
+
 def test_averaged_weights_fill_otherwise_and_early_stopping_keeps_its_best_epoch(table):
     _, missing, X_missing = table
     averaged, last = (small(average=average).fit(X_missing) for average in (True, False))
-    assert not np.allclose(averaged.components_, last.components_)
     assert not np.allclose(averaged.transform(X_missing), last.transform(X_missing))
     stopped = [small(average=a, early_stopping=True).fit(X_missing) for a in (True, False)]
     np.testing.assert_array_equal(stopped[0].components_, stopped[1].components_)

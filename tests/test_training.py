@@ -190,6 +190,23 @@ def test_weight_averaging_leaves_a_fit_that_stops_by_its_start_as_it_is():
         assert torch.equal(parameter, last)
 
 
+@pytest.mark.parametrize("stopped_by", ["convergence", "a hook"])
+def test_weight_averaging_ends_a_fit_stopped_early_at_the_mean_since_start(stopped_by):
+    class StopAtSix(EpochHook):
+        def on_epoch_end(self, module, history):
+            return history.n_iter == 6
+
+    snapshots = _Snapshots()
+    hooks = [snapshots, WeightAveraging(2)]
+    if stopped_by == "a hook":
+        hooks.append(StopAtSix())
+    module, history = _fit(max_iter=50, hooks=hooks)
+    assert 3 < history.n_iter < 50 and history.converged == (stopped_by == "convergence")
+    by_parameter = zip(*snapshots.seen, strict=True)
+    for parameter, seen in zip(module.parameters(), by_parameter, strict=True):
+        torch.testing.assert_close(parameter, torch.stack(seen[2:]).mean(dim=0))
+
+
 def test_weight_averaging_starts_again_when_a_shape_changes_and_projects_the_mean():
     module = torch.nn.Module()
     module.weight = torch.nn.Parameter(torch.tensor([1.0]))
