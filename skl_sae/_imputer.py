@@ -138,8 +138,8 @@ class SparseAutoencoderImputer(_BaseImputer, BaseSparseAutoencoder):
         from the same fitted imputer; None draws anew at every call. A
         ``validation_fraction`` of the rows is then held out of training to
         calibrate the spread (see ``residual_std_``): 90% intervals of 20
-        draws held 85% to 89% of the true values on the bundled tables (the
-        draws' 5%-95% range; their mean ± 1.645 standard deviations, 88% to
+        draws held 86% to 90% of the true values on the bundled tables (the
+        draws' 5%-95% range; their mean ± 1.645 standard deviations, 89% to
         93%).
 
     add_indicator : bool, default=False
