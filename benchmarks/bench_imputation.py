@@ -15,8 +15,10 @@ missing pixels (pixel units), its ratio to the better of ``KNNImputer`` and
 ``IterativeImputer`` regresses each pixel on its 50 most correlated pixels
 (``n_nearest_features=50``), 5 rounds, fitted on the first 2,000 training
 images in float64 (its BayesianRidge fails on float32 pixels), as its row
-says. ``SparseAutoencoderImputer`` is told ``image_shape=(28, 28)``; the row
-without it shows what the shape brings.
+says. ``SparseAutoencoderImputer`` is told ``image_shape=(28, 28)``, and so
+fills with its convolutional network (``network="auto"``); the row with
+``network="dense"`` (also told the shape) shows what that network brings,
+the row without the shape (a dense network) what the shape brings.
 
 Tables (``load_breast_cancer``, ``load_diabetes``, ``load_wine``,
 ``load_digits``), ``--seeds`` random splits (3/4 train), the training and
@@ -124,6 +126,12 @@ def image_rows(data, n_train, n_test, params):
         ),
         AUTOENCODER: (
             SparseAutoencoderImputer(image_shape=(28, 28), random_state=0, **params),
+            train,
+        ),
+        'SparseAutoencoderImputer(), network="dense"': (
+            SparseAutoencoderImputer(
+                image_shape=(28, 28), random_state=0, **{"network": "dense", **params}
+            ),
             train,
         ),
         "SparseAutoencoderImputer(), no image_shape": (

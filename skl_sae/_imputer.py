@@ -1,5 +1,6 @@
 """SparseAutoencoderImputer: missing values filled from a sparse autoencoder's reconstruction."""
 
+from functools import partial
 from numbers import Integral, Real
 from typing import ClassVar
 
@@ -16,6 +17,7 @@ from ._callbacks import begin_fit_task, end_task
 from ._data import resolve_image_shape
 from ._docstrings import fill_parameter_docs
 from ._functional import hidden_entries
+from ._inpainting import CHANNELS, MaskedConvolutionalAutoencoder
 from ._modules import MaskedAutoencoder
 from ._runtime import call_settings, resolve_device
 from ._sklearn import (
@@ -32,8 +34,18 @@ from ._trainer import new_layer
 from ._transformer import dense_module, dense_network, dense_weights
 from ._validation import split_validation
 
-#: The optimizer steps of ``max_iter="auto"``, and its most epochs.
-STEPS, MOST_EPOCHS = 2000, 1000
+#: The optimizer steps of ``max_iter="auto"`` (of the dense network, of the
+#: convolutional one), and its most epochs.
+STEPS, CONVOLUTIONAL_STEPS, MOST_EPOCHS = 2000, 1200, 1000
+
+#: The public weights of the dense network (``network="dense"``).
+DENSE_WEIGHTS = (
+    "encoder_weights_",
+    "encoder_bias_",
+    "components_",
+    "decoder_bias_",
+    "known_weights_",
+)
 
 #: With ``sample_posterior``, the fewest rows of which some are held out to
 #: calibrate ``residual_std_``, and how many times their entries are hidden.
@@ -127,7 +139,26 @@ class SparseAutoencoderImputer(_BaseImputer, BaseSparseAutoencoder):
         ``(height, width)`` or ``(height, width, channels)`` of the rows, if
         they are images flattened row by row (channels last). Training then
         also hides rectangles, so that the network learns to fill holes, not
-        only scattered pixels. None: a table.
+        only scattered pixels, and ``network="auto"`` fills them with a
+        convolutional network. None: a table.
+
+    network : {"auto", "dense", "convolutional"}, default="auto"
+        The network that fills the gaps. ``"dense"``: a dense autoencoder of
+        ``n_components`` units, which reads every column alike (a table).
+        ``"convolutional"`` (needs ``image_shape``): a U-Net of 32-channel
+        convolutions (3 x 3 down, 2 x 2 transposed up) whose code is a dense
+        layer of ``n_components`` units
+        (:class:`~skl_sae._inpainting.MaskedConvolutionalAutoencoder`): the
+        code fills a hole from the whole image, the skip connections a
+        scattered pixel from its neighbours. It computes in float32
+        (float64 convolutions run some five times slower on a CPU; the
+        fills keep the input's dtype), with one centre and scale for every
+        pixel, a relu code (``activation="auto"``), and 1,200 optimizer steps
+        for ``max_iter="auto"``; it takes the dense codes (``sparsity`` None,
+        ``"kl"`` or ``"l1"``), neither ``tied_weights`` nor
+        ``contractive_weight``. ``"auto"``: convolutional with
+        ``image_shape``, dense without. What chose it: the user guide's
+        imputation tables.
 
     sample_posterior : bool, default=False
         Whether ``transform`` draws each fill (the reconstruction plus
@@ -175,9 +206,10 @@ class SparseAutoencoderImputer(_BaseImputer, BaseSparseAutoencoder):
         filled worse (see the Notes).
 
     max_iter : int or "auto", default="auto"
-        Most epochs. ``"auto"``: the epochs of 2,000 optimizer steps (at
-        most 1,000 epochs), all run, since the loss of randomly hidden
-        entries is too noisy a signal for ``tol`` to stop on (with the
+        Most epochs. ``"auto"``: the epochs of 2,000 optimizer steps (1,200
+        for the convolutional network; at most 1,000 epochs), all run,
+        since the loss of randomly hidden entries is too noisy a signal
+        for ``tol`` to stop on (with the
         convergence check, fits on the breast cancer table stopped after
         about 160 steps, with an error 15% higher in the Notes' protocol,
         both without ``average``).
@@ -252,6 +284,13 @@ matmul_precision
         The parameters of the code as fitted: ``k`` for a code that takes
         it, and the code class's own hyperparameters (``code_params`` over
         their defaults); empty for a code that has neither.
+
+    network_weights_ : dict of str to ndarray
+        With the convolutional network (``network``), its parameters by the
+        module's names (``"reading.weight"``, ``"encoder.weight"``, ...) in
+        place of the dense network's ``encoder_weights_``,
+        ``encoder_bias_``, ``known_weights_``, ``components_`` and
+        ``decoder_bias_``, which it lacks.
 
     residual_std_ : ndarray of shape (n_trained,)
         Per trained column, in the data's units, the spread of the draws of
@@ -382,7 +421,7 @@ matmul_precision
     """
 
     #: Models pickled before ``average`` existed were fitted without it.
-    _values_before_added: ClassVar[dict] = {"average": False}
+    _values_before_added: ClassVar[dict] = {"average": False, "network": "dense"}
 
     _parameter_constraints: dict = {
         **BaseSparseAutoencoder._parameter_constraints,
@@ -397,6 +436,7 @@ matmul_precision
         "initial_strategy": [StrOptions({"mean", "median", "most_frequent", "constant"})],
         "fill_value": [Real, None],
         "image_shape": ["array-like", None],
+        "network": [StrOptions({"auto", "dense", "convolutional"})],
         "sample_posterior": ["boolean"],
         "max_iter": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
     }
@@ -411,6 +451,7 @@ matmul_precision
         initial_strategy="mean",
         fill_value=None,
         image_shape=None,
+        network="auto",
         sample_posterior=False,
         add_indicator=False,
         keep_empty_features=False,
@@ -450,6 +491,7 @@ matmul_precision
         self.initial_strategy = initial_strategy
         self.fill_value = fill_value
         self.image_shape = image_shape
+        self.network = network
         self.sample_posterior = sample_posterior
         self.sparsity = sparsity
         self.sparsity_target = sparsity_target
@@ -517,8 +559,10 @@ matmul_precision
             Z, observed = self._scaled(X, missing)
             seeds = self._seeds()
             Z, observed, held_out = self._hold_out(Z, observed, seeds[0])
+            if self._network_kind() == "convolutional":  # in float32 (see network)
+                Z = Z.astype(np.float32, copy=False)
             self.max_iter_ = (
-                self._epochs_of_steps(Z, STEPS, MOST_EPOCHS)
+                self._epochs_of_steps(Z, self._auto_steps(), MOST_EPOCHS)
                 if self.max_iter == "auto"
                 else self.max_iter
             )
@@ -600,7 +644,7 @@ matmul_precision
             lambda x: module(x).reconstruction,
             rows,
             next(module.parameters()),
-            width=max(module.n_features, module.n_components),
+            width=_row_width(module),
             matmul_precision=self.matmul_precision,
         )
 
@@ -620,6 +664,12 @@ matmul_precision
         size = np.maximum(np.abs(low), np.abs(high))  # (no overflow near 1e308)
         size = np.where(size > 0, size, 1.0)
         scale = np.nanstd(values / size, axis=0) * size
+        center = statistics[trained]
+        if self._network_kind() == "convolutional":  # kernels read every pixel alike
+            known = values[~np.isnan(values)]
+            size = max(float(np.abs(known).max()), np.finfo(np.float64).tiny)
+            center = np.full_like(center, known.mean(dtype=np.float64))
+            scale = np.full_like(scale, np.std(known / size, dtype=np.float64) * size)
         # On the host as the imputer's computations are, in a dict: never
         # moved to another Array API namespace (move_fitted_arrays), and
         # pickled as plain values.
@@ -628,7 +678,7 @@ matmul_precision
             "trained_out": np.flatnonzero(trained[kept]),
             "low": low,
             "high": high,
-            "center": statistics[trained],
+            "center": center,
             "scale": np.where(scale > 0, scale, 1.0),
         }
         columns = None if trained.all() else np.flatnonzero(trained)
@@ -740,7 +790,51 @@ matmul_precision
 
     # -- the contract of BaseSparseAutoencoder --------------------------------
 
+    def _network_kind(self):
+        """``network``, ``"auto"`` resolved: convolutional for images."""
+        if self.network != "auto":
+            return self.network
+        return "dense" if self.image_shape is None else "convolutional"
+
+    def _auto_steps(self):
+        """The optimizer steps of ``max_iter="auto"``."""
+        convolutional = self._network_kind() == "convolutional"
+        return CONVOLUTIONAL_STEPS if convolutional else STEPS
+
+    def _activation(self):
+        # The convolutional network's plain code is relu, as its maps are.
+        convolutional = self._network_kind() == "convolutional"
+        if self.activation == "auto" and convolutional and self._sparsity() is None:
+            return "relu"
+        return super()._activation()
+
+    def _check_params(self):
+        super()._check_params()
+        if self._network_kind() != "convolutional":
+            return
+        if self.image_shape is None:
+            raise ValueError("network='convolutional' reads images: give their image_shape.")
+        if self._sparsity() not in (None, "kl", "l1"):
+            raise ValueError(
+                "network='convolutional' takes the dense codes (sparsity None, 'kl' or 'l1'): "
+                "its decoder reads the encoder's maps beside the codes, so it has no "
+                f"dictionary for sparsity={self.sparsity!r}; use network='dense'."
+            )
+        if self.tied_weights or self.contractive_weight > 0:
+            raise ValueError(
+                "tied_weights and contractive_weight describe the dense network; "
+                "network='convolutional' takes neither."
+            )
+
     def _network(self, architecture):
+        if architecture.get("network", "dense") == "convolutional":
+            trained = self._scaling["trained"]
+            return partial(
+                MaskedConvolutionalAutoencoder,
+                image_shape=self.image_shape_,
+                columns=None if trained.all() else np.flatnonzero(trained),
+                activation=architecture["hidden_activation"],
+            )
         return dense_network(architecture, MaskedAutoencoder)
 
     def _loss_settings(self):
@@ -760,16 +854,50 @@ matmul_precision
         return super()._schedule(**changes)
 
     def _shape_params(self):
-        return {"n_components": self.n_components, "tied_weights": self.tied_weights}
+        return {
+            "n_components": self.n_components,
+            "tied_weights": self.tied_weights,
+            "network": self._network_kind(),
+        }
 
     def _validation_score(self, loss):
         return 1.0 - loss
 
     def _export_weights(self, module):
+        if isinstance(module, MaskedConvolutionalAutoencoder):
+            for name in DENSE_WEIGHTS:  # (of an earlier fit)
+                vars(self).pop(name, None)
+            state = module.state_dict()
+            self.network_weights_ = {
+                name: value.cpu().numpy().copy() for name, value in state.items()
+            }
+            self.thresholds_ = module.encoder.code.export_thresholds(module.n_components)
+            self.activity_threshold_ = float(module.encoder.code.firing_threshold)
+            return
+        vars(self).pop("network_weights_", None)
         vars(self).update(dense_weights(module))
         self.known_weights_ = module.known_weight.detach().cpu().numpy()
 
     def _module_from_weights(self):
+        if hasattr(self, "network_weights_"):
+            weights = {
+                name: torch.as_tensor(value) for name, value in self.network_weights_.items()
+            }
+            n_components = weights["encoder.weight"].shape[0]
+            dtype = weights["encoder.weight"].dtype
+            code = self._fitted_code(
+                n_components, self._architecture["code_scale"], self.thresholds_, dtype
+            )
+            module = self._network(self._architecture)(
+                int(self._scaling["trained"].sum()),
+                n_components,
+                output_activation="identity",
+                code=code,
+                generator=torch.Generator(),
+                dtype=dtype,
+            )
+            module.load_state_dict(weights)
+            return module
         module = dense_module(self, "identity")
         with torch.no_grad():
             module.known_weight.copy_(torch.from_numpy(self.known_weights_))
@@ -781,3 +909,13 @@ matmul_precision
         tags.transformer_tags.preserves_dtype = ["float64", "float32"]
         tags.array_api_support = True
         return tags
+
+
+def _row_width(module):
+    """Floats per row that inference on ``module`` holds at once: the
+    convolutional network's maps (some ``4 * CHANNELS`` per pixel), or the
+    dense network's widest layer."""
+    if isinstance(module, MaskedConvolutionalAutoencoder):
+        height, width, channels = module.image_shape
+        return 4 * CHANNELS * height * width * channels
+    return max(module.n_features, module.n_components)

@@ -11,6 +11,7 @@ from sklearn.impute import MissingIndicator, SimpleImputer
 from sklearn.utils._param_validation import InvalidParameterError
 
 from skl_sae import SparseAutoencoderImputer, _trainer
+from skl_sae._inpainting import MaskedConvolutionalAutoencoder
 from skl_sae._training import EpochHook
 
 
@@ -263,7 +264,7 @@ def block_damage(n_images, side, size, rng):
 
 
 @pytest.mark.slow  # (two fits of the default 2,000 steps on the digits: 5 s)
-def test_told_the_image_shape_it_learns_to_fill_holes_from_scattered_damage(digits):
+def test_told_the_image_shape_the_dense_network_learns_to_fill_holes(digits):
     X, _ = digits
     rng = np.random.default_rng(0)
     train = np.where(rng.random(X[:1300].shape) < 0.2, np.nan, X[:1300])
@@ -275,7 +276,76 @@ def test_told_the_image_shape_it_learns_to_fill_holes_from_scattered_damage(digi
         filled = imputer.fit(train).transform(damaged)
         return np.sqrt(np.mean((filled - X[1300:])[block] ** 2))
 
-    assert rmse(image_shape=(8, 8)) < 0.99 * rmse()
+    assert rmse(image_shape=(8, 8), network="dense") < 0.99 * rmse()
+
+
+@pytest.mark.slow  # (800 steps of the convolutional network on the digits: 30 s)
+def test_the_convolutional_network_fills_holes_and_pixels_better_than_the_dense_one(digits):
+    X, _ = digits
+    rng = np.random.default_rng(0)
+    train = np.where(rng.random(X[:1300].shape) < 0.2, np.nan, X[:1300])
+    damage = {
+        "block": block_damage(len(X) - 1300, 8, 4, rng),
+        "pixels": rng.random(X[1300:].shape) < 0.2,
+    }
+    errors = {}
+    for network in ("dense", "convolutional"):
+        imputer = SparseAutoencoderImputer(image_shape=(8, 8), network=network, random_state=0)
+        imputer.fit(train)
+        for name, mask in damage.items():
+            filled = imputer.transform(np.where(mask, np.nan, X[1300:]))
+            errors[network, name] = np.sqrt(np.mean((filled - X[1300:])[mask] ** 2))
+    for name in damage:
+        assert errors["convolutional", name] < 0.95 * errors["dense", name], errors
+
+
+def test_images_are_filled_by_the_convolutional_network_and_tables_by_the_dense_one(digits):
+    X, _ = digits
+    X_missing = np.where(np.random.default_rng(0).random(X[:100].shape) < 0.2, np.nan, X[:100])
+    images = small(image_shape=(8, 8), max_iter=2).fit(X_missing)
+    assert hasattr(images, "network_weights_") and not hasattr(images, "encoder_weights_")
+    assert isinstance(images._get_module(), MaskedConvolutionalAutoencoder)
+    table = small(max_iter=2).fit(X_missing)
+    assert hasattr(table, "encoder_weights_") and not hasattr(table, "network_weights_")
+    images.set_params(network="dense").fit(X_missing)  # a refit drops the other's weights
+    assert hasattr(images, "encoder_weights_") and not hasattr(images, "network_weights_")
+    images.set_params(network="convolutional").fit(X_missing)
+    assert hasattr(images, "network_weights_") and not hasattr(images, "known_weights_")
+
+
+def test_the_convolutional_network_computes_in_float32_and_keeps_the_input_dtype(digits):
+    X, _ = digits
+    missing = np.random.default_rng(0).random(X[:100].shape) < 0.2
+    X_missing = np.where(missing, np.nan, X[:100])
+    imputer = small(image_shape=(8, 8), max_iter=2).fit(X_missing)
+    assert next(imputer._get_module().parameters()).dtype == torch.float32
+    filled = imputer.transform(X_missing)
+    assert filled.dtype == np.float64 and not np.isnan(filled).any()
+    np.testing.assert_array_equal(filled[~missing], X[:100][~missing])
+
+
+def test_a_pickled_convolutional_imputer_fills_the_same_around_an_empty_pixel():
+    X = np.random.default_rng(0).random((60, 16))
+    X[:, 5] = np.nan  # a pixel never observed: dropped, the network reads it as unknown
+    X_missing = np.where(np.random.default_rng(1).random(X.shape) < 0.2, np.nan, X)
+    imputer = small(n_components=8, image_shape=(4, 4), max_iter=3, sample_posterior=True)
+    filled = imputer.fit(X_missing).transform(X_missing)
+    assert filled.shape == (60, 15) and not np.isnan(filled).any()
+    np.testing.assert_array_equal(pickle.loads(pickle.dumps(imputer)).transform(X_missing), filled)
+
+
+@pytest.mark.parametrize(
+    "params, match",
+    [
+        (dict(network="convolutional"), "give their image_shape"),
+        (dict(image_shape=(8, 8), sparsity="topk"), "dense codes"),
+        (dict(image_shape=(8, 8), tied_weights=True), "takes neither"),
+        (dict(image_shape=(8, 8), contractive_weight=0.1), "takes neither"),
+    ],
+)
+def test_the_convolutional_network_refuses_what_it_cannot_be(params, match):
+    with pytest.raises(ValueError, match=match):
+        small(max_iter=1, **params).fit(np.random.default_rng(0).random((20, 64)))
 
 
 def test_an_image_shape_must_hold_the_features():

@@ -348,6 +348,8 @@ SPECS = {
             "mask_fraction": ([0, 0.5, 0.99], [1]),
             "n_fill_iter": ([1, 2], [0]),
             "average": ([True, False], ["yes", 1]),
+            # (the convolutional network needs an image_shape, which these tables lack)
+            "network": (["auto", "dense"], ["convolutional", "cnn"]),
             "initial_strategy": (["mean", "median", "most_frequent", "constant"], ["max"]),
             "fill_value": ([None, 0, 1.5], ["a"]),
             "add_indicator": ([True, False], []),
