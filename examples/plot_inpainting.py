@@ -8,12 +8,14 @@ learned of the digits, :class:`~sklearn.impute.KNNImputer` from the five
 training digits nearest on the pixels that are left. Both learn from training
 digits that miss 20% of their pixels at random: neither ever sees a complete
 digit, nor a missing block. Told the shape of the images (``image_shape``),
-the autoencoder hides rectangles of them in training and learns to fill holes.
+the autoencoder hides rectangles of them in training, to learn to fill holes,
+and fills with a convolutional network whose code reads the whole image.
 
-On these 1,347 small training digits ``KNNImputer`` repairs better (an
-error about 7% lower). On MNIST, fitted on 10,000 images, the gap is about 2%,
-and the autoencoder fills holes better than ``IterativeImputer`` (see the user
-guide's page on imputation).
+On these 1,347 small training digits it repairs the blocks about 3% better
+than ``KNNImputer`` (an RMSE of 0.200 against 0.206) and scattered pixels 13%
+better (0.139 against 0.160), in about a minute of fitting each. On MNIST,
+fitted on 10,000 images, it fills holes 12% to 13% better than
+``KNNImputer`` (see the user guide's page on imputation).
 """
 
 # %%

@@ -17,7 +17,7 @@ from ._callbacks import begin_fit_task, end_task
 from ._data import resolve_image_shape
 from ._docstrings import fill_parameter_docs
 from ._functional import hidden_entries
-from ._inpainting import CHANNELS, MaskedConvolutionalAutoencoder
+from ._inpainting import MaskedConvolutionalAutoencoder
 from ._modules import MaskedAutoencoder
 from ._runtime import call_settings, resolve_device
 from ._sklearn import (
@@ -37,6 +37,9 @@ from ._validation import split_validation
 #: The optimizer steps of ``max_iter="auto"`` (of the dense network, of the
 #: convolutional one), and its most epochs.
 STEPS, CONVOLUTIONAL_STEPS, MOST_EPOCHS = 2000, 1200, 1000
+
+#: The codes of the convolutional network: those with no dictionary of atoms.
+CONVOLUTIONAL_SPARSITIES = (None, "kl", "l1")
 
 #: The public weights of the dense network (``network="dense"``).
 DENSE_WEIGHTS = (
@@ -72,13 +75,18 @@ class SparseAutoencoderImputer(_BaseImputer, BaseSparseAutoencoder):
 
     - Each column is centred at its initial fill (``initial_strategy``: by
       default its mean) and divided by the standard deviation of its
-      observed values (1 for a constant column), images as tables: on MNIST
-      a common scale for every pixel (the range) filled 20% of missing
-      pixels with an RMSE of 0.174 against 0.150, a 12 x 12 block with
-      0.286 against 0.269 (with a rectangle hidden in every training row).
-    - The network (:class:`~skl_sae._modules.MaskedAutoencoder`) reads the
-      known entries and which entries are known: an unknown entry does not
-      read as an observed value at the column's centre.
+      observed values (1 for a constant column): for the dense network,
+      images as tables (on MNIST a common scale for every pixel, the range,
+      filled 20% of missing pixels with an RMSE of 0.174 against 0.150, a
+      12 x 12 block with 0.286 against 0.269, with a rectangle hidden in
+      every training row). The convolutional network (``network``), whose
+      kernels read every pixel alike, takes one centre and one scale for
+      all pixels: the mean and standard deviation of the observed values.
+    - The network (:class:`~skl_sae._modules.MaskedAutoencoder` for tables,
+      :class:`~skl_sae._inpainting.MaskedConvolutionalAutoencoder` for
+      images) reads the known entries and which entries are known: an
+      unknown entry does not read as an observed value at the column's
+      centre.
     - Training hides, at every step, a fresh random ``mask_fraction`` of the
       observed entries and, with ``image_shape``, also a rectangle of half
       the images (sides up to 0.7 of the image's, at random places), and
@@ -128,9 +136,9 @@ class SparseAutoencoderImputer(_BaseImputer, BaseSparseAutoencoder):
 
     initial_strategy : {"mean", "median", "most_frequent", "constant"}, \
             default="mean"
-        The first fill of the missing entries, and the centre of each column,
-        by a :class:`~sklearn.impute.SimpleImputer` (``initial_imputer_``),
-        as in :class:`~sklearn.impute.IterativeImputer`.
+        The first fill of the missing entries, and the centre of each column
+        of the dense network, by a :class:`~sklearn.impute.SimpleImputer`
+        (``initial_imputer_``), as in :class:`~sklearn.impute.IterativeImputer`.
 
     fill_value : float, default=None
         The fill of ``initial_strategy="constant"`` (0 if None).
@@ -153,12 +161,17 @@ class SparseAutoencoderImputer(_BaseImputer, BaseSparseAutoencoder):
         scattered pixel from its neighbours. It computes in float32
         (float64 convolutions run some five times slower on a CPU; the
         fills keep the input's dtype), with one centre and scale for every
-        pixel, a relu code (``activation="auto"``), and 1,200 optimizer steps
-        for ``max_iter="auto"``; it takes the dense codes (``sparsity`` None,
-        ``"kl"`` or ``"l1"``), neither ``tied_weights`` nor
-        ``contractive_weight``. ``"auto"``: convolutional with
-        ``image_shape``, dense without. What chose it: the user guide's
-        imputation tables.
+        pixel, relu units for ``sparsity=None`` (``activation="auto"``), and
+        1,200 optimizer steps for ``max_iter="auto"``; it takes the dense
+        codes (``sparsity`` None, ``"kl"`` or ``"l1"``), neither
+        ``tied_weights`` nor ``contractive_weight``. ``"auto"``:
+        convolutional with ``image_shape``, unless ``sparsity``,
+        ``tied_weights`` or ``contractive_weight`` asks for what only the
+        dense network has; dense without ``image_shape``. On MNIST it filled
+        holes 12% to 13% better than ``KNNImputer`` where the dense network
+        filled them 1% worse, and scattered pixels half as far off as
+        ``IterativeImputer``, in 22 times the dense network's time (the
+        user guide's "Damaged images" has the tables).
 
     sample_posterior : bool, default=False
         Whether ``transform`` draws each fill (the reconstruction plus
@@ -244,32 +257,35 @@ matmul_precision
     Attributes
     ----------
     initial_imputer_ : SimpleImputer
-        The imputer of the first fill, whose statistics centre the columns.
+        The imputer of the first fill, whose statistics centre the columns
+        of the dense network.
 
     indicator_ : MissingIndicator or None
         The indicator of ``add_indicator``; None otherwise.
 
     encoder_weights_ : ndarray of shape (n_components, n_trained)
-        Encoder weight ``W``, in the imputer's units (each column centred at
+        Dense network only (see ``network_weights_``). Encoder weight
+        ``W``, in the imputer's units (each column centred at
         its initial fill and divided by its observed standard deviation). ``n_trained``
         counts the features that had an observed value in ``fit``: the
         network's inputs and outputs.
 
     encoder_bias_ : ndarray of shape (n_components,)
-        Encoder bias ``b``.
+        Dense network only. Encoder bias ``b``.
 
     known_weights_ : ndarray of shape (n_components, n_trained)
-        What each unit adds to its pre-activation per known entry of a row:
+        Dense network only. What each unit adds to its pre-activation per
+        known entry of a row:
         the encoder reads ``W x_0 + V m + b``, ``x_0`` the row in the
         imputer's units with its unknown entries at 0 and ``m`` its 0/1
         indicator of known entries.
 
     components_ : ndarray of shape (n_components, n_trained)
-        Decoder dictionary: row ``j`` is what unit ``j`` adds to a
-        reconstruction.
+        Dense network only. Decoder dictionary: row ``j`` is what unit
+        ``j`` adds to a reconstruction.
 
     decoder_bias_ : ndarray of shape (n_trained,)
-        Decoder bias ``c`` (the decoder is linear).
+        Dense network only. Decoder bias ``c`` (the decoder is linear).
 
     thresholds_ : ndarray of shape (n_components,) or None
         Inference thresholds of the code, as in
@@ -296,7 +312,8 @@ matmul_precision
         Per trained column, in the data's units, the spread of the draws of
         ``sample_posterior``: the root mean squared error of the fitted
         network on observed training entries hidden as in training (or the
-        column's standard deviation where none was hidden). With
+        column's standard deviation where none was hidden; the pixels' one,
+        for the convolutional network). With
         ``sample_posterior`` (and at least 20 rows), times one factor for
         all columns: the root mean square of the errors, in those units, on
         the entries of held-out rows (``validation_fraction`` of the rows,
@@ -420,7 +437,8 @@ matmul_precision
     True
     """
 
-    #: Models pickled before ``average`` existed were fitted without it.
+    #: Models pickled before ``average`` existed were fitted without it, and
+    #: before ``network`` existed, with the dense network.
     _values_before_added: ClassVar[dict] = {"average": False, "network": "dense"}
 
     _parameter_constraints: dict = {
@@ -644,7 +662,7 @@ matmul_precision
             lambda x: module(x).reconstruction,
             rows,
             next(module.parameters()),
-            width=_row_width(module),
+            width=max(module.n_features, module.n_components, module.inference_width),
             matmul_precision=self.matmul_precision,
         )
 
@@ -666,10 +684,9 @@ matmul_precision
         scale = np.nanstd(values / size, axis=0) * size
         center = statistics[trained]
         if self._network_kind() == "convolutional":  # kernels read every pixel alike
-            known = values[~np.isnan(values)]
-            size = max(float(np.abs(known).max()), np.finfo(np.float64).tiny)
-            center = np.full_like(center, known.mean(dtype=np.float64))
-            scale = np.full_like(scale, np.std(known / size, dtype=np.float64) * size)
+            size = max(float(np.nanmax(np.abs(values))), np.finfo(np.float64).tiny)
+            center = np.full_like(center, np.nanmean(values, dtype=np.float64))
+            scale = np.full_like(scale, np.nanstd(values / size, dtype=np.float64) * size)
         # On the host as the imputer's computations are, in a dict: never
         # moved to another Array API namespace (move_fitted_arrays), and
         # pickled as plain values.
@@ -791,10 +808,16 @@ matmul_precision
     # -- the contract of BaseSparseAutoencoder --------------------------------
 
     def _network_kind(self):
-        """``network``, ``"auto"`` resolved: convolutional for images."""
+        """``network``, ``"auto"`` resolved: convolutional for images, unless
+        asked for what only the dense network has."""
         if self.network != "auto":
             return self.network
-        return "dense" if self.image_shape is None else "convolutional"
+        dense_only = (
+            self.sparsity not in CONVOLUTIONAL_SPARSITIES
+            or self.tied_weights
+            or self.contractive_weight > 0
+        )
+        return "dense" if self.image_shape is None or dense_only else "convolutional"
 
     def _auto_steps(self):
         """The optimizer steps of ``max_iter="auto"``."""
@@ -814,7 +837,7 @@ matmul_precision
             return
         if self.image_shape is None:
             raise ValueError("network='convolutional' reads images: give their image_shape.")
-        if self._sparsity() not in (None, "kl", "l1"):
+        if self._sparsity() not in CONVOLUTIONAL_SPARSITIES:
             raise ValueError(
                 "network='convolutional' takes the dense codes (sparsity None, 'kl' or 'l1'): "
                 "its decoder reads the encoder's maps beside the codes, so it has no "
@@ -881,7 +904,8 @@ matmul_precision
     def _module_from_weights(self):
         if hasattr(self, "network_weights_"):
             weights = {
-                name: torch.as_tensor(value) for name, value in self.network_weights_.items()
+                name: torch.tensor(np.asarray(value))
+                for name, value in self.network_weights_.items()
             }
             n_components = weights["encoder.weight"].shape[0]
             dtype = weights["encoder.weight"].dtype
@@ -909,13 +933,3 @@ matmul_precision
         tags.transformer_tags.preserves_dtype = ["float64", "float32"]
         tags.array_api_support = True
         return tags
-
-
-def _row_width(module):
-    """Floats per row that inference on ``module`` holds at once: the
-    convolutional network's maps (some ``4 * CHANNELS`` per pixel), or the
-    dense network's widest layer."""
-    if isinstance(module, MaskedConvolutionalAutoencoder):
-        height, width, channels = module.image_shape
-        return 4 * CHANNELS * height * width * channels
-    return max(module.n_features, module.n_components)

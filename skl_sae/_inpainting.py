@@ -68,8 +68,9 @@ class MaskedConvolutionalAutoencoder(Autoencoder):
 
     Every convolution has :data:`CHANNELS` channels and 3 x 3 kernels; the
     transposed ones (``deconv``), 2 x 2 kernels of stride 2, as the U-Net's
-    up-convolutions (3 x 3 ones took 2.5 times as long to train on a CPU,
-    where torch has no fast kernel for them).
+    up-convolutions: torch's CPU kernels for 3 x 3 transposed convolutions of
+    stride 2 are slow (a fit of 800 steps on MNIST had not ended after 19
+    minutes where the 2 x 2 ones took 8).
 
     Parameters
     ----------
@@ -112,8 +113,8 @@ class MaskedConvolutionalAutoencoder(Autoencoder):
         columns = torch.arange(n_pixels) if columns is None else torch.as_tensor(columns)
         if columns.shape != (n_features,):
             raise ValueError(
-                f"{n_features} features cannot be the pixels {columns.tolist()} of images "
-                f"of shape {self.image_shape}."
+                f"{n_features} features cannot be the {len(columns)} pixels given as "
+                f"columns of images of shape {self.image_shape}."
             )
         self.register_buffer("columns", columns.long(), persistent=False)
         self.map_sizes = [(height, width)]
@@ -132,6 +133,13 @@ class MaskedConvolutionalAutoencoder(Autoencoder):
         up = {"stride": 2, "transposed": True, **made}
         self.ups = nn.ModuleList(_convolution(2 * CHANNELS, CHANNELS, **up) for _ in range(2))
         self.writing = _convolution(2 * CHANNELS, channels, **made)
+
+    @property
+    def inference_width(self):
+        """Floats per row that a forward pass holds at once: some ``4 *
+        CHANNELS`` maps and the input maps, per position."""
+        height, width, channels = self.image_shape
+        return (4 * CHANNELS + 2 * channels) * height * width
 
     @property
     def auxiliary_k(self):
@@ -167,10 +175,17 @@ class MaskedConvolutionalAutoencoder(Autoencoder):
         maps = maps.view(2, -1, height, width, channels).permute(1, 0, 4, 2, 3)
         return maps.reshape(-1, 2 * channels, height, width)
 
-    def forward(self, x):
+    def _down(self, x):
+        """The encoder's maps of the rows ``x``: full, half and quarter size."""
         full = torch.relu(self.reading(self._images(x)))
         half = torch.relu(self.downs[0](full))
-        top = torch.relu(self.downs[1](half))
+        return full, half, torch.relu(self.downs[1](half))
+
+    def pre_activations(self, x):
+        return self.encoder.pre_activations(self._down(x)[-1].flatten(1))
+
+    def forward(self, x):
+        full, half, top = self._down(x)
         pre = self.encoder.pre_activations(top.flatten(1))
         codes, gates = self.encoder.code(pre)
         maps = self.expand(codes).view_as(top)

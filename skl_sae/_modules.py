@@ -75,6 +75,10 @@ class Autoencoder(nn.Module, ABC):
     #: non-zeros (:mod:`._sparse`), without decoding them at full width.
     reads_nonzeros = False
 
+    #: Floats per row that a forward pass holds at once where that is more
+    #: than its input's width (0: no more): what sizes inference batches.
+    inference_width = 0
+
     def __init__(self, n_features, n_components, output_activation):
         super().__init__()
         self.n_features = n_features

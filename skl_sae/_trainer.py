@@ -627,7 +627,8 @@ def train_run(schedule, run, *, device, generator, incremental=False, hooks=()):
     )
     validation = None
     if run.validation is not None:
-        n_rows = inference_batch_rows(run.validation[0].shape[1], dtype.itemsize)
+        width = max(run.validation[0].shape[1], getattr(run.module, "inference_width", 0))
+        n_rows = inference_batch_rows(width, dtype.itemsize)
         validation = make_batches(run.validation, batch_size=n_rows, device=device, dtype=dtype)
     group = process_group()
     if group is not None:

@@ -334,13 +334,42 @@ def test_a_pickled_convolutional_imputer_fills_the_same_around_an_empty_pixel():
     np.testing.assert_array_equal(pickle.loads(pickle.dumps(imputer)).transform(X_missing), filled)
 
 
+def test_told_the_shape_it_keeps_the_dense_network_for_what_only_that_one_has(digits):
+    X, _ = digits
+    X_missing = np.where(np.random.default_rng(0).random(X[:60].shape) < 0.2, np.nan, X[:60])
+    for params in (dict(sparsity="topk", k=4), dict(tied_weights=True)):
+        imputer = small(image_shape=(8, 8), max_iter=1, **params).fit(X_missing)
+        assert hasattr(imputer, "encoder_weights_") and not hasattr(imputer, "network_weights_")
+
+
+@pytest.mark.parametrize(
+    "image_shape, params",
+    [
+        ((5, 3, 2), {}),  # odd sides, two channels
+        ((5, 6), dict(sparsity="kl", early_stopping=True, n_fill_iter=2)),
+        ((5, 6), dict(sparsity="l1", solver="sgd", average=False, sample_posterior=True)),
+    ],
+)
+def test_the_convolutional_network_fills_images_of_any_shape_with_its_options(image_shape, params):
+    rng = np.random.default_rng(0)
+    X = rng.random((80, 30)).astype(np.float32)
+    missing = rng.random(X.shape) < 0.2
+    X_missing = np.where(missing, np.nan, X)
+    imputer = small(n_components=8, image_shape=image_shape, max_iter=3, **params)
+    filled = imputer.fit(X_missing).transform(X_missing)
+    assert isinstance(imputer._get_module(), MaskedConvolutionalAutoencoder)
+    assert filled.dtype == np.float32 and not np.isnan(filled).any()
+    np.testing.assert_array_equal(filled[~missing], X[~missing])
+    np.testing.assert_array_equal(pickle.loads(pickle.dumps(imputer)).transform(X_missing), filled)
+
+
 @pytest.mark.parametrize(
     "params, match",
     [
         (dict(network="convolutional"), "give their image_shape"),
-        (dict(image_shape=(8, 8), sparsity="topk"), "dense codes"),
-        (dict(image_shape=(8, 8), tied_weights=True), "takes neither"),
-        (dict(image_shape=(8, 8), contractive_weight=0.1), "takes neither"),
+        (dict(image_shape=(8, 8), network="convolutional", sparsity="topk"), "dense codes"),
+        (dict(image_shape=(8, 8), network="convolutional", tied_weights=True), "neither"),
+        (dict(image_shape=(8, 8), network="convolutional", contractive_weight=0.1), "neither"),
     ],
 )
 def test_the_convolutional_network_refuses_what_it_cannot_be(params, match):

@@ -33,7 +33,7 @@ def test_rows_may_hold_some_pixels_of_the_images():
     columns = np.array([0, 2, 3, 7, 11, 15])  # of 4 x 4 images
     x = torch.rand(3, len(columns), dtype=torch.float64)
     assert network(len(columns), (4, 4, 1), columns)(x).reconstruction.shape == (3, 6)
-    with pytest.raises(ValueError, match="cannot be the pixels"):
+    with pytest.raises(ValueError, match="cannot be the 6 pixels"):
         network(5, (4, 4, 1), columns)
 
 
@@ -62,6 +62,20 @@ def test_weight_decay_acts_on_every_kernel_and_dense_weight_and_no_bias():
     decayed = {id(w) for w in module.weights()}
     for name, parameter in module.named_parameters():
         assert (id(parameter) in decayed) == name.endswith("weight"), name
+
+
+def test_its_encoding_is_that_of_its_forward_pass():
+    module = network(64, (8, 8, 1))
+    x = torch.rand(3, 64, dtype=torch.float64)
+    pre, codes = module.encode(x)
+    out = module(x)
+    torch.testing.assert_close(pre, out.pre_activations)
+    torch.testing.assert_close(codes, out.codes)
+
+
+def test_its_state_holds_the_parameters_and_not_the_columns():
+    state = network(6, (4, 4, 1), np.array([0, 2, 3, 7, 11, 15])).state_dict()
+    assert set(state) == {name for name, _ in network(16, (4, 4, 1)).named_parameters()}
 
 
 def test_codes_alone_are_not_decoded():

@@ -12,6 +12,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 from skl_sae import (  # noqa: E402
+    SparseAutoencoderImputer,
     SparseAutoencoderOutlierDetector,
     SparseAutoencoderTransformer,
     StackedSparseAutoencoderClassifier,
@@ -64,6 +65,14 @@ def test_filters_of_the_classifier_are_its_first_layer(digits):
     assert display.axes_.shape == (3, 3)
     fifth_unit = clf.coefs_[0][:, 4].reshape(8, 8)
     np.testing.assert_array_equal(display.images_[4].get_array(), fifth_unit)
+
+
+def test_a_convolutional_imputer_has_no_filters_of_the_whole_image(digits):
+    X, _ = digits
+    X_missing = np.where(np.random.default_rng(0).random(X[:40].shape) < 0.2, np.nan, X[:40])
+    imputer = SparseAutoencoderImputer(4, image_shape=(8, 8), max_iter=1).fit(X_missing)
+    with pytest.raises(ValueError, match="network='dense' to draw them"):
+        FiltersDisplay.from_estimator(imputer)
 
 
 def test_filters_need_an_image_shape_that_holds_the_features(sae):

@@ -111,6 +111,12 @@ class FiltersDisplay:
         elif hasattr(estimator, "kernels_"):  # a convolutional autoencoder's first layer
             kernels = estimator.kernels_.mean(axis=3)  # (channels averaged)
             filters, image_shape = kernels.reshape(len(kernels), -1), kernels.shape[1:]
+        elif hasattr(estimator, "network_weights_"):
+            raise ValueError(
+                f"{type(estimator).__name__} with network='convolutional' has no filters "
+                "over the whole image to draw (its weights: network_weights_); fit it with "
+                "network='dense' to draw them."
+            )
         elif weights == "decoder":
             filters = estimator.components_
         elif weights == "encoder":
