@@ -81,7 +81,9 @@ class SparseAutoencoderImputer(_BaseImputer, BaseSparseAutoencoder):
       12 x 12 block with 0.286 against 0.269, with a rectangle hidden in
       every training row). The convolutional network (``network``), whose
       kernels read every pixel alike, takes one centre and one scale for
-      all pixels: the mean and standard deviation of the observed values.
+      all pixels: the mean and standard deviation of the observed values
+      (on MNIST each pixel's own filled a 12 x 12 block with an RMSE of
+      0.241 against 0.230, 20% of missing pixels with 0.074 against 0.061).
     - The network (:class:`~skl_sae._modules.MaskedAutoencoder` for tables,
       :class:`~skl_sae._inpainting.MaskedConvolutionalAutoencoder` for
       images) reads the known entries and which entries are known: an
