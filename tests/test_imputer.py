@@ -279,7 +279,7 @@ def test_told_the_image_shape_the_dense_network_learns_to_fill_holes(digits):
     assert rmse(image_shape=(8, 8), network="dense") < 0.99 * rmse()
 
 
-@pytest.mark.slow  # (800 steps of the convolutional network on the digits: 30 s)
+@pytest.mark.slow  # (1,200 steps of the convolutional network on the digits: 45 s)
 def test_the_convolutional_network_fills_holes_and_pixels_better_than_the_dense_one(digits):
     X, _ = digits
     rng = np.random.default_rng(0)
