@@ -14,9 +14,9 @@ filled from its neighbours).
 
 It is what :class:`~skl_sae.SparseAutoencoderImputer` trains for images
 (``image_shape``, ``network="auto"``); the measurements that chose it are in
-the user guide (:ref:`imputation`, "Damaged images"). Its decoder needs the encoder's maps, so it does not
-decode codes alone: the sparse codes that need that (unit-norm atoms, AuxK)
-are not offered with it.
+the user guide (:ref:`imputation`, "Damaged images"). Its decoder needs the
+encoder's maps, so it does not decode codes alone: the sparse codes that need
+that (unit-norm atoms, AuxK) are not offered with it.
 """
 
 import torch
