@@ -46,6 +46,10 @@ ACTIVATIONS = {
     "identity": lambda z: z,
 }
 
+#: The range that an activation's values lie in, where it is bounded below:
+#: what counts its firing cheaper (:func:`~._statistics.count_above`).
+CODE_BOUNDS = {"sigmoid": (0, 1), "relu": (0, float("inf"))}
+
 
 class Activation(nn.Module):
     """A plain activation ``f`` applied element-wise; no gates.
@@ -142,7 +146,8 @@ class Activation(nn.Module):
     def firing_counts(self, codes):
         """Per unit, the rows of ``codes`` on which it fires (:meth:`firing`),
         as numbers (integers or integral floats)."""
-        return count_above(codes, self.firing_threshold)
+        bounds = CODE_BOUNDS.get(self.activation) if type(self) is Activation else None
+        return count_above(codes, self.firing_threshold, bounds)
 
     def export_thresholds(self, n_units):
         """Inference thresholds as numpy, shape (n_units,); None if none."""

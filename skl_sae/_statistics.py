@@ -130,10 +130,17 @@ def firing_counts(fired):
     return fired.to(dtype).sum(dim=0)
 
 
-def count_above(values, threshold):
+def count_above(values, threshold, bounds=None):
     """Per column, the rows of the (rows, columns) ``values`` above
     ``threshold``: :func:`firing_counts` of ``values > threshold``, without
     the comparison for a training batch of float32 or float64 codes.
+
+    ``bounds``, the ``(low, high)`` that the values are known to lie in,
+    allows fewer passes than the general case below: values in [0, 1] above
+    0.5 are those that round to 1 (0.5 itself rounds to 0, half to even),
+    and values of at least 0 above 0 those whose ceiling, at most 1, is 1
+    (a sigmoid's and a relu's codes: 200 x 256 float64 codes, 40 and 55 us
+    against 86 and 72, on one thread; ``sign`` would read NaN as 0).
 
     torch compares on a CPU several times slower than it clamps (200 x 256
     float64 codes: 97 us for the mask and 70 to count it, against 113 us
@@ -152,6 +159,10 @@ def count_above(values, threshold):
     """
     if values.dtype not in (torch.float32, torch.float64) or values.shape[0] > BOOLEAN_ROWS:
         return firing_counts(values > threshold)
+    if bounds == (0, 1) and threshold == 0.5:
+        return values.round().sum(dim=0).nan_to_num_(nan=0.0)
+    if bounds is not None and bounds[0] >= 0 and threshold == 0:
+        return values.ceil().clamp_(max=1).sum(dim=0).nan_to_num_(nan=0.0)
     info = torch.finfo(values.dtype)
     if threshold == 0:
         positive = torch.mul(values, 2.0**info.bits)

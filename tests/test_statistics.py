@@ -1,5 +1,7 @@
 """The statistics of the codes over the last pass over the training data."""
 
+import contextlib
+
 import numpy as np
 import pytest
 import torch
@@ -67,6 +69,29 @@ def test_count_above_is_exact_with_denormals_flushed(dtype, threshold):
         expected = (values > threshold).sum(dim=0)
         counted = count_above(values, threshold).to(torch.int64)
     assert torch.equal(counted, expected)
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+@pytest.mark.parametrize("flushed", [False, True])
+@pytest.mark.parametrize("threshold, bounds", [(0.5, (0, 1)), (0.0, (0, float("inf")))])
+def test_counts_of_bounded_values_are_the_comparisons(dtype, flushed, threshold, bounds):
+    generator = torch.Generator().manual_seed(2)
+    values = torch.rand(200, 16, generator=generator, dtype=torch.float64).to(dtype)
+    if threshold == 0:  # relu codes: zeros and positives of every size
+        sizes = torch.logspace(-300, 2, 16, dtype=torch.float64)
+        values = ((values.double() - 0.5).relu_() * sizes).to(dtype)
+    tiny = torch.finfo(dtype).tiny
+    values[:, 3] = threshold  # equal is not above
+    threshold_, two = torch.tensor(threshold, dtype=dtype), torch.tensor(2.0, dtype=dtype)
+    values[:, 4] = torch.nextafter(threshold_, two)  # the next number is above
+    values[::2, 5] = tiny / 4  # a subnormal, which a flushing CPU reads as 0
+    values[:, 6] = bounds[1] if bounds[1] < float("inf") else 1e30
+    with flush_denormals() if flushed else contextlib.nullcontext():
+        expected = (values > threshold).sum(dim=0)
+        counted = count_above(values, threshold, bounds)
+    assert torch.equal(counted.to(torch.int64), expected)
+    values[7, 2] = float("nan")
+    assert count_above(values, threshold, bounds)[2] == 0
 
 
 def test_a_column_holding_a_nan_counts_0():
