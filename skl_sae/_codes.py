@@ -46,9 +46,9 @@ ACTIVATIONS = {
     "identity": lambda z: z,
 }
 
-#: The range that an activation's values lie in, where it is bounded below:
-#: what counts its firing cheaper (:func:`~._statistics.count_above`).
-CODE_BOUNDS = {"sigmoid": (0, 1), "relu": (0, float("inf"))}
+#: The range that an activation's values lie in, where that counts its
+#: firing cheaper (:func:`~._statistics.count_above`).
+CODE_BOUNDS = {"sigmoid": (0, 1)}
 
 
 class Activation(nn.Module):
