@@ -74,8 +74,8 @@ def loss_and_gradients(module, noisy, x, loss, weight=1.0):
     value : torch.Tensor
         The weighted loss, a scalar without gradient.
     codes : torch.Tensor of shape (n_samples, n_components)
-    errors : torch.Tensor of shape (n_samples,)
-        Per-row mean squared reconstruction error.
+    error_sum : torch.Tensor
+        The rows' mean squared reconstruction errors, summed (a scalar).
     """
     activation, output_activation = module.encoder.code.activation, module.output_activation
     weight_matrix, bias = module.encoder.weight, module.encoder.bias
@@ -90,17 +90,19 @@ def loss_and_gradients(module, noisy, x, loss, weight=1.0):
     beta = loss.penalty_weight(n_units)
     output = activate_(torch.addmm(module.decoder_bias, codes, decoder.T), output_activation)
     residual = output - x
-    errors = residual.square().mean(dim=1)
-    value = errors.mean() / loss.scale
-    if penalty == "kl":  # KL(t || r) = t log t + (1 - t) log(1 - t) - lerp(log(1 - r), log r, t)
+    flat = residual.view(-1)
+    error_sum = flat.dot(flat).div_(n_features)  # the rows' mean squared errors, summed
+    value = error_sum / (n_samples * loss.scale)
+    if penalty == "kl":  # KL(t || r) = t log t + (1 - t) log(1 - t) + BCE(r, t)
         mean_code = codes.mean(dim=0)
         rho_hat = mean_code.clamp(EPS, 1 - EPS)
-        cross = torch.lerp(rho_hat.neg().log1p_(), rho_hat.log(), target).mean()
-        value += beta * (negative_entropy(target) - cross)
+        targets = rho_hat.new_full((), target).expand(n_units)
+        cross_entropy = torch.nn.functional.binary_cross_entropy(rho_hat, targets)
+        value.add_(cross_entropy, alpha=beta).add_(beta * negative_entropy(target))
     elif penalty == "l1":
-        value += beta * codes.abs().mean()
+        value.add_(codes.abs().mean(), alpha=beta)
     if alpha > 0:
-        value += alpha * weight_decay(module.weights())
+        value.add_(weight_decay(module.weights()), alpha=alpha)
 
     # Backward, each term times weight.
     grad_output = BACKWARDS[output_activation](
@@ -109,12 +111,12 @@ def loss_and_gradients(module, noisy, x, loss, weight=1.0):
     grad_decoder = grad_output.T @ codes  # (n_features, n_units)
     accumulate_gradient_(module.decoder_bias, grad_output.sum(dim=0))
     if penalty == "kl":  # the same for every row: added by the product
-        # d KL / d r = (r - t) / (r (1 - r)), none where the clamp held r
-        per_unit = (rho_hat - target).div_(torch.addcmul(rho_hat, rho_hat, rho_hat, value=-1))
-        per_unit.mul_(rho_hat == mean_code)
-        grad_codes = torch.addmm(
-            per_unit, grad_output, decoder, beta=weight * beta / (n_units * n_samples)
-        )
+        # d KL / d r = (r - t) / (r (1 - r)) (BCE's), times the term's weight,
+        # none where the clamp held r (hardtanh's gradient is the clamp's)
+        scale = rho_hat.new_full((), weight * beta / (n_units * n_samples))
+        per_unit = _aten.binary_cross_entropy_backward(scale, rho_hat, targets, None, 0)
+        per_unit = _aten.hardtanh_backward(per_unit, mean_code, EPS, 1 - EPS)
+        grad_codes = torch.addmm(per_unit, grad_output, decoder)
     else:
         grad_codes = grad_output @ decoder
     if penalty == "l1":
@@ -127,4 +129,4 @@ def loss_and_gradients(module, noisy, x, loss, weight=1.0):
         accumulate_gradient_(module.decoder_weight, grad_decoder)
     accumulate_gradient_(weight_matrix, grad_weight)
     accumulate_gradient_(bias, grad_codes.sum(dim=0))
-    return (value if weight == 1 else value * weight), codes, errors
+    return (value if weight == 1 else value * weight), codes, error_sum

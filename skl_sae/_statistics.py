@@ -39,7 +39,8 @@ class CodeStatistics:
 
     def __init__(self, n_units, n_samples, device, information=False):
         self.n_samples = int(n_samples)
-        self._fired = torch.zeros(n_units, dtype=torch.int64, device=device)
+        # float64 counts are exact to 2 ** 53 and add integer or float counts in one pass
+        self._fired = torch.zeros(n_units, dtype=torch.float64, device=device)
         self._error = torch.zeros((), dtype=torch.float64, device=device)
         self._rows = self._samples = 0
         self._information = None
@@ -50,6 +51,12 @@ class CodeStatistics:
     def add(self, code, codes, errors):
         """Record a batch: the ``codes`` that the code module ``code`` gave
         it, shape (rows, units), and its per-sample ``errors``."""
+        self.add_sum(code, codes, errors.sum(), errors.shape[0])
+
+    @torch.no_grad()
+    def add_sum(self, code, codes, error_sum, n_samples):
+        """Record a batch of ``n_samples`` samples from the ``codes`` that
+        the code module ``code`` gave it and the sum of their errors."""
         if self._samples >= self.n_samples:
             self._fired.zero_()
             self._error.zero_()
@@ -57,10 +64,10 @@ class CodeStatistics:
             if self._information is not None:
                 self._information.zero_()
         counts = code.firing_counts(codes)
-        self._fired += counts.to(self._fired.dtype)
-        self._error += errors.sum()
+        self._fired += counts
+        self._error += error_sum
         self._rows += codes.shape[0]
-        self._samples += errors.shape[0]
+        self._samples += n_samples
         if self._information is not None:
             if code.stochastic_firing:
                 self._information[0] += codes.sum(dim=0)
@@ -89,7 +96,7 @@ class CodeStatistics:
 
     def feature_density(self):
         """Fraction of the pass's rows of codes on which each unit fired (numpy)."""
-        return (self._fired.double() / max(self._rows, 1)).cpu().numpy()
+        return (self._fired / max(self._rows, 1)).cpu().numpy()
 
     def mean_squared_error(self):
         """Mean squared reconstruction error per sample and feature."""

@@ -304,7 +304,7 @@ def run_single_epoch(
         n_rows = batch[0].shape[0]
         loss = train_step(module, loss_fn, (batch,), n_rows, optimizer, step_hooks)
         first = loss if first is None else first
-        total += loss * n_rows
+        total.add_(loss, alpha=n_rows)
     return batches.total(total).item() / batches.n_samples, first
 
 
