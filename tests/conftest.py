@@ -6,6 +6,7 @@ import os
 os.environ.setdefault("SCIPY_ARRAY_API", "1")
 
 import pytest
+import torch
 from hypothesis import HealthCheck, settings
 from sklearn.datasets import load_digits
 
@@ -26,6 +27,15 @@ _COMMON = dict(
 settings.register_profile("small", max_examples=100, **_COMMON)
 settings.register_profile("ci", max_examples=1000, **_COMMON)
 settings.load_profile("small")
+
+
+def pytest_configure(config):
+    """pytest-xdist runs the tests in one process per core (``-n auto`` in
+    ``addopts``): each process takes its share of the cores for torch's
+    threads, so that together they do not oversubscribe the machine."""
+    workers = os.environ.get("PYTEST_XDIST_WORKER_COUNT")
+    if workers is not None:
+        torch.set_num_threads(max(1, (os.cpu_count() or 1) // int(workers)))
 
 
 @pytest.fixture(scope="session")
