@@ -207,6 +207,45 @@ def test_more_fill_iterations_change_only_the_missing_entries(table):
     assert not np.array_equal(thrice[missing], once[missing])
 
 
+def test_fill_masks_average_readings_that_each_hide_a_tenth_of_the_columns(table):
+    X, missing, X_missing = table
+    imputer = small().fit(X_missing)
+    once = imputer.set_params(n_fill_masks=1).transform(X_missing)
+    masks = imputer.set_params(n_fill_masks=50)._fill_masks(X.shape[1])
+    assert masks.shape == (50, X.shape[1])
+    assert 0.05 < masks.mean() < 0.15  # a tenth of the columns, at random
+    averaged = imputer.transform(X_missing)
+    np.testing.assert_array_equal(averaged[~missing], X[~missing])
+    assert not np.allclose(averaged[missing], once[missing])
+    # the mean of the readings, each the reconstruction of the row with its mask's columns
+    # hidden too (clipped to the columns' ranges once, after the mean)
+    module = imputer._get_module().eval()
+    rows = np.where(missing, np.nan, imputer._scaled(X_missing, missing)[0])
+    mean = imputer._reconstruct(module, rows)
+    imputer.set_params(n_fill_masks=1)
+    readings = [imputer._reconstruct(module, np.where(mask, np.nan, rows)) for mask in masks]
+    np.testing.assert_allclose(mean, np.mean(readings, axis=0))
+
+
+def test_a_rows_fill_depends_on_that_row_alone_and_is_the_same_at_every_call(table):
+    X, missing, X_missing = table
+    imputer = small().fit(X_missing)
+    filled = imputer.transform(X_missing)
+    np.testing.assert_array_equal(imputer.transform(X_missing), filled)
+    np.testing.assert_array_equal(imputer.transform(X_missing[::-1][:30]), filled[::-1][:30])
+    again = pickle.loads(pickle.dumps(imputer))
+    np.testing.assert_array_equal(again.transform(X_missing), filled)
+
+
+def test_fill_masks_auto_is_32_for_the_dense_network_and_one_for_the_convolutional(digits):
+    X = digits[0][:100]
+    X_missing = np.where(np.random.default_rng(0).random(X.shape) < 0.2, np.nan, X)
+    dense = small().fit(X_missing)
+    assert dense._fill_masks(X.shape[1]).shape == (32, X.shape[1])
+    convolutional = small(image_shape=(8, 8), max_iter=1).fit(X_missing)
+    assert convolutional._fill_masks(X.shape[1]) is None
+
+
 @pytest.mark.parametrize(
     "X, params, error, match",
     [

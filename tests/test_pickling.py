@@ -118,11 +118,15 @@ def test_a_model_pickled_before_a_parameter_existed_loads_with_its_default(digit
     if payload.pop("network", None) is not None:  # (the imputer's, before its fifth)
         payload["_architecture"] = dict(payload["_architecture"])
         del payload["_architecture"]["network"]
+    if payload.pop("n_fill_masks", None) is not None:  # (and before its sixth)
+        del payload["_fill_mask_seed"]
     old = type(fitted).__new__(type(fitted))
     old.__setstate__(payload)
     expected = fitted.get_params()
     if isinstance(fitted, SparseAutoencoderImputer):  # fitted, then, without averaging
         expected["average"], expected["network"] = False, "dense"
+        expected["n_fill_masks"] = 1  # (filling from one reading)
+        fitted.set_params(n_fill_masks=1)
     assert repr(old.get_params()) == repr(expected)  # (NaN != NaN)
     output = "predict_proba" if hasattr(fitted, "predict_proba") else "transform"
     np.testing.assert_array_equal(getattr(old, output)(X), getattr(fitted, output)(X))
