@@ -202,9 +202,9 @@ class SparseAutoencoderImputer(_BaseImputer, BaseSparseAutoencoder):
         from the same fitted imputer; None draws anew at every call. A
         ``validation_fraction`` of the rows is then held out of training to
         calibrate the spread (see ``residual_std_``): 90% intervals of 20
-        draws held 86% to 90% of the true values on the bundled tables (the
+        draws held 85% to 90% of the true values on the bundled tables (the
         draws' 5%-95% range; their mean ± 1.645 standard deviations, 89% to
-        93%).
+        94%).
 
     add_indicator : bool, default=False
         If True, a :class:`~sklearn.impute.MissingIndicator` adds, after the
