@@ -210,14 +210,13 @@ class AutoencoderLoss:
             value, codes, errors = fused_sparse.loss_and_gradients(
                 module, self._input(module, x), x, self, weight, self._gradient_buffers
             )
-            if self.statistics is not None:
-                self.statistics.add(module.encoder.code, codes, errors)
-            return value
-        if not fused.supports(module, self):
-            return None
-        value, codes, error_sum = fused.loss_and_gradients(
-            module, self._input(module, x), x, self, weight
-        )
+            error_sum = errors.sum()
+        else:
+            if not fused.supports(module, self):
+                return None
+            value, codes, error_sum = fused.loss_and_gradients(
+                module, self._input(module, x), x, self, weight
+            )
         if self.statistics is not None:
             self.statistics.add_sum(module.encoder.code, codes, error_sum, x.shape[0])
         return value
