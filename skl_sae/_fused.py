@@ -9,18 +9,20 @@ computes the same loss and adds its gradient to the parameters' ``.grad``,
 as scikit-learn's MLP does, in five matrix products and a few element-wise
 passes, with no autograd graph. :class:`~._losses.AutoencoderLoss` uses it
 in training whenever the model and the loss are of that plain kind
-(:func:`supports`); everything else (sparse codes, the contractive penalty,
-AuxK) goes through autograd. ``tests/test_fused.py`` holds the two to the
-same values and gradients. It reads the loss's settings from its attributes
-and its terms from :mod:`._functional`, so it sits below :mod:`._losses`,
-which imports it.
+(:func:`supports`), and for the imputer's network, which also reads which
+entries are known and is scored on some entries alone
+(:class:`~._modules.MaskedAutoencoder`); everything else (sparse codes,
+the contractive penalty, AuxK) goes through autograd.
+``tests/test_fused.py`` holds the two to the same values and gradients. It
+reads the loss's settings from its attributes and its terms from
+:mod:`._functional`, so it sits below :mod:`._losses`, which imports it.
 """
 
 import torch
 
 from ._codes import Activation
 from ._functional import EPS, accumulate_gradient_, negative_entropy, weight_decay
-from ._modules import SparseAutoencoder
+from ._modules import MaskedAutoencoder, SparseAutoencoder
 
 _aten = torch.ops.aten
 
@@ -38,8 +40,10 @@ def supports(module, loss):
     """Whether :func:`loss_and_gradients` computes ``loss`` (an
     :class:`~._losses.AutoencoderLoss`) on ``module``."""
     code = module.encoder.code
+    plain = type(module) is SparseAutoencoder and loss.corruption != "hide"
+    masked = type(module) is MaskedAutoencoder and loss.corruption in (None, "hide")
     return (
-        type(module) is SparseAutoencoder
+        (plain or masked)
         and module.input_scale == 1.0
         and type(code) is Activation
         and code.activation in BACKWARDS
@@ -57,11 +61,18 @@ def activate_(values, activation):
 
 
 @torch.no_grad()
-def loss_and_gradients(module, noisy, x, loss, weight=1.0):
+def loss_and_gradients(module, noisy, x, loss, weight=1.0, *, known=None, scored=None):
     """``weight`` times the loss of ``module`` fed ``noisy`` and
     reconstructing ``x``, with its gradient added to the parameters' ``.grad``
     (weight decay's aside, which ``loss.add_weight_decay_gradients_`` adds
     once a step, as for autograd's loss).
+
+    For a :class:`~._modules.MaskedAutoencoder`, ``known`` (boolean, of
+    ``x``'s shape) marks the entries it reads, ``noisy`` holding 0 at the
+    others, and the pre-activations add ``V known``. With ``scored`` (a
+    boolean mask) the error is the mean over the scored entries of the
+    batch (:func:`~._functional.batch_error`), and a row's error the mean
+    over its own.
 
     The loss is ``mean ||g(W' f(W x~ + b) + c) - x||^2 / (d * scale) + beta *
     penalty + alpha / 2 * (||W||^2 + ||W'||^2)`` with the terms of ``loss``:
@@ -85,14 +96,28 @@ def loss_and_gradients(module, noisy, x, loss, weight=1.0):
     n_samples, n_features = x.shape
 
     # Forward.
-    codes = activate_(torch.addmm(bias, noisy, weight_matrix.T), activation)
+    pre = torch.addmm(bias, noisy, weight_matrix.T)
+    if known is not None:
+        known = known.to(noisy.dtype)
+        pre.addmm_(known, module.known_weight.T)
+    codes = activate_(pre, activation)
     n_units = codes.shape[1]
     beta = loss.penalty_weight(n_units)
     output = activate_(torch.addmm(module.decoder_bias, codes, decoder.T), output_activation)
     residual = output - x
-    flat = residual.view(-1)
-    error_sum = flat.dot(flat).div_(n_features)  # the rows' mean squared errors, summed
-    value = error_sum / (n_samples * loss.scale)
+    if scored is None:
+        flat = residual.view(-1)
+        error_sum = flat.dot(flat).div_(n_features)  # the rows' mean squared errors, summed
+        value = error_sum / (n_samples * loss.scale)
+        grad_scale = 2 * weight / (n_samples * n_features * loss.scale)
+    else:
+        residual.mul_(scored)
+        counts = scored.sum(dim=1).to(x.dtype)
+        squares = torch.linalg.vecdot(residual, residual)  # per row, over its scored entries
+        error_sum = squares.div(counts.clamp_min(1)).sum()
+        total = counts.sum().clamp_min_(1).mul_(loss.scale)
+        value = squares.sum().div_(total)
+        grad_scale = total.reciprocal().mul_(2 * weight)
     if penalty == "kl":  # KL(t || r) = t log t + (1 - t) log(1 - t) + BCE(r, t)
         mean_code = codes.mean(dim=0)
         rho_hat = mean_code.clamp(EPS, 1 - EPS)
@@ -105,9 +130,7 @@ def loss_and_gradients(module, noisy, x, loss, weight=1.0):
         value.add_(weight_decay(module.weights()), alpha=alpha)
 
     # Backward, each term times weight.
-    grad_output = BACKWARDS[output_activation](
-        residual.mul_(2 * weight / (n_samples * n_features * loss.scale)), output
-    )
+    grad_output = BACKWARDS[output_activation](residual.mul_(grad_scale), output)
     grad_decoder = grad_output.T @ codes  # (n_features, n_units)
     accumulate_gradient_(module.decoder_bias, grad_output.sum(dim=0))
     if penalty == "kl":  # the same for every row: added by the product
@@ -128,5 +151,7 @@ def loss_and_gradients(module, noisy, x, loss, weight=1.0):
     else:
         accumulate_gradient_(module.decoder_weight, grad_decoder)
     accumulate_gradient_(weight_matrix, grad_weight)
+    if known is not None:
+        accumulate_gradient_(module.known_weight, grad_codes.T @ known)
     accumulate_gradient_(bias, grad_codes.sum(dim=0))
     return (value if weight == 1 else value * weight), codes, error_sum

@@ -31,6 +31,7 @@ from ._functional import (
     l1_sparsity,
     weight_decay,
 )
+from ._modules import MaskedAutoencoder
 
 
 @dataclass(frozen=True)
@@ -201,11 +202,14 @@ class AutoencoderLoss:
         (no gradient); None where :mod:`._fused` (dense rows) or
         :mod:`._fused_sparse` (sparse rows) does not cover the model or the
         loss (nor a mask of ``observed`` entries), which then go through
-        autograd (see :func:`~._training.train_step`)."""
-        if observed is not None or not module.training or self.corruption == "hide":
+        autograd (see :func:`~._training.train_step`). The imputer's network
+        (:class:`~._modules.MaskedAutoencoder`) reads and is scored as
+        :meth:`__call__` has it, from the same draws."""
+        if not module.training:
             return None
         if sparse.is_sparse(x):
-            if not fused_sparse.supports(module, self):
+            hides = observed is not None or self.corruption == "hide"
+            if hides or not fused_sparse.supports(module, self):
                 return None
             value, codes, errors = fused_sparse.loss_and_gradients(
                 module, self._input(module, x), x, self, weight, self._gradient_buffers
@@ -214,9 +218,24 @@ class AutoencoderLoss:
         else:
             if not fused.supports(module, self):
                 return None
-            value, codes, error_sum = fused.loss_and_gradients(
-                module, self._input(module, x), x, self, weight
-            )
+            if isinstance(module, MaskedAutoencoder):
+                inputs, scored = self._read(module, x, observed)
+                known = ~torch.isnan(inputs)  # what the network reads as known
+                value, codes, error_sum = fused.loss_and_gradients(
+                    module,
+                    inputs.where(known, 0.0),
+                    x.nan_to_num(0.0),
+                    self,
+                    weight,
+                    known=known,
+                    scored=scored,
+                )
+            elif observed is not None:
+                return None
+            else:
+                value, codes, error_sum = fused.loss_and_gradients(
+                    module, self._input(module, x), x, self, weight
+                )
         if self.statistics is not None:
             self.statistics.add_sum(module.encoder.code, codes, error_sum, x.shape[0])
         return value

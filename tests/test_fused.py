@@ -9,7 +9,7 @@ from gradients import loss_and_gradients
 from skl_sae._codes import TopK
 from skl_sae._fused import supports
 from skl_sae._losses import AutoencoderLoss, LossTerms
-from skl_sae._modules import SparseAutoencoder
+from skl_sae._modules import MaskedAutoencoder, SparseAutoencoder
 from skl_sae._statistics import CodeStatistics
 
 CASES = [
@@ -134,3 +134,69 @@ def test_sparse_codes_other_terms_and_evaluation_take_the_autograd_path():
     module.train()
     module.encoder.code = TopK(2, "relu")
     assert not supports(module, plain)
+
+
+MASKED_CASES = [
+    # (hidden activation, sparsity, tied weights, hidden fraction, images, data missing)
+    ("sigmoid", None, False, 0.25, False, True),
+    ("sigmoid", "kl", False, 0.25, False, False),
+    ("relu", "l1", True, 0.5, False, True),
+    ("sigmoid", None, False, 0.0, False, True),  # nothing hidden: scored where observed
+    ("relu", None, False, 0.2, True, True),  # and a rectangle in half the images
+]
+
+
+@pytest.mark.parametrize(
+    ("activation", "sparsity", "tied", "level", "images", "missing"), MASKED_CASES
+)
+def test_the_imputers_network_by_hand_equals_autograd_from_the_same_draws(
+    activation, sparsity, tied, level, images, missing
+):
+    generator = torch.Generator().manual_seed(0)
+    module = MaskedAutoencoder(
+        12, 5, activation=activation, tied_weights=tied, generator=generator, dtype=torch.float64
+    )
+    with torch.no_grad():  # known_weight starts at 0: give it a gradient's worth of a value
+        module.known_weight.uniform_(-1, 1, generator=generator)
+        module.decoder_bias.uniform_(-1, 1, generator=generator)
+    x = torch.rand(9, 12, generator=generator, dtype=torch.float64)
+    observed = None
+    if missing:
+        observed = torch.rand(x.shape, generator=generator) >= 0.3
+        observed[0] = False  # a row with nothing known
+        x = x.masked_fill(~observed, float("nan"))
+    terms = LossTerms(
+        activation=activation,
+        sparsity=sparsity,
+        sparsity_weight=2.0 if sparsity else 0.0,
+        alpha=1e-2,
+        corruption="hide",
+        corruption_level=level,
+        hidden_regions=((3, 4, 1), None) if images else None,
+    )
+
+    def run(by_hand):
+        loss_fn = AutoencoderLoss(0.37, terms, generator=torch.Generator().manual_seed(5))
+        loss_fn.statistics = CodeStatistics(5, x.shape[0], "cpu")
+        value, grads = loss_and_gradients(
+            module, loss_fn, x, observed, by_hand=by_hand, weight=0.7
+        )
+        return value, grads, loss_fn.statistics.mean_squared_error()
+
+    assert supports(module, AutoencoderLoss(0.37, terms))
+    value, grads, error = run(by_hand=True)
+    expected_value, expected_grads, expected_error = run(by_hand=False)
+    torch.testing.assert_close(value, expected_value, rtol=1e-12, atol=1e-12)
+    assert grads.keys() == expected_grads.keys()
+    assert "known_weight" in grads
+    for name in grads:
+        torch.testing.assert_close(grads[name], expected_grads[name], rtol=1e-10, atol=1e-12)
+    assert error == pytest.approx(expected_error, rel=1e-12)
+
+
+def test_the_imputers_network_with_other_corruption_takes_the_autograd_path():
+    module = MaskedAutoencoder(4, 3, activation="sigmoid")
+    noisy = AutoencoderLoss(
+        1.0, LossTerms(activation="sigmoid", corruption="mask", corruption_level=0.2)
+    )
+    assert not supports(module, noisy)
