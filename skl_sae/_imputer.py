@@ -178,9 +178,7 @@ class SparseAutoencoderImputer(_BaseImputer, BaseSparseAutoencoder):
         layer of ``n_components`` units
         (:class:`~skl_sae._inpainting.MaskedConvolutionalAutoencoder`): the
         code fills a hole from the whole image, the skip connections a
-        scattered pixel from its neighbours. It computes in float32
-        (float64 convolutions run some five times slower on a CPU; the
-        fills keep the input's dtype), with one centre and scale for every
+        scattered pixel from its neighbours. It has one centre and scale for every
         pixel, relu units for ``sparsity=None`` (``activation="auto"``), and
         1,200 optimizer steps for ``max_iter="auto"``; it takes the dense
         codes (``sparsity`` None, ``"kl"`` or ``"l1"``), neither
@@ -191,7 +189,12 @@ class SparseAutoencoderImputer(_BaseImputer, BaseSparseAutoencoder):
         holes 12% to 13% better than ``KNNImputer`` where the dense network
         filled them 1% worse, and scattered pixels half as far off as
         ``IterativeImputer``, in 22 times the dense network's time (the
-        user guide's "Damaged images" has the tables).
+        user guide's "Damaged images" has the tables). Either network
+        computes in float32, whatever the input's dtype (the fills keep
+        it): float64 convolutions run some five times slower on a CPU, and
+        the dense network's fits of the bundled tables took 29% to 39% less
+        time than in float64 (training's step by hand in both), for the
+        same RMSE to three decimals.
 
     sample_posterior : bool, default=False
         Whether ``transform`` draws each fill (the reconstruction plus
@@ -612,8 +615,7 @@ matmul_precision
             Z, observed = self._scaled(X, missing)
             seeds = self._seeds()
             Z, observed, held_out = self._hold_out(Z, observed, seeds[0])
-            if self._network_kind() == "convolutional":  # in float32 (see network)
-                Z = Z.astype(np.float32, copy=False)
+            Z = Z.astype(np.float32, copy=False)  # either network (see network)
             self.max_iter_ = (
                 self._epochs_of_steps(Z, self._auto_steps(), MOST_EPOCHS)
                 if self.max_iter == "auto"
