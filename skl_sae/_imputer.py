@@ -188,7 +188,7 @@ class SparseAutoencoderImputer(_BaseImputer, BaseSparseAutoencoder):
         dense network has; dense without ``image_shape``. On MNIST it filled
         holes 12% to 13% better than ``KNNImputer`` where the dense network
         filled them 1% worse, and scattered pixels half as far off as
-        ``IterativeImputer``, in 22 times the dense network's time (the
+        ``IterativeImputer``, in 12 times the dense network's time (the
         user guide's "Damaged images" has the tables). Either network
         computes in float32, whatever the input's dtype (the fills keep
         it): float64 convolutions run some five times slower on a CPU, and
