@@ -559,7 +559,10 @@ def test_verbose_prints_one_line_per_epoch(digits, capsys):
 # -- in scikit-learn's machinery ----------------------------------------------
 
 
-@pytest.mark.parametrize("n_jobs", [1, 2])
+@pytest.mark.parametrize(
+    "n_jobs",
+    [1, pytest.param(2, marks=pytest.mark.slow)],  # (2: starting workers, some 10 s)
+)
 def test_pipeline_and_grid_search(digits, n_jobs):
     X, y = digits
     pipe = Pipeline([("sae", small(max_iter=50)), ("clf", LogisticRegression(max_iter=500))])
