@@ -19,12 +19,16 @@ is the median over the repeats of the ratio within each repeat, whose fits
 ran one after the other: the speed of a shared machine drifts between
 repeats far more than between neighbouring fits.
 
+``--dtype float32`` gives every fit the digits in float32 (scikit-learn's
+MLPs then compute in float32 too, as the autoencoders do).
+
 ``--compile`` then times the transformer with its by-hand step
 (``skl_sae._fused.loss_and_gradients``) wrapped in ``torch.compile``: the
 first fit (which compiles) and the median of the later ones, beside
 uncompiled fits, one after the other.
 
-    python benchmarks/bench_small_step.py [--repeats 15] [--epochs 20] [--compile]
+    python benchmarks/bench_small_step.py [--repeats 15] [--epochs 20] [--dtype float64]
+        [--compile]
 """
 
 import argparse
@@ -32,7 +36,6 @@ import math
 import statistics
 import warnings
 
-import numpy as np
 import torch
 from _common import print_table, timed
 from sklearn.datasets import load_digits
@@ -68,14 +71,15 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--repeats", type=int, default=15)
     parser.add_argument("--epochs", type=int, default=20)
+    parser.add_argument("--dtype", choices=["float64", "float32"], default="float64")
     parser.add_argument("--compile", action="store_true")
     args = parser.parse_args(argv)
     X, y = load_digits(return_X_y=True)
-    X = (X / 16.0).astype(np.float64)
+    X = (X / 16.0).astype(args.dtype)
     steps = args.epochs * math.ceil(len(X) / BATCH)
     print(
         f"torch {torch.__version__}, {torch.get_num_threads()} threads available; digits "
-        f"{X.shape[0]} x {X.shape[1]}, batches of {BATCH}, {UNITS} units, {args.epochs} "
+        f"{X.shape[0]} x {X.shape[1]} {X.dtype}, batches of {BATCH}, {UNITS} units, {args.epochs} "
         f"epochs = {steps} steps\n"
     )
     runs = fits(args.epochs)
