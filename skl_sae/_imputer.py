@@ -178,8 +178,8 @@ class SparseAutoencoderImputer(_BaseImputer, BaseSparseAutoencoder):
         layer of ``n_components`` units
         (:class:`~skl_sae._inpainting.MaskedConvolutionalAutoencoder`): the
         code fills a hole from the whole image, the skip connections a
-        scattered pixel from its neighbours. It has one centre and scale for every
-        pixel, relu units for ``sparsity=None`` (``activation="auto"``), and
+        scattered pixel from its neighbours. It has one centre and scale for
+        every pixel, relu units for ``sparsity=None`` (``activation="auto"``), and
         1,200 optimizer steps for ``max_iter="auto"``; it takes the dense
         codes (``sparsity`` None, ``"kl"`` or ``"l1"``), neither
         ``tied_weights`` nor ``contractive_weight``. ``"auto"``:

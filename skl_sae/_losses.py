@@ -216,9 +216,10 @@ class AutoencoderLoss:
             )
             error_sum = errors.sum()
         else:
-            if not fused.supports(module, self):
+            masked = isinstance(module, MaskedAutoencoder)  # reads a mask of known entries
+            if not fused.supports(module, self) or (observed is not None and not masked):
                 return None
-            if isinstance(module, MaskedAutoencoder):
+            if masked:
                 inputs, scored = self._read(module, x, observed)
                 known = ~torch.isnan(inputs)  # what the network reads as known
                 value, codes, error_sum = fused.loss_and_gradients(
@@ -230,8 +231,6 @@ class AutoencoderLoss:
                     known=known,
                     scored=scored,
                 )
-            elif observed is not None:
-                return None
             else:
                 value, codes, error_sum = fused.loss_and_gradients(
                     module, self._input(module, x), x, self, weight
