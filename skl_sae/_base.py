@@ -11,6 +11,7 @@ import copy
 import dataclasses
 from abc import ABC, abstractmethod
 from numbers import Integral, Real
+from typing import ClassVar
 
 import numpy as np
 import torch
@@ -19,7 +20,7 @@ from sklearn.utils import check_random_state
 
 from ._callbacks import CallbackSupportMixin, EpochTasks
 from ._codes import code_class
-from ._data import data_range
+from ._data import COMPUTE_DTYPES, data_range
 from ._distributed import broadcast_seed, process_group
 from ._losses import LossTerms, default_activation, penalty_of
 from ._persistence import NumpyState, transaction
@@ -86,7 +87,13 @@ class BaseSparseAutoencoder(NumpyState, CallbackSupportMixin, BaseEstimator, ABC
         "verbose": ["verbose"],
         "device": [str, torch.device],
         "matmul_precision": [StrOptions(set(MATMUL_PRECISIONS))],
+        "compute_dtype": [StrOptions(set(COMPUTE_DTYPES)), None],
     }
+
+    #: What a parameter added since a model was pickled meant before it
+    #: existed (see :class:`~._persistence.NumpyState`): networks computed in
+    #: the data's dtype.
+    _values_before_added: ClassVar[dict] = {"compute_dtype": None}
 
     # -- the contract ---------------------------------------------------------
 
@@ -235,6 +242,7 @@ class BaseSparseAutoencoder(NumpyState, CallbackSupportMixin, BaseEstimator, ABC
             torch.device(device),
             max_components=max_components,
             statistics=statistics,
+            dtype=self.compute_dtype,
         )
 
     # -- fitting --------------------------------------------------------------

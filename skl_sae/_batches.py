@@ -16,6 +16,7 @@ Inference (:func:`apply_in_batches`) takes batches sized by bytes, not rows,
 so that a wide sparse matrix costs no more memory than a narrow one.
 """
 
+import copy
 import math
 import warnings
 
@@ -23,7 +24,7 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 
-from ._data import is_streamed, numpy_dtype, read_rows
+from ._data import float_dtype, is_streamed, numpy_dtype, read_rows
 from ._runtime import call_settings
 from ._sparse import csr_tensor
 
@@ -331,6 +332,25 @@ def inference_batch_rows(width, itemsize):
     ``itemsize`` bytes (the rows, their densified or converted copy, an
     output and an error) within :data:`INFERENCE_BYTES`."""
     return max(1, INFERENCE_BYTES // (4 * max(1, width) * itemsize))
+
+
+def inference_module(module, X):
+    """The module that computes ``X`` at inference: ``module``, or for float64
+    data (a float64 tensor, or an array that computes in float64) and
+    float32 weights a float64 copy of it. Float32 products of a row round
+    differently with the rows computed beside it (BLAS blocks a batch by
+    its size), so that a row's codes would depend on its batch to some 1e-7;
+    in float64 they agree to some 1e-16, as scikit-learn asks of float64
+    data, and the float32 weights lose nothing. A copy per call: the weights
+    may change between calls (``partial_fit``)."""
+    weights = next(module.parameters())
+    if isinstance(X, torch.Tensor):
+        wide = X.dtype == torch.float64
+    else:
+        wide = float_dtype(X.dtype) == np.float64
+    if wide and weights.dtype == torch.float32:
+        return copy.deepcopy(module).to(torch.float64)
+    return module
 
 
 @torch.no_grad()

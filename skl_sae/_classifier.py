@@ -10,9 +10,9 @@ from sklearn.utils.validation import check_is_fitted
 
 from ._array_api import fit_in_namespace, method_in_namespace, to_numpy
 from ._base import BaseSparseAutoencoder, own_constraints
-from ._batches import apply_in_batches
+from ._batches import apply_in_batches, inference_module
 from ._callbacks import begin_fit_task, end_task, stage_hooks
-from ._data import is_streamed, numpy_dtype, torch_dtype
+from ._data import compute_dtype, is_streamed, torch_dtype
 from ._docstrings import fill_parameter_docs
 from ._layers import StackedNetwork
 from ._losses import ClassifierLoss, misclassification_rate
@@ -243,6 +243,8 @@ class StackedSparseAutoencoderClassifier(
 
     {{matmul_precision}}
 
+    {{compute_dtype}}
+
     Attributes
     ----------
     classes_ : ndarray of shape (n_classes,)
@@ -410,6 +412,7 @@ class StackedSparseAutoencoderClassifier(
         warm_start=False,
         device="cpu",
         matmul_precision="highest",
+        compute_dtype="float32",
     ):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.max_components = max_components
@@ -445,6 +448,7 @@ class StackedSparseAutoencoderClassifier(
         self.warm_start = warm_start
         self.device = device
         self.matmul_precision = matmul_precision
+        self.compute_dtype = compute_dtype
 
     # -- fitting ------------------------------------------------------------
 
@@ -558,7 +562,8 @@ class StackedSparseAutoencoderClassifier(
             self._architecture = self._architecture_params()
         rng, generator = seeds = self._seeds(offset=0 if history is None else history.n_iter)
         X = as_dtype(
-            X, parameter_dtype(module) if continuing else numpy_dtype(torch_dtype(X.dtype))
+            X,
+            parameter_dtype(module) if continuing else compute_dtype(self.compute_dtype, X.dtype),
         )
         validation = None
         if self.early_stopping and not incremental:
@@ -685,7 +690,7 @@ class StackedSparseAutoencoderClassifier(
         X = validate_rows(
             self, X, accept_sparse="csr", dtype=(np.float64, np.float32), reset=False
         )
-        module = self._get_module().eval()
+        module = inference_module(self._get_module().eval(), X)
         width = max(max(p.shape) for p in module.parameters())
         return apply_in_batches(
             function(module),

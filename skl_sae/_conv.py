@@ -142,7 +142,7 @@ class ConvolutionalSparseAutoencoderTransformer(SparseAutoencoderTransformer):
 corruption_level, activation, output_activation, solver, batch_size, \
 learning_rate_init, tol, n_iter_no_change, early_stopping, \
 validation_fraction, shuffle, random_state, verbose, warm_start, device, \
-matmul_precision
+matmul_precision, compute_dtype
         As in :class:`SparseAutoencoderTransformer`, with the same
         defaults but ``learning_rate_init``'s (1e-2; the winner-take-all
         features of 64 maps at stride 1 on 10,000 MNIST images, 5 epochs:
@@ -270,6 +270,7 @@ best_validation_score_, n_iter_, device_, n_features_in_, feature_names_in_
         warm_start=False,
         device="cpu",
         matmul_precision="highest",
+        compute_dtype="float32",
     ):
         self.image_shape = image_shape
         self.filters = filters
@@ -302,6 +303,7 @@ best_validation_score_, n_iter_, device_, n_features_in_, feature_names_in_
         self.warm_start = warm_start
         self.device = device
         self.matmul_precision = matmul_precision
+        self.compute_dtype = compute_dtype
 
     # -- the network --------------------------------------------------------
 

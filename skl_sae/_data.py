@@ -36,6 +36,17 @@ def float_dtype(dtype):
     return np.dtype(np.float32) if np.dtype(dtype) == np.float32 else np.dtype(np.float64)
 
 
+#: The settings of ``compute_dtype``, besides None (the data's float dtype).
+COMPUTE_DTYPES = ("float32", "float64")
+
+
+def compute_dtype(setting, dtype):
+    """The numpy float dtype that a network computes in for the
+    ``compute_dtype`` ``setting`` and data of ``dtype``: the setting's, or
+    with None the data's (:func:`float_dtype`)."""
+    return float_dtype(dtype if setting is None else setting)
+
+
 #: The torch dtype of each dtype that :func:`float_dtype` gives.
 _TORCH_DTYPES = {np.dtype(np.float32): torch.float32, np.dtype(np.float64): torch.float64}
 

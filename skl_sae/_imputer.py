@@ -14,7 +14,7 @@ from ._array_api import fit_in_namespace, method_in_namespace, to_numpy
 from ._base import BaseSparseAutoencoder, own_constraints
 from ._batches import apply_in_batches
 from ._callbacks import begin_fit_task, end_task
-from ._data import resolve_image_shape
+from ._data import compute_dtype, resolve_image_shape
 from ._docstrings import fill_parameter_docs
 from ._functional import hidden_entries
 from ._inpainting import MaskedConvolutionalAutoencoder
@@ -190,11 +190,12 @@ class SparseAutoencoderImputer(_BaseImputer, BaseSparseAutoencoder):
         filled them 1% worse, and scattered pixels half as far off as
         ``IterativeImputer``, in 12 times the dense network's time (the
         user guide's "Damaged images" has the tables). Either network
-        computes in float32, whatever the input's dtype (the fills keep
-        it): float64 convolutions run some five times slower on a CPU, and
-        the dense network's fits of the bundled tables took 29% to 39% less
-        time than in float64 (training's step by hand in both), for the
-        same RMSE to three decimals.
+        computes in float32 by default (``compute_dtype``), whatever the
+        input's dtype (the fills keep it): float64 convolutions run some
+        five times slower on a CPU, and the dense network's fits of the
+        bundled tables took 29% to 39% less time than in float64
+        (training's step by hand in both), for the same RMSE to three
+        decimals.
 
     sample_posterior : bool, default=False
         Whether ``transform`` draws each fill (the reconstruction plus
@@ -269,7 +270,7 @@ class SparseAutoencoderImputer(_BaseImputer, BaseSparseAutoencoder):
 contractive_weight, activation, tied_weights, batch_size, tol, \
 n_iter_no_change, early_stopping, validation_fraction, shuffle, \
 random_state, verbose, device, \
-matmul_precision
+matmul_precision, compute_dtype
         As in :class:`~skl_sae.SparseAutoencoderTransformer`, with the same
         defaults. The decoder is linear (``output_activation="identity"``) in
         the imputer's scaled units. ``early_stopping`` monitors the
@@ -534,6 +535,7 @@ matmul_precision
         verbose=False,
         device="cpu",
         matmul_precision="highest",
+        compute_dtype="float32",
     ):
         super().__init__(
             missing_values=missing_values,
@@ -573,6 +575,7 @@ matmul_precision
         self.verbose = verbose
         self.device = device
         self.matmul_precision = matmul_precision
+        self.compute_dtype = compute_dtype
 
     # -- fitting ------------------------------------------------------------
 
@@ -615,7 +618,7 @@ matmul_precision
             Z, observed = self._scaled(X, missing)
             seeds = self._seeds()
             Z, observed, held_out = self._hold_out(Z, observed, seeds[0])
-            Z = Z.astype(np.float32, copy=False)  # either network (see network)
+            Z = Z.astype(compute_dtype(self.compute_dtype, Z.dtype), copy=False)
             self.max_iter_ = (
                 self._epochs_of_steps(Z, self._auto_steps(), MOST_EPOCHS)
                 if self.max_iter == "auto"

@@ -82,7 +82,7 @@ corruption_level, contractive_weight, activation, output_activation, \
 tied_weights, init, solver, batch_size, max_iter, tol, \
 n_iter_no_change, early_stopping, validation_fraction, shuffle, \
 random_state, verbose, warm_start, device, \
-matmul_precision
+matmul_precision, compute_dtype
         As in :class:`~skl_sae.SparseAutoencoderTransformer`, with the same
         defaults.
 
@@ -192,6 +192,7 @@ matmul_precision
         warm_start=False,
         device="cpu",
         matmul_precision="highest",
+        compute_dtype="float32",
     ):
         self.n_components = n_components
         self.max_components = max_components
@@ -225,6 +226,7 @@ matmul_precision
         self.warm_start = warm_start
         self.device = device
         self.matmul_precision = matmul_precision
+        self.compute_dtype = compute_dtype
 
     @fit_in_namespace
     @_fit_context(prefer_skip_nested_validation=True)

@@ -11,7 +11,7 @@ context that yields the epoch hooks of each stage (its callbacks).
 from dataclasses import dataclass, field
 
 from ._batches import apply_in_batches
-from ._data import data_range, torch_dtype
+from ._data import data_range
 from ._layers import DenseLayer, StackedNetwork
 from ._losses import ClassifierLoss
 from ._trainer import Run, fit_layer, new_layer, resolve_output_activation, train_run
@@ -83,7 +83,7 @@ def pretrain_stack(layer_settings, X, targets, sizes, *, n_classes, seeds, stage
         n_classes,
         activation="identity",
         generator=generator,
-        dtype=torch_dtype(X.dtype),
+        dtype=encoders[-1].weight.dtype,
     ).to(device)
     stack.network = StackedNetwork([*encoders, output])
     if softmax is not None:

@@ -21,6 +21,7 @@ import torch
 from ._batches import StreamedRows, inference_batch_rows, make_batches
 from ._codes import calibrate_codes_, code_class
 from ._data import (
+    compute_dtype,
     geometric_median,
     in_unit_interval,
     is_streamed,
@@ -214,6 +215,8 @@ class LayerSettings:
     """The most units that ``n_components="auto"`` may learn (None: the default)."""
     statistics: bool = False
     """Record what the codes do during the last epoch (:attr:`LayerFit.statistics`)."""
+    dtype: str | None = None
+    """The dtype that the layer computes in (``compute_dtype``); None: the data's."""
 
 
 @dataclass
@@ -393,7 +396,7 @@ def new_layer(
     against the code's parameters (:meth:`~._codes.Activation.check_units`:
     fewer units than TopK's ``k`` keep every code, with a warning).
     """
-    dtype = torch_dtype(X.dtype)
+    dtype = torch_dtype(compute_dtype(settings.dtype, X.dtype))
     X = as_dtype(X, numpy_dtype(dtype))
     scale = mean_feature_variance(X, observed)
     structure = None

@@ -12,7 +12,7 @@ from sklearn.utils.validation import check_array, check_is_fitted
 
 from ._array_api import dispatched_tensor, fit_in_namespace, method_in_namespace
 from ._base import BaseSparseAutoencoder, own_constraints
-from ._batches import apply_in_batches
+from ._batches import apply_in_batches, inference_module
 from ._callbacks import begin_fit_task, end_task
 from ._codes import code_class
 from ._data import is_streamed, mean_feature_variance, torch_dtype
@@ -247,6 +247,8 @@ class SparseAutoencoderTransformer(
 
     {{matmul_precision}}
 
+    {{compute_dtype}}
+
     Attributes
     ----------
     n_components_ : int
@@ -438,6 +440,7 @@ class SparseAutoencoderTransformer(
         warm_start=False,
         device="cpu",
         matmul_precision="highest",
+        compute_dtype="float32",
     ):
         self.n_components = n_components
         self.max_components = max_components
@@ -469,6 +472,7 @@ class SparseAutoencoderTransformer(
         self.warm_start = warm_start
         self.device = device
         self.matmul_precision = matmul_precision
+        self.compute_dtype = compute_dtype
 
     # -- fitting ------------------------------------------------------------
 
@@ -660,9 +664,10 @@ class SparseAutoencoderTransformer(
     def _map(self, X, function):
         """Apply ``function(module, batch)`` to ``X`` batch by batch, as numpy.
 
-        ``X`` is computed in the model's dtype; the result has ``X``'s dtype.
+        ``X`` is computed in the model's dtype, in float64 for float64 data
+        (:func:`~._batches.inference_module`); the result has ``X``'s dtype.
         """
-        module = self._get_module().eval()
+        module = inference_module(self._get_module().eval(), X)
         return apply_in_batches(
             lambda x: function(module, x),
             X,

@@ -275,10 +275,12 @@ def test_an_estimator_computes_at_its_matmul_precision_and_restores_torchs(monke
     np.testing.assert_allclose(out["medium"], out["highest"], atol=0.05)
 
 
-def test_float64_data_compute_alike_at_every_matmul_precision():
+def test_a_float64_network_computes_alike_at_every_matmul_precision():
     X = load_digits().data[:200] / 16
     models = [
-        SparseAutoencoderTransformer(16, max_iter=3, matmul_precision=p, random_state=0).fit(X)
+        SparseAutoencoderTransformer(
+            16, max_iter=3, matmul_precision=p, compute_dtype="float64", random_state=0
+        ).fit(X)
         for p in ("highest", "medium")
     ]
     np.testing.assert_array_equal(models[0].components_, models[1].components_)

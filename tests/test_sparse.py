@@ -238,7 +238,9 @@ def test_sparse_fits_do_not_depend_on_the_datas_scale(digits):
     (From a random start: the singular directions of X and 1000 X agree to
     rounding, which four epochs of TopK amplify to 1e-5.)"""
     X, _ = digits
-    params = dict(n_components=8, k=3, max_iter=4, init="random", random_state=0)
+    params = dict(
+        n_components=8, k=3, max_iter=4, init="random", compute_dtype="float64", random_state=0
+    )
     sae = SparseAutoencoderTransformer(**params).fit(sp.csr_matrix(X))
     big = SparseAutoencoderTransformer(**params).fit(sp.csr_matrix(1000 * X))
     assert big.input_scale_ == pytest.approx(1000 * sae.input_scale_)
@@ -253,9 +255,12 @@ def test_sparse_fits_do_not_depend_on_the_datas_scale(digits):
 
 def test_public_weights_are_those_of_the_unscaled_inputs(digits):
     """``encoder_weights_`` and ``components_`` act on X itself: the codes
-    and the reconstruction follow from them without ``input_scale_``."""
+    and the reconstruction follow from them without ``input_scale_`` (to
+    float64's rounding in a float64 network)."""
     X, _ = digits
-    sae = SparseAutoencoderTransformer(8, sparsity="l1", max_iter=3, random_state=0)
+    sae = SparseAutoencoderTransformer(
+        8, sparsity="l1", max_iter=3, compute_dtype="float64", random_state=0
+    )
     sae.fit(sp.csr_matrix(X))
     assert sae.input_scale_ != 1.0
     codes = np.maximum(X @ sae.encoder_weights_.T + sae.encoder_bias_, 0)
@@ -266,14 +271,14 @@ def test_public_weights_are_those_of_the_unscaled_inputs(digits):
 
 
 @pytest.mark.parametrize(
-    ("output_activation", "rows"), [("identity", 2000), ("sigmoid", 41)], ids=["linear", "sigmoid"]
+    ("output_activation", "rows"), [("identity", 2000), ("sigmoid", 83)], ids=["linear", "sigmoid"]
 )
 def test_auto_batches_of_sparse_rows_grow_only_where_the_loss_reads_the_non_zeros(
     monkeypatch, output_activation, rows
 ):
     """A linear decoder reads them (all 2,000 rows a batch, below 4,096); a
     sigmoid output densifies each batch, which then holds no more rows than
-    16 MB of 50,000 float64 columns."""
+    16 MB of 50,000 float32 columns (the network's ``compute_dtype``)."""
     seen = []
     call = AutoencoderLoss.__call__
     monkeypatch.setattr(
@@ -296,7 +301,7 @@ def test_sparse_rows_train_on_cuda_as_on_the_cpu(digits):
     """CSR batches copied to the GPU from pinned memory, read there through
     their non-zeros (cuSPARSE, embedding_bag): the CPU's fit (float64)."""
     X = sp.csr_matrix(digits[0])
-    params = dict(n_components=8, k=3, max_iter=3, random_state=0)
+    params = dict(n_components=8, k=3, max_iter=3, compute_dtype="float64", random_state=0)
     cpu = SparseAutoencoderTransformer(**params).fit(X)
     cuda = SparseAutoencoderTransformer(device="cuda", **params).fit(X)
     np.testing.assert_allclose(cuda.components_, cpu.components_, rtol=1e-6, atol=1e-9)

@@ -373,7 +373,12 @@ def test_sparse_input_gives_the_codes_of_dense_input(digits):
     X, _ = digits
     X_sparse = sp.csr_matrix(X)
     params = dict(
-        sparsity="kl", output_activation="sigmoid", init="random", batch_size=200, max_iter=5
+        sparsity="kl",
+        output_activation="sigmoid",
+        init="random",
+        batch_size=200,
+        max_iter=5,
+        compute_dtype="float64",  # the two paths agree to its rounding
     )
     dense = small(**params).fit(X)
     sparse = small(**params).fit(X_sparse)

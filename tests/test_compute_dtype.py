@@ -1,0 +1,121 @@
+"""``compute_dtype``: the dtype of the network, whatever the data's."""
+
+import pickle
+
+import numpy as np
+import pytest
+import torch
+from sklearn.datasets import load_digits
+
+from skl_sae import (
+    ConvolutionalSparseAutoencoderTransformer,
+    SparseAutoencoderImputer,
+    SparseAutoencoderOutlierDetector,
+    SparseAutoencoderTransformer,
+    StackedSparseAutoencoderClassifier,
+)
+
+X, Y = load_digits(return_X_y=True)
+X = X[:300] / 16
+Y = Y[:300]
+
+ESTIMATORS = {
+    "transformer": lambda **p: SparseAutoencoderTransformer(16, max_iter=3, **p),
+    "convolutional": lambda **p: ConvolutionalSparseAutoencoderTransformer(
+        (8, 8), filters=(4,), max_iter=1, **p
+    ),
+    "classifier": lambda **p: StackedSparseAutoencoderClassifier(
+        (16,), pretrain_max_iter=2, max_iter=3, **p
+    ),
+    "detector": lambda **p: SparseAutoencoderOutlierDetector(16, max_iter=3, **p),
+    "imputer": lambda **p: SparseAutoencoderImputer(16, max_iter=3, **p),
+}
+
+
+def _fit(name, X, **params):
+    estimator = ESTIMATORS[name](random_state=0, **params)
+    return estimator.fit(X, Y) if name == "classifier" else estimator.fit(X)
+
+
+def _network_dtype(estimator):
+    estimator = getattr(estimator, "autoencoder_", estimator)
+    return next(estimator._get_module().parameters()).dtype
+
+
+def _output(name, estimator, X):
+    if name == "classifier":
+        return estimator.predict_proba(X)
+    if name == "detector":
+        return estimator.score_samples(X)
+    return estimator.transform(X)
+
+
+def _output_dtype(name, data):
+    """The dtype of the results for data of ``data``: the data's (the
+    detector's scores are float64 for any data)."""
+    return np.float64 if name == "detector" else data
+
+
+@pytest.mark.parametrize("name", ESTIMATORS)
+def test_the_network_computes_in_float32_by_default_and_returns_the_datas_dtype(name):
+    estimator = _fit(name, X)
+    assert _network_dtype(estimator) == torch.float32
+    assert _output(name, estimator, X).dtype == np.float64
+    assert _output(name, estimator, X.astype(np.float32)).dtype == _output_dtype(name, np.float32)
+
+
+@pytest.mark.parametrize("name", ESTIMATORS)
+@pytest.mark.parametrize(
+    ("setting", "data", "network"),
+    [
+        ("float64", np.float32, torch.float64),
+        (None, np.float64, torch.float64),
+        (None, np.float32, torch.float32),
+    ],
+)
+def test_compute_dtype_sets_the_networks_dtype_none_the_datas(name, setting, data, network):
+    estimator = _fit(name, X.astype(data), compute_dtype=setting)
+    assert _network_dtype(estimator) == network
+    assert _output(name, estimator, X.astype(data)).dtype == _output_dtype(name, data)
+
+
+@pytest.mark.parametrize("name", ["transformer", "classifier", "detector"])
+def test_float64_data_meet_a_float32_network_in_float64_so_rows_do_not_depend_on_their_batch(
+    name,
+):
+    """Float32 products of a row round by the rows beside it (BLAS blocks by
+    the batch's size); inference of float64 data upcasts the weights."""
+    estimator = _fit(name, X)
+    whole = _output(name, estimator, X)
+    one_by_one = np.concatenate([_output(name, estimator, X[i : i + 1]) for i in range(20)])
+    np.testing.assert_allclose(one_by_one, whole[:20], rtol=1e-12, atol=1e-14)
+
+
+def test_float32_learns_what_float64_learns():
+    """Ten epochs of the digits through 64 units: the two networks'
+    reconstruction errors agree to a few percent (they part by rounding, as
+    two seeds do)."""
+    errors = [
+        -SparseAutoencoderTransformer(64, max_iter=10, compute_dtype=dtype, random_state=0)
+        .fit(X)
+        .score_samples(X)
+        .mean()
+        for dtype in ("float32", "float64")
+    ]
+    assert errors[0] == pytest.approx(errors[1], rel=0.05)
+
+
+def test_a_model_pickled_before_compute_dtype_keeps_computing_in_its_datas_dtype():
+    sae = SparseAutoencoderTransformer(8, max_iter=2, compute_dtype=None, random_state=0).fit(X)
+    state = sae.__getstate__()
+    del state["compute_dtype"]
+    old = pickle.loads(pickle.dumps(sae))
+    old.__setstate__(state)
+    assert old.compute_dtype is None
+    assert old.get_params()["compute_dtype"] is None
+    np.testing.assert_array_equal(old.transform(X), sae.transform(X))
+
+
+def test_compute_dtype_is_validated():
+    with pytest.raises(ValueError, match="compute_dtype"):
+        SparseAutoencoderTransformer(compute_dtype="float16").fit(X)
