@@ -6,12 +6,15 @@ arithmetic is what the user waits for. The digits (1,797 x 64, scaled to
 of epochs (no convergence check: ``tol=0`` and ``n_iter_no_change`` beyond
 ``max_iter``), in one process, alternating runs:
 
-- ``SparseAutoencoderTransformer(256)``, every other parameter at its default;
+- ``SparseAutoencoderTransformer(256)``, every other parameter at its default
+  (its network in float32, ``compute_dtype``), and with ``compute_dtype=None``
+  (the network in the data's dtype, as scikit-learn's MLPs compute);
 - ``MLPRegressor(hidden_layer_sizes=(256,)).fit(X, X)``: the same autoencoder
   in numpy (64 -> 256 -> 64), the fairest peer;
 - ``MLPClassifier(hidden_layer_sizes=(256,)).fit(X, y)``: 64 -> 256 -> 10;
 - ``StackedSparseAutoencoderClassifier((256,))``'s fine-tuning alone
-  (``pretrain_max_iter=0``) against ``MLPClassifier``.
+  (``pretrain_max_iter=0``) against ``MLPClassifier``, also with
+  ``compute_dtype=None``.
 
 A step's cost is the fit's wall time over its steps (epochs times batches),
 setup included for all; the median of ``--repeats`` runs. A ratio to an MLP
@@ -20,7 +23,8 @@ ran one after the other: the speed of a shared machine drifts between
 repeats far more than between neighbouring fits.
 
 ``--dtype float32`` gives every fit the digits in float32 (scikit-learn's
-MLPs then compute in float32 too, as the autoencoders do).
+MLPs then compute in float32 too, as every autoencoder row does): the step in
+equal precision.
 
 ``--compile`` then times the transformer with its by-hand step
 (``skl_sae._fused.loss_and_gradients``) wrapped in ``torch.compile``: the
@@ -57,10 +61,18 @@ def fits(epochs):
         "SparseAutoencoderTransformer(256)": lambda X, y: SparseAutoencoderTransformer(
             UNITS, **fixed
         ).fit(X),
+        "SparseAutoencoderTransformer(256, compute_dtype=None)": lambda X, y: (
+            SparseAutoencoderTransformer(UNITS, compute_dtype=None, **fixed).fit(X)
+        ),
         "MLPRegressor((256,)).fit(X, X)": lambda X, y: MLPRegressor(**mlp).fit(X, X),
         "StackedSparseAutoencoderClassifier((256,)), fine-tuning": (
             lambda X, y: StackedSparseAutoencoderClassifier(
                 (UNITS,), pretrain_max_iter=0, **fixed
+            ).fit(X, y)
+        ),
+        "StackedSparseAutoencoderClassifier((256,), compute_dtype=None)": lambda X, y: (
+            StackedSparseAutoencoderClassifier(
+                (UNITS,), pretrain_max_iter=0, compute_dtype=None, **fixed
             ).fit(X, y)
         ),
         "MLPClassifier((256,))": lambda X, y: MLPClassifier(**mlp).fit(X, y),

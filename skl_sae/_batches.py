@@ -426,5 +426,9 @@ def _raise_overflow(rows, result_dtype, model_dtype):
         f"The outputs for some rows of X are not finite: X holds values up to {largest:.3g} "
         f"in magnitude, beyond what {'float32' if in_float32 else 'float64'} can compute "
         "with this model. Scale X as the training data were scaled"
-        + (", or fit and use the model on float64 data." if in_float32 else ".")
+        + (
+            ", or fit with compute_dtype='float64' and use the model on float64 data."
+            if in_float32
+            else "."
+        )
     )

@@ -115,6 +115,29 @@ def release_pages(X, start=0, stop=None):
         memory.madvise(advice, first, last - first)
 
 
+def converted(X, dtype):
+    """``X`` (an array or a sparse matrix, of no infinity) in ``dtype``.
+
+    Raises
+    ------
+    ValueError
+        If values of float64 ``X`` lie beyond float32's range (about 3.4e38)
+        and ``dtype`` is float32: they would become infinite.
+    """
+    with np.errstate(over="ignore"):  # (the error below says it)
+        result = X.astype(dtype, copy=False)
+    if X.dtype == np.float64 and result.dtype == np.float32:
+        values = result.data if sp.issparse(result) else result
+        if np.isinf(values).any():
+            largest = float(np.nanmax(abs(X.data if sp.issparse(X) else X)))
+            raise ValueError(
+                f"X holds values up to {largest:.3g} in magnitude, beyond the range of "
+                "float32, in which the network computes (compute_dtype='float32'). "
+                "Scale X, or fit with compute_dtype='float64'."
+            )
+    return result
+
+
 def read_rows(X, start, stop, dtype):
     """Rows ``start:stop`` of ``X`` in ``dtype``: a dense ndarray, or a
     sparse CSR matrix for sparse ``X`` (never densified).
@@ -126,16 +149,16 @@ def read_rows(X, start, stop, dtype):
     """
     rows = X[start:stop]
     if sp.issparse(rows):
-        return rows.tocsr().astype(dtype, copy=False)
+        return converted(rows.tocsr(), dtype)
     if not is_streamed(X):
-        return np.asarray(rows).astype(dtype, copy=False)
+        return converted(np.asarray(rows), dtype)
     read = _read_file(X, start, min(stop, X.shape[0]))
     if read is None:  # through the map, whose pages are then released
         read = np.array(rows)
         release_pages(X, start, stop)
     if X.dtype.kind in "fc":
         assert_all_finite(read, input_name="X")
-    return read.astype(dtype, copy=False)
+    return converted(read, dtype)
 
 
 def _read_file(X, start, stop):

@@ -108,19 +108,22 @@ PARAMETERS = {
     bfloat16 units (Intel AMX), through oneDNN. Weights, gradients, the
     optimizer's state and every other operation stay float32 (the master
     weights of mixed precision); a network in float64 (``compute_dtype``)
-    computes in float64, which this does not change, and convolutions follow torch's own cuDNN
-    setting (``torch.backends.cudnn.allow_tf32``). On 20,000 MNIST images
+    computes in float64, which this does not change, and convolutions
+    follow torch's own cuDNN setting (``torch.backends.cudnn.allow_tf32``). On 20,000 MNIST images
     (float32) and an AMX CPU, ``"medium"`` took 0.73 times the seconds per
     epoch of a 1,024-unit transformer and 0.80 times those of a (512, 512)
     stacked classifier, to the same accuracies; small models (the digits
     through 256 units) are computed as in float32
     (``benchmarks/bench_precision.py``).""",
     "compute_dtype": """compute_dtype : {"float32", "float64"} or None, default={default}
-    The dtype of the network's weights and arithmetic in ``fit`` and
-    inference, whatever the data's: the data are converted (a batch at a
-    time where they stream), and results (codes, reconstructions, scores,
-    probabilities) come back in the data's float dtype, as scikit-learn's
-    estimators return them. ``"float32"`` is PyTorch's own precision and
+    The dtype of the network's weights and of training's arithmetic,
+    whatever the data's (converted a batch at a time where they stream).
+    Results (codes, reconstructions, scores, probabilities, fills) come
+    back in the data's float dtype, as scikit-learn's estimators return
+    them; float64 data meet a float64 copy of float32 weights at
+    inference, so that a row's result does not depend on the rows beside it
+    in a batch (float32 products round by the batch's size, to some 1e-7).
+    ``"float32"`` is PyTorch's own precision and
     the one GPUs compute fast: on a CPU its products take about half the
     time of float64's (an optimizer step of the digits through 256 units:
     0.98 ms against 1.63), for the same accuracy to the spread between

@@ -12,7 +12,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._array_api import fit_in_namespace, method_in_namespace, to_numpy
 from ._base import BaseSparseAutoencoder, own_constraints
-from ._batches import apply_in_batches
+from ._batches import apply_in_batches, inference_module
 from ._callbacks import begin_fit_task, end_task
 from ._data import compute_dtype, resolve_image_shape
 from ._docstrings import fill_parameter_docs
@@ -803,7 +803,7 @@ matmul_precision, compute_dtype
         imputed = self.initial_imputer_.transform(X)
         Z, observed = self._scaled(X, missing)
         if not observed.all():
-            module = self._get_module().eval()
+            module = inference_module(self._get_module().eval(), Z)
             low = (self._scaling["low"] - self._scaling["center"]) / self._scaling["scale"]
             high = (self._scaling["high"] - self._scaling["center"]) / self._scaling["scale"]
             filled = np.where(observed, Z, np.nan)  # the network reads NaN as unknown

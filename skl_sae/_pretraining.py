@@ -11,7 +11,7 @@ context that yields the epoch hooks of each stage (its callbacks).
 from dataclasses import dataclass, field
 
 from ._batches import apply_in_batches
-from ._data import data_range
+from ._data import data_range, numpy_dtype
 from ._layers import DenseLayer, StackedNetwork
 from ._losses import ClassifierLoss
 from ._trainer import Run, fit_layer, new_layer, resolve_output_activation, train_run
@@ -77,6 +77,8 @@ def pretrain_stack(layer_settings, X, targets, sizes, *, n_classes, seeds, stage
         if depth < len(sizes):
             top = encoders[-1]
             codes = apply_in_batches(top, codes, top.weight, width=max(top.weight.shape))
+            # (in the data's dtype, which a memory map's rows are not converted to)
+            codes = codes.astype(numpy_dtype(top.weight.dtype), copy=False)
     device = encoders[-1].weight.device
     output = DenseLayer(
         stack.sizes[-1],

@@ -22,6 +22,7 @@ from ._batches import StreamedRows, inference_batch_rows, make_batches
 from ._codes import calibrate_codes_, code_class
 from ._data import (
     compute_dtype,
+    converted,
     geometric_median,
     in_unit_interval,
     is_streamed,
@@ -359,7 +360,7 @@ def resolve_learning_rate(learning_rate_init, n_features, sparsity=None, *, spar
 
 def as_dtype(X, dtype):
     """``X`` in ``dtype``; a memory map stays as it is, converted batch by batch."""
-    return X if is_streamed(X) or isinstance(X, StreamedRows) else X.astype(dtype, copy=False)
+    return X if is_streamed(X) or isinstance(X, StreamedRows) else converted(X, dtype)
 
 
 def parameter_dtype(module):

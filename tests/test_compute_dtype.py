@@ -91,6 +91,14 @@ def test_float64_data_meet_a_float32_network_in_float64_so_rows_do_not_depend_on
     np.testing.assert_allclose(one_by_one, whole[:20], rtol=1e-12, atol=1e-14)
 
 
+def test_an_imputers_fills_of_float64_data_do_not_depend_on_the_rows_beside_them():
+    X_missing = np.where(np.random.default_rng(0).random(X.shape) < 0.2, np.nan, X)
+    imputer = _fit("imputer", X_missing)
+    whole = imputer.transform(X_missing)
+    one_by_one = np.concatenate([imputer.transform(X_missing[i : i + 1]) for i in range(20)])
+    np.testing.assert_allclose(one_by_one, whole[:20], rtol=1e-12, atol=1e-14)
+
+
 def test_float32_learns_what_float64_learns():
     """Ten epochs of the digits through 64 units: the two networks'
     reconstruction errors agree to a few percent (they part by rounding, as
@@ -119,3 +127,24 @@ def test_a_model_pickled_before_compute_dtype_keeps_computing_in_its_datas_dtype
 def test_compute_dtype_is_validated():
     with pytest.raises(ValueError, match="compute_dtype"):
         SparseAutoencoderTransformer(compute_dtype="float16").fit(X)
+
+
+@pytest.mark.parametrize("name", [name for name in ESTIMATORS if name != "imputer"])
+def test_data_beyond_float32s_range_are_an_error_that_names_compute_dtype(name):
+    huge = X.copy()
+    huge[0, 0] = 1e39
+    with pytest.raises(ValueError, match="compute_dtype='float64'"):
+        _fit(name, huge)
+
+
+def test_the_imputer_scales_its_columns_before_float32_takes_them():
+    huge = np.where(np.random.default_rng(0).random(X.shape) < 0.2, np.nan, X * 1e39)
+    assert np.isfinite(_fit("imputer", huge).transform(huge)).all()
+
+
+def test_a_memory_map_of_float64_trains_a_float32_stack(tmp_path):
+    np.save(tmp_path / "X.npy", X)
+    stack = _fit("classifier", np.load(tmp_path / "X.npy", mmap_mode="r"))
+    assert _network_dtype(stack) == torch.float32
+    in_memory = _fit("classifier", X)
+    np.testing.assert_allclose(stack.predict_proba(X), in_memory.predict_proba(X), atol=1e-6)

@@ -42,9 +42,17 @@ def test_every_rank_ends_with_the_same_estimator(ranks):
 
 
 def test_two_ranks_fit_what_one_process_fits_on_the_global_batch(ranks, digits):
+    # In float64 (the ranks' too): the all-reduced sums agree to its rounding.
     X, y = digits
     transformer = SparseAutoencoderTransformer(
-        32, sparsity="topk", k=8, auxk_weight=0, batch_size=64, max_iter=4, random_state=0
+        32,
+        sparsity="topk",
+        k=8,
+        auxk_weight=0,
+        batch_size=64,
+        max_iter=4,
+        compute_dtype="float64",
+        random_state=0,
     ).fit(X)
     np.testing.assert_allclose(ranks[0]["components"], transformer.components_, atol=1e-8)
     np.testing.assert_allclose(ranks[0]["loss_curve"], transformer.loss_curve_, rtol=1e-8)
@@ -58,11 +66,12 @@ def test_two_ranks_fit_what_one_process_fits_on_the_global_batch(ranks, digits):
         batch_size=64,
         pretrain_max_iter=2,
         max_iter=3,
+        compute_dtype="float64",
         random_state=0,
     ).fit(X, y)
     np.testing.assert_allclose(ranks[0]["proba"], classifier.predict_proba(X), atol=1e-8)
     sparse = SparseAutoencoderTransformer(
-        32, k=8, auxk_weight=0, batch_size=64, max_iter=3, random_state=0
+        32, k=8, auxk_weight=0, batch_size=64, max_iter=3, compute_dtype="float64", random_state=0
     )
     sparse.fit(csr_matrix(X))  # CSR rows, read through their non-zeros on each rank
     np.testing.assert_allclose(ranks[0]["sparse_components"], sparse.components_, atol=1e-8)

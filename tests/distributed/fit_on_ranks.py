@@ -15,13 +15,27 @@ rank = dist.get_rank()
 X, y = load_digits(return_X_y=True)
 X = X / 16
 transformer = SparseAutoencoderTransformer(
-    32, sparsity="topk", k=8, auxk_weight=0, batch_size=64, max_iter=4, random_state=0
+    32,
+    sparsity="topk",
+    k=8,
+    auxk_weight=0,
+    batch_size=64,
+    max_iter=4,
+    compute_dtype="float64",
+    random_state=0,
 ).fit(X)
 classifier = StackedSparseAutoencoderClassifier(  # (no dropout: see test_distributed)
-    (32,), sparsity="l1", dropout=0, batch_size=64, pretrain_max_iter=2, max_iter=3, random_state=0
+    (32,),
+    sparsity="l1",
+    dropout=0,
+    batch_size=64,
+    pretrain_max_iter=2,
+    max_iter=3,
+    compute_dtype="float64",
+    random_state=0,
 ).fit(X, y)
 sparse = SparseAutoencoderTransformer(
-    32, k=8, auxk_weight=0, batch_size=64, max_iter=3, random_state=0
+    32, k=8, auxk_weight=0, batch_size=64, max_iter=3, compute_dtype="float64", random_state=0
 ).fit(csr_matrix(X))
 early = SparseAutoencoderTransformer(
     16, early_stopping=True, batch_size=64, max_iter=3, random_state=0
