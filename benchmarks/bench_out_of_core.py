@@ -3,8 +3,9 @@
 Two files, made once from MNIST's training images (tiled, each copy shifted by
 a random pixel offset so that no two rows are equal):
 
-- 2,000,000 x 784 uint8 (1.5 GB on disk), computed in float64 (as
-  ``check_array`` would convert the integers);
+- 2,000,000 x 784 uint8 (1.5 GB on disk), fitted by a float32 network
+  (``compute_dtype``'s default) and transformed in float64 (as ``check_array``
+  would convert the integers);
 - 1,000,000 x 784 float32 (3 GB on disk), computed in float32.
 
 For each, one epoch of ``SparseAutoencoderTransformer(n_components=64)`` and

@@ -1,14 +1,14 @@
 """One prepared run on a CUDA machine: agreement, pickling, feeding.
 
 1. cpu and cuda agree: a model fitted on the CPU transforms alike on both;
-   fits on both (float64) follow the same loss curve.
+   fits on both (``compute_dtype="float64"``) follow the same loss curve.
 2. A model fitted on CUDA pickles, and loads and transforms in a process that
    sees no GPU (``CUDA_VISIBLE_DEVICES=""``), with the same codes.
 3. Feeding: one epoch on 1,000,000 x 784 float32 rows held on the GPU, held
    on the host (pinned copies one batch ahead), and streamed from a memory
    map on disk; rows per second of each.
 4. Sparse rows: a CSR matrix read through its non-zeros on CUDA (sparse CSR
-   batches copied from pinned memory) fits as on the CPU (float64), and one
+   batches copied from pinned memory) fits as on the CPU (in float64), and one
    epoch of 100,000 x 2**18 hashed rows in float32, rows per second.
 5. Arithmetic: ``batch_size="auto"``'s rows on the GPU, and at each
    ``matmul_precision`` the measured rate of a 4096 x 784 x 4096 float32
@@ -47,7 +47,9 @@ def agreement():
     X = X / 16
     for dtype in (np.float32, np.float64):
         Xd = X.astype(dtype)
-        sae = SparseAutoencoderTransformer(64, max_iter=5, random_state=0).fit(Xd)
+        sae = SparseAutoencoderTransformer(  # a network in the data's dtype
+            64, max_iter=5, compute_dtype=None, random_state=0
+        ).fit(Xd)
         on_cpu = sae.transform(Xd)
         sae._module = sae._get_module().to("cuda")
         on_gpu = sae.transform(Xd)
@@ -58,7 +60,12 @@ def agreement():
     for sparsity in ("kl", "topk", "batchtopk", "jumprelu"):
         curves = [
             SparseAutoencoderTransformer(
-                64, sparsity=sparsity, max_iter=5, random_state=0, device=device
+                64,
+                sparsity=sparsity,
+                max_iter=5,
+                compute_dtype="float64",
+                random_state=0,
+                device=device,
             )
             .fit(X)
             .loss_curve_
@@ -144,7 +151,7 @@ def sparse_rows():
     from scipy import sparse as sp
 
     X = sp.csr_matrix(load_digits().data / 16)
-    params = dict(n_components=32, k=8, max_iter=3, random_state=0)
+    params = dict(n_components=32, k=8, max_iter=3, compute_dtype="float64", random_state=0)
     fits = [SparseAutoencoderTransformer(device=d, **params).fit(X) for d in ("cpu", "cuda")]
     gap = np.abs(fits[0].components_ - fits[1].components_).max()
     print(f"digits as CSR, float64: components cpu vs cuda, max difference {gap:.1e}")

@@ -195,7 +195,10 @@ class SparseAutoencoderImputer(_BaseImputer, BaseSparseAutoencoder):
         five times slower on a CPU, and the dense network's fits of the
         bundled tables took 29% to 39% less time than in float64
         (training's step by hand in both), for the same RMSE to three
-        decimals.
+        decimals. The dense network fills float64 data in float64 (a copy of
+        its weights), as the other estimators compute them; the
+        convolutional one in its own dtype, whose float64 convolutions took
+        3.8 times as long to fill 2,000 MNIST images (6.2 s against 1.6).
 
     sample_posterior : bool, default=False
         Whether ``transform`` draws each fill (the reconstruction plus
@@ -803,7 +806,9 @@ matmul_precision, compute_dtype
         imputed = self.initial_imputer_.transform(X)
         Z, observed = self._scaled(X, missing)
         if not observed.all():
-            module = inference_module(self._get_module().eval(), Z)
+            module = self._get_module().eval()
+            if not isinstance(module, MaskedConvolutionalAutoencoder):  # (see network)
+                module = inference_module(module, Z)
             low = (self._scaling["low"] - self._scaling["center"]) / self._scaling["scale"]
             high = (self._scaling["high"] - self._scaling["center"]) / self._scaling["scale"]
             filled = np.where(observed, Z, np.nan)  # the network reads NaN as unknown
