@@ -1,6 +1,7 @@
 """Data-parallel fits under torch.distributed, launched by torchrun as users
 launch them: two CPU processes (gloo) fit what one process fits."""
 
+import importlib.util
 import subprocess
 import sys
 from pathlib import Path
@@ -10,9 +11,13 @@ import pytest
 from scipy.sparse import csr_matrix
 from sklearn.datasets import load_digits
 
-from skl_sae import SparseAutoencoderTransformer, StackedSparseAutoencoderClassifier
-
 SCRIPT = Path(__file__).parent / "distributed" / "fit_on_ranks.py"
+
+# What the script fits, from the module beside it (by its path: ``distributed``
+# is also Dask's package).
+_spec = importlib.util.spec_from_file_location("estimators", SCRIPT.with_name("estimators.py"))
+estimators = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(estimators)
 
 # Two processes start torch and fit three estimators each: about a minute.
 pytestmark = pytest.mark.slow
@@ -42,38 +47,14 @@ def test_every_rank_ends_with_the_same_estimator(ranks):
 
 
 def test_two_ranks_fit_what_one_process_fits_on_the_global_batch(ranks, digits):
-    # In float64 (the ranks' too): the all-reduced sums agree to its rounding.
     X, y = digits
-    transformer = SparseAutoencoderTransformer(
-        32,
-        sparsity="topk",
-        k=8,
-        auxk_weight=0,
-        batch_size=64,
-        max_iter=4,
-        compute_dtype="float64",
-        random_state=0,
-    ).fit(X)
+    transformer = estimators.transformer().fit(X)
     np.testing.assert_allclose(ranks[0]["components"], transformer.components_, atol=1e-8)
     np.testing.assert_allclose(ranks[0]["loss_curve"], transformer.loss_curve_, rtol=1e-8)
     assert float(ranks[0]["l0"]) == pytest.approx(transformer.l0_, rel=1e-8)
-    # Without dropout: each rank draws the masks of its own rows, a different stream of
-    # random numbers from one process's over the global batch.
-    classifier = StackedSparseAutoencoderClassifier(
-        (32,),
-        sparsity="l1",
-        dropout=0,
-        batch_size=64,
-        pretrain_max_iter=2,
-        max_iter=3,
-        compute_dtype="float64",
-        random_state=0,
-    ).fit(X, y)
+    classifier = estimators.classifier().fit(X, y)
     np.testing.assert_allclose(ranks[0]["proba"], classifier.predict_proba(X), atol=1e-8)
-    sparse = SparseAutoencoderTransformer(
-        32, k=8, auxk_weight=0, batch_size=64, max_iter=3, compute_dtype="float64", random_state=0
-    )
-    sparse.fit(csr_matrix(X))  # CSR rows, read through their non-zeros on each rank
+    sparse = estimators.sparse().fit(csr_matrix(X))
     np.testing.assert_allclose(ranks[0]["sparse_components"], sparse.components_, atol=1e-8)
 
 
