@@ -17,6 +17,7 @@ so that a wide sparse matrix costs no more memory than a narrow one.
 """
 
 import copy
+import itertools
 import math
 import warnings
 
@@ -341,16 +342,28 @@ def inference_module(module, X):
     differently with the rows computed beside it (BLAS blocks a batch by
     its size), so that a row's codes would depend on its batch to some 1e-7;
     in float64 they agree to some 1e-16, as scikit-learn asks of float64
-    data, and the float32 weights lose nothing. A copy per call: the weights
-    may change between calls (``partial_fit``)."""
+    data, and the float32 weights lose nothing.
+
+    The copy is kept on ``module`` until its tensors change (``partial_fit``
+    steps them in place, which moves their version counters; a move to
+    another device gives them new storage): a 1,024 x 784 model's copy took
+    6 ms, a row's codes 0.8 ms."""
     weights = next(module.parameters())
     if isinstance(X, torch.Tensor):
         wide = X.dtype == torch.float64
     else:
         wide = float_dtype(X.dtype) == np.float64
-    if wide and weights.dtype == torch.float32:
-        return copy.deepcopy(module).to(torch.float64)
-    return module
+    if not (wide and weights.dtype == torch.float32):
+        return module
+    state = tuple(
+        (tensor.data_ptr(), tensor._version)
+        for tensor in itertools.chain(module.parameters(), module.buffers())
+    )
+    saved = module.__dict__.pop("_float64_copy", None)  # (not deep-copied below)
+    if saved is None or saved[0] != state:
+        saved = (state, copy.deepcopy(module).to(torch.float64))
+    module.__dict__["_float64_copy"] = saved
+    return saved[1].train(module.training)
 
 
 @torch.no_grad()

@@ -148,3 +148,14 @@ def test_a_memory_map_of_float64_trains_a_float32_stack(tmp_path):
     assert _network_dtype(stack) == torch.float32
     in_memory = _fit("classifier", X)
     np.testing.assert_allclose(stack.predict_proba(X), in_memory.predict_proba(X), atol=1e-6)
+
+
+@pytest.mark.parametrize("name", ["transformer", "classifier"])
+def test_the_float64_copy_of_the_weights_follows_them_through_partial_fit(name):
+    estimator = _fit(name, X)
+    before = _output(name, estimator, X)
+    estimator.partial_fit(X, Y) if name == "classifier" else estimator.partial_fit(X)
+    after = _output(name, estimator, X)
+    assert not np.array_equal(after, before)
+    estimator._get_module().__dict__.pop("_float64_copy")  # a copy made anew
+    np.testing.assert_array_equal(_output(name, estimator, X), after)
