@@ -118,19 +118,20 @@ PARAMETERS = {
     "compute_dtype": """compute_dtype : {"float32", "float64"} or None, default={default}
     The dtype of the network's weights and of training's arithmetic,
     whatever the data's (converted a batch at a time where they stream).
-    Results (codes, reconstructions, scores, probabilities, fills) come
-    back in the data's float dtype, as scikit-learn's estimators return
-    them; float64 data meet a float64 copy of float32 weights at
-    inference, so that a row's result does not depend on the rows beside it
-    in a batch (float32 products round by the batch's size, to some 1e-7).
-    ``"float32"`` is PyTorch's own precision and
-    the one GPUs compute fast: on a CPU its products take about half the
-    time of float64's (an optimizer step of the digits through 256 units:
-    0.98 ms against 1.63), for the same accuracy to the spread between
-    seeds. ``"float64"`` for work that needs its precision (gradient
-    checks, ill-conditioned data); None: the data's float dtype (float32
-    stays float32, anything else computes in float64), as scikit-learn's
-    MLPs compute. The fitted weights are in this dtype.""",
+    Results (codes, reconstructions, scores, probabilities, fills) come back
+    in the data's float dtype, as scikit-learn's estimators return them;
+    float64 data meet a float64 copy of float32 weights at inference, so
+    that a row's result does not depend on the rows beside it in a batch
+    (float32 products round by the batch's size, to some 1e-7).
+    ``"float32"`` is PyTorch's own precision and the one GPUs compute fast:
+    on a CPU its products take about half the time of float64's (an
+    optimizer step of the digits through 256 units: 0.87 ms against 1.47,
+    ``benchmarks/bench_small_step.py``), and every accuracy of the digits'
+    benchmark tables stayed the same to four decimals. ``"float64"`` for
+    work that needs its precision (gradient checks, ill-conditioned data);
+    None: the data's float dtype (float32 stays float32, anything else
+    computes in float64), as scikit-learn's MLPs compute. The fitted
+    weights are in this dtype.""",
 }
 
 _MARKER = re.compile(r"^(?P<indent>[ ]*)\{\{(?P<name>\w+)\}\}$", re.MULTILINE)
