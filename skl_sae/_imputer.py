@@ -30,7 +30,7 @@ from ._sklearn import (
     _get_mask,
     is_scalar_nan,
 )
-from ._trainer import new_layer
+from ._trainer import as_dtype, new_layer
 from ._transformer import dense_module, dense_network, dense_weights
 from ._validation import split_validation
 
@@ -621,7 +621,7 @@ matmul_precision, compute_dtype
             Z, observed = self._scaled(X, missing)
             seeds = self._seeds()
             Z, observed, held_out = self._hold_out(Z, observed, seeds[0])
-            Z = Z.astype(compute_dtype(self.compute_dtype, Z.dtype), copy=False)
+            Z = as_dtype(Z, compute_dtype(self.compute_dtype, Z.dtype))
             self.max_iter_ = (
                 self._epochs_of_steps(Z, self._auto_steps(), MOST_EPOCHS)
                 if self.max_iter == "auto"

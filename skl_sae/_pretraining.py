@@ -14,7 +14,14 @@ from ._batches import apply_in_batches
 from ._data import data_range, numpy_dtype
 from ._layers import DenseLayer, StackedNetwork
 from ._losses import ClassifierLoss
-from ._trainer import Run, fit_layer, new_layer, resolve_output_activation, train_run
+from ._trainer import (
+    Run,
+    as_dtype,
+    fit_layer,
+    new_layer,
+    resolve_output_activation,
+    train_run,
+)
 
 
 @dataclass
@@ -78,7 +85,7 @@ def pretrain_stack(layer_settings, X, targets, sizes, *, n_classes, seeds, stage
             top = encoders[-1]
             codes = apply_in_batches(top, codes, top.weight, width=max(top.weight.shape))
             # (in the data's dtype, which a memory map's rows are not converted to)
-            codes = codes.astype(numpy_dtype(top.weight.dtype), copy=False)
+            codes = as_dtype(codes, numpy_dtype(top.weight.dtype))
     device = encoders[-1].weight.device
     output = DenseLayer(
         stack.sizes[-1],
