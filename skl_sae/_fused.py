@@ -11,7 +11,9 @@ passes, with no autograd graph. :class:`~._losses.AutoencoderLoss` uses it
 in training whenever the model and the loss are of that plain kind
 (:func:`supports`), and for the imputer's network, which also reads which
 entries are known and is scored on some entries alone
-(:class:`~._modules.MaskedAutoencoder`); everything else (sparse codes,
+(:class:`~._modules.MaskedAutoencoder`, and
+:class:`~._modules.MaskedDeepAutoencoder`, whose decoder has a hidden
+layer); everything else (sparse codes,
 the contractive penalty, AuxK) goes through autograd.
 ``tests/test_fused.py`` holds the two to the same values and gradients. It
 reads the loss's settings from its attributes and its terms from
@@ -22,7 +24,7 @@ import torch
 
 from ._codes import Activation
 from ._functional import EPS, accumulate_gradient_, negative_entropy, weight_decay
-from ._modules import MaskedAutoencoder, SparseAutoencoder
+from ._modules import MaskedAutoencoder, MaskedDeepAutoencoder, SparseAutoencoder
 
 _aten = torch.ops.aten
 
@@ -41,7 +43,8 @@ def supports(module, loss):
     :class:`~._losses.AutoencoderLoss`) on ``module``."""
     code = module.encoder.code
     plain = type(module) is SparseAutoencoder and loss.corruption != "hide"
-    masked = type(module) is MaskedAutoencoder and loss.corruption in (None, "hide")
+    masked = type(module) in (MaskedAutoencoder, MaskedDeepAutoencoder)
+    masked = masked and loss.corruption in (None, "hide")
     return (
         (plain or masked)
         and module.input_scale == 1.0
@@ -79,6 +82,8 @@ def loss_and_gradients(module, noisy, x, loss, weight=1.0, *, known=None, scored
     the penalty is the mean over units of KL(rho || mean code), means clamped
     to [1e-6, 1 - 1e-6] (no gradient beyond), or the mean absolute code.
     ``W'`` is the decoder's weight, or ``W`` transposed with tied weights.
+    With a :class:`~._modules.MaskedDeepAutoencoder`, ``W' f(...)`` is
+    ``W' sigmoid(E f(...) + e)``, and weight decay also reads ``E``.
 
     Returns
     -------
@@ -103,7 +108,11 @@ def loss_and_gradients(module, noisy, x, loss, weight=1.0, *, known=None, scored
     codes = activate_(pre, activation)
     n_units = codes.shape[1]
     beta = loss.penalty_weight(n_units)
-    output = activate_(torch.addmm(module.decoder_bias, codes, decoder.T), output_activation)
+    expand = getattr(module, "expand", None)  # (the deep decoder's hidden layer)
+    decoded = codes if expand is None else torch.addmm(expand.bias, codes, expand.weight.T)
+    if expand is not None:
+        decoded.sigmoid_()
+    output = activate_(torch.addmm(module.decoder_bias, decoded, decoder.T), output_activation)
     residual = output - x
     if scored is None:
         flat = residual.view(-1)
@@ -131,8 +140,13 @@ def loss_and_gradients(module, noisy, x, loss, weight=1.0, *, known=None, scored
 
     # Backward, each term times weight.
     grad_output = BACKWARDS[output_activation](residual.mul_(grad_scale), output)
-    grad_decoder = grad_output.T @ codes  # (n_features, n_units)
+    grad_decoder = grad_output.T @ decoded  # (n_features, n_units or n_hidden)
     accumulate_gradient_(module.decoder_bias, grad_output.sum(dim=0))
+    if expand is not None:  # back through the hidden layer, to the codes
+        grad_hidden = BACKWARDS["sigmoid"](grad_output @ decoder, decoded)
+        accumulate_gradient_(expand.weight, grad_hidden.T @ codes)
+        accumulate_gradient_(expand.bias, grad_hidden.sum(dim=0))
+        grad_output, decoder = grad_hidden, expand.weight
     if penalty == "kl":  # the same for every row: added by the product
         # d KL / d r = (r - t) / (r (1 - r)) (BCE's), times the term's weight,
         # none where the clamp held r (hardtanh's gradient is the clamp's)

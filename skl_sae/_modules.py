@@ -23,6 +23,7 @@ from ._layers import (
     ConvolutionalEncoder,
     DenseLayer,
     glorot_uniform_,
+    uniform_,
 )
 
 
@@ -500,6 +501,80 @@ class MaskedAutoencoder(SparseAutoencoder):
         kept = self.known_weight.index_select(0, keep.to(self.known_weight.device))
         self.known_weight.data = torch.cat([kept, kept.new_zeros(n_new, self.n_features)])
         return super().select_units_(keep, n_new, generator)
+
+
+class MaskedDeepAutoencoder(MaskedAutoencoder):
+    """A :class:`MaskedAutoencoder` whose decoder has a hidden layer.
+
+    The code ``h`` (``n_components`` units, read as by
+    :class:`MaskedAutoencoder`) is decoded through ``n_hidden`` sigmoid units,
+    ``g(W' sigmoid(E h + e) + c)``: the decoder is no dictionary of atoms,
+    so the codes that need one (TopK, AuxK, Matryoshka prefixes, unit-norm
+    atoms) and tied weights are not for it. This is the imputer's network
+    for tables (``network="deep"``).
+
+    Parameters
+    ----------
+    n_features, n_components : int
+        As :class:`SparseAutoencoder`'s.
+    n_hidden : int
+        Units of the decoder's hidden layer (``expand``).
+    **kwargs
+        The other parameters of :class:`SparseAutoencoder`, but neither
+        ``tied_weights`` nor ``unit_norm_decoder``.
+    """
+
+    def __init__(
+        self, n_features, n_components, *, n_hidden, generator=None, dtype=None, **kwargs
+    ):
+        if kwargs.get("tied_weights") or kwargs.get("unit_norm_decoder"):
+            raise ValueError("A decoder with a hidden layer has neither tied weights nor atoms.")
+        super().__init__(n_features, n_components, generator=generator, dtype=dtype, **kwargs)
+        self.n_hidden = n_hidden
+        self.expand = DenseLayer(
+            n_components, n_hidden, activation="sigmoid", generator=generator, dtype=dtype
+        )
+        self.decoder_weight = nn.Parameter(torch.empty(n_features, n_hidden, dtype=dtype))
+        with torch.no_grad():
+            # Each weight from U(+-1 / sqrt(fan_in)), as torch.nn.Linear starts
+            # (the mask's too): Glorot's bound, 4 times larger for sigmoid
+            # units, saturated the two layers (the bundled tables: wine 0.719
+            # against 0.715, diabetes 0.741 against 0.727, digits 0.580
+            # against 0.571, RMSE in column standard deviations).
+            reading = (2 * n_features) ** -0.5  # (the values and the mask)
+            uniform_(self.encoder.weight, reading, generator)
+            uniform_(self.known_weight, reading, generator)
+            uniform_(self.expand.weight, n_components**-0.5, generator)
+            uniform_(self.decoder_weight, n_hidden**-0.5, generator)
+
+    #: The reconstruction is no linear function of the codes.
+    reads_nonzeros = False
+
+    @property
+    def inference_width(self):
+        """Floats per row of the decoder's hidden layer."""
+        return self.n_hidden
+
+    def decode(self, codes):
+        hidden = self.expand(codes)
+        decoded = nn.functional.linear(hidden, self.decoder_weight, self.decoder_bias)
+        return self._g(decoded if self.input_scale == 1.0 else decoded * self.input_scale)
+
+    def weights(self):
+        return [*super().weights(), self.expand.weight]
+
+    def unit_parameters(self):
+        units = [(self.encoder.weight, 0), (self.encoder.bias, 0), (self.known_weight, 0)]
+        return [*units, (self.expand.weight, 1), *self.encoder.code.unit_parameters()]
+
+    def _no_atoms(self, *args, **kwargs):
+        raise NotImplementedError(
+            "The deep decoder decodes codes through a hidden layer: it has no atoms, "
+            "and a code's units cannot be decoded, added or removed one by one."
+        )
+
+    auxiliary_reconstruction = decode_prefixes = select_units_ = _no_atoms
+    normalize_decoder_ = remove_parallel_gradient_ = start_along_ = _no_atoms
 
 
 def _all_units(codes, units, n_units):

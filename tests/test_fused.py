@@ -1,6 +1,7 @@
 """The hand-written loss and gradient of the plain autoencoder equal autograd's."""
 
 import itertools
+from functools import partial
 
 import pytest
 import torch
@@ -9,7 +10,7 @@ from gradients import loss_and_gradients
 from skl_sae._codes import TopK
 from skl_sae._fused import supports
 from skl_sae._losses import AutoencoderLoss, LossTerms
-from skl_sae._modules import MaskedAutoencoder, SparseAutoencoder
+from skl_sae._modules import MaskedAutoencoder, MaskedDeepAutoencoder, SparseAutoencoder
 from skl_sae._statistics import CodeStatistics
 
 CASES = [
@@ -147,13 +148,16 @@ MASKED_CASES = [
 
 
 @pytest.mark.parametrize(
-    ("activation", "sparsity", "tied", "level", "images", "missing"), MASKED_CASES
+    ("activation", "sparsity", "tied", "level", "images", "missing", "deep"),
+    # each case with one hidden layer, and with the deep decoder (which ties no weights)
+    [(*case, False) for case in MASKED_CASES] + [(*c, True) for c in MASKED_CASES if not c[2]],
 )
 def test_the_imputers_network_by_hand_equals_autograd_from_the_same_draws(
-    activation, sparsity, tied, level, images, missing
+    activation, sparsity, tied, level, images, missing, deep
 ):
     generator = torch.Generator().manual_seed(0)
-    module = MaskedAutoencoder(
+    network = partial(MaskedDeepAutoencoder, n_hidden=7) if deep else MaskedAutoencoder
+    module = network(
         12, 5, activation=activation, tied_weights=tied, generator=generator, dtype=torch.float64
     )
     with torch.no_grad():  # known_weight starts at 0: give it a gradient's worth of a value
@@ -188,7 +192,7 @@ def test_the_imputers_network_by_hand_equals_autograd_from_the_same_draws(
     expected_value, expected_grads, expected_error = run(by_hand=False)
     torch.testing.assert_close(value, expected_value, rtol=1e-12, atol=1e-12)
     assert grads.keys() == expected_grads.keys()
-    assert "known_weight" in grads
+    assert "known_weight" in grads and ("expand.weight" in grads) == deep
     for name in grads:
         torch.testing.assert_close(grads[name], expected_grads[name], rtol=1e-10, atol=1e-12)
     assert error == pytest.approx(expected_error, rel=1e-12)

@@ -12,6 +12,7 @@ from sklearn.utils._param_validation import InvalidParameterError
 
 from skl_sae import SparseAutoencoderImputer, _trainer
 from skl_sae._inpainting import MaskedConvolutionalAutoencoder
+from skl_sae._modules import MaskedDeepAutoencoder
 from skl_sae._training import EpochHook
 
 
@@ -196,7 +197,7 @@ def test_averaged_weights_fill_otherwise_and_early_stopping_keeps_its_best_epoch
     averaged, last = (small(average=average).fit(X_missing) for average in (True, False))
     assert not np.allclose(averaged.transform(X_missing), last.transform(X_missing))
     stopped = [small(average=a, early_stopping=True).fit(X_missing) for a in (True, False)]
-    np.testing.assert_array_equal(stopped[0].components_, stopped[1].components_)
+    np.testing.assert_array_equal(stopped[0].transform(X_missing), stopped[1].transform(X_missing))
 
 
 def test_more_fill_iterations_change_only_the_missing_entries(table):
@@ -316,7 +317,7 @@ def test_told_the_image_shape_the_dense_network_learns_to_fill_holes(digits):
         filled = imputer.fit(train).transform(damaged)
         return np.sqrt(np.mean((filled - X[1300:])[block] ** 2))
 
-    assert rmse(image_shape=(8, 8), network="dense") < 0.99 * rmse()
+    assert rmse(image_shape=(8, 8), network="dense") < 0.99 * rmse(network="dense")
 
 
 @pytest.mark.slow  # (1,200 steps of the convolutional network on the digits: 45 s)
@@ -339,13 +340,16 @@ def test_the_convolutional_network_fills_holes_and_pixels_better_than_the_dense_
         assert errors["convolutional", name] < 0.95 * errors["dense", name], errors
 
 
-def test_images_are_filled_by_the_convolutional_network_and_tables_by_the_dense_one(digits):
+def test_images_are_filled_by_the_convolutional_network_and_tables_by_the_deep_one(digits):
     X, _ = digits
     X_missing = np.where(np.random.default_rng(0).random(X[:100].shape) < 0.2, np.nan, X[:100])
     images = small(image_shape=(8, 8), max_iter=2).fit(X_missing)
     assert hasattr(images, "network_weights_") and not hasattr(images, "encoder_weights_")
     assert isinstance(images._get_module(), MaskedConvolutionalAutoencoder)
     table = small(max_iter=2).fit(X_missing)
+    assert isinstance(table._get_module(), MaskedDeepAutoencoder)
+    assert hasattr(table, "network_weights_") and not hasattr(table, "encoder_weights_")
+    table.set_params(network="dense").fit(X_missing)
     assert hasattr(table, "encoder_weights_") and not hasattr(table, "network_weights_")
     images.set_params(network="dense").fit(X_missing)  # a refit drops the other's weights
     assert hasattr(images, "encoder_weights_") and not hasattr(images, "network_weights_")
@@ -374,12 +378,46 @@ def test_a_pickled_convolutional_imputer_fills_the_same_around_an_empty_pixel():
     np.testing.assert_array_equal(pickle.loads(pickle.dumps(imputer)).transform(X_missing), filled)
 
 
-def test_told_the_shape_it_keeps_the_dense_network_for_what_only_that_one_has(digits):
+@pytest.mark.parametrize("image_shape", [(8, 8), None])
+def test_auto_keeps_the_dense_network_for_what_only_that_one_has(digits, image_shape):
     X, _ = digits
     X_missing = np.where(np.random.default_rng(0).random(X[:60].shape) < 0.2, np.nan, X[:60])
-    for params in (dict(sparsity="topk", k=4), dict(tied_weights=True)):
-        imputer = small(image_shape=(8, 8), max_iter=1, **params).fit(X_missing)
+    for params in (
+        dict(sparsity="topk", k=4),
+        dict(tied_weights=True),
+        dict(contractive_weight=0.1),
+    ):
+        imputer = small(image_shape=image_shape, max_iter=1, **params).fit(X_missing)
         assert hasattr(imputer, "encoder_weights_") and not hasattr(imputer, "network_weights_")
+
+
+@pytest.mark.parametrize("n_components, n_hidden", [(16, 16), (64, 24)])
+def test_the_deep_networks_second_layer_has_four_units_a_column_at_most_n_components(
+    table, n_components, n_hidden
+):
+    X_missing = table[2]  # 6 columns
+    imputer = small(n_components=n_components, max_iter=2).fit(X_missing)
+    weights = imputer.network_weights_
+    assert weights["encoder.weight"].shape == (n_components, 6)
+    assert weights["known_weight"].shape == (n_components, 6)
+    assert weights["expand.weight"].shape == (n_hidden, n_components)
+    assert weights["decoder_weight"].shape == (6, n_hidden)
+
+
+@pytest.mark.slow  # (4,000 steps of the deep network on 1,347 rows of the digits: 10 s)
+def test_the_deep_network_fills_the_digits_table_better_than_the_one_layer_one(digits):
+    X, _ = digits
+    rng = np.random.default_rng(0)
+    missing = rng.random(X.shape) < 0.2
+    X_missing = np.where(missing, np.nan, X)
+    std = np.where(X.std(axis=0) > 0, X.std(axis=0), 1.0)
+
+    def rmse(network):
+        imputer = SparseAutoencoderImputer(network=network, random_state=0).fit(X_missing[:1347])
+        filled = imputer.transform(X_missing[1347:])
+        return np.sqrt(np.mean(((filled - X[1347:]) / std)[missing[1347:]] ** 2))
+
+    assert rmse("deep") < 0.97 * rmse("dense")
 
 
 @pytest.mark.parametrize(
@@ -410,9 +448,13 @@ def test_the_convolutional_network_fills_images_of_any_shape_with_its_options(im
         (dict(image_shape=(8, 8), network="convolutional", sparsity="topk"), "dense codes"),
         (dict(image_shape=(8, 8), network="convolutional", tied_weights=True), "neither"),
         (dict(image_shape=(8, 8), network="convolutional", contractive_weight=0.1), "neither"),
+        (dict(network="deep", sparsity="topk"), "dense codes"),
+        (dict(network="deep", sparsity="batchtopk"), "dense codes"),
+        (dict(network="deep", tied_weights=True), "neither"),
+        (dict(network="deep", contractive_weight=0.1), "neither"),
     ],
 )
-def test_the_convolutional_network_refuses_what_it_cannot_be(params, match):
+def test_the_deep_and_convolutional_networks_refuse_what_they_cannot_be(params, match):
     with pytest.raises(ValueError, match=match):
         small(max_iter=1, **params).fit(np.random.default_rng(0).random((20, 64)))
 
@@ -425,10 +467,13 @@ def test_an_image_shape_must_hold_the_features():
 def test_max_iter_auto_is_a_budget_of_steps_run_in_full(table):
     _, _, X_missing = table
     imputer = SparseAutoencoderImputer(n_components=8, random_state=0).fit(X_missing)
-    assert imputer.max_iter_ == 1000  # 200 rows, one step an epoch: the most epochs
+    assert imputer.max_iter_ == 800  # 200 rows, one step an epoch: the deep network's most
     assert imputer.n_iter_ == imputer.max_iter_  # no convergence check
-    imputer = SparseAutoencoderImputer(n_components=8, batch_size=50, random_state=0)
-    assert imputer.fit(X_missing).max_iter_ == 500  # four steps an epoch: 2,000 steps
+    imputer = SparseAutoencoderImputer(n_components=8, batch_size=25, random_state=0)
+    assert imputer.fit(X_missing).max_iter_ == 500  # eight steps an epoch: 4,000 steps
+    dense = imputer.set_params(network="dense", batch_size=50)
+    assert dense.fit(X_missing).max_iter_ == 500  # four steps an epoch: 2,000 steps
+    assert dense.set_params(batch_size=200).fit(X_missing).max_iter_ == 1000  # its most
     assert small(max_iter=7).fit(X_missing).max_iter_ == 7
 
 

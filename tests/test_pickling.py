@@ -100,7 +100,10 @@ def test_partial_fit_continues_through_a_pickle_as_in_memory(digits, estimator):
     [
         lambda: SparseAutoencoderTransformer(8, max_iter=2, random_state=0),
         lambda: StackedSparseAutoencoderClassifier((8,), pretrain_max_iter=1, max_iter=2),
-        lambda: SparseAutoencoderImputer(n_components=8, max_iter=2, random_state=0),
+        # (the imputer's tables were filled by the dense network before network existed)
+        lambda: SparseAutoencoderImputer(
+            n_components=8, network="dense", max_iter=2, random_state=0
+        ),
         lambda: SparseAutoencoderImputer(
             n_components=8, image_shape=(8, 8), network="dense", max_iter=2, random_state=0
         ),
