@@ -93,9 +93,11 @@ class SparseAutoencoderImputer(_BaseImputer, BaseSparseAutoencoder):
       all pixels: the mean and standard deviation of the observed values
       (on MNIST each pixel's own filled a 12 x 12 block with an RMSE of
       0.241 against 0.230, 20% of missing pixels with 0.074 against 0.061).
-    - The network (:class:`~skl_sae._modules.MaskedAutoencoder` for tables,
+    - The network (:class:`~skl_sae._modules.MaskedDeepAutoencoder` for
+      tables, whose decoder has a hidden layer,
       :class:`~skl_sae._inpainting.MaskedConvolutionalAutoencoder` for
-      images) reads the known entries and which entries are known: an
+      images, :class:`~skl_sae._modules.MaskedAutoencoder` for
+      ``network="dense"``) reads the known entries and which entries are known: an
       unknown entry does not read as an observed value at the column's
       centre.
     - Training hides, at every step, a fresh random ``mask_fraction`` of the
@@ -475,9 +477,10 @@ matmul_precision, compute_dtype
     two and eight units per column filled breast cancer, diabetes and wine
     within 0.6% of four (the scratch network). An ensemble of the one-layer
     and deep networks filled better still (wine 0.715, breast cancer 0.435
-    in the scratch network), at twice the time. On MNIST without ``image_shape`` the deep network
-    filled every damage better than the one-layer one (20% of pixels
-    0.1302 against 0.1313, a 12 x 12 block 0.2733 against 0.2833).
+    in the scratch network), at twice the time. On MNIST without
+    ``image_shape`` the deep network filled every damage better than the
+    one-layer one (20% of pixels 0.1302 against 0.1313, a 12 x 12 block
+    0.2733 against 0.2833).
     ``benchmarks/bench_imputation.py`` compares them over five splits,
     more patterns of missing values, and on MNIST, where ``image_shape``
     was chosen.
