@@ -9,6 +9,7 @@ from skl_sae._modules import (
     AutoencoderOutput,
     ConvolutionalAutoencoder,
     MaskedAutoencoder,
+    MaskedDeepAutoencoder,
     SparseAutoencoder,
 )
 
@@ -221,3 +222,18 @@ def test_a_masked_autoencoder_reads_nan_as_unknown_through_its_known_weight():
     torch.testing.assert_close(masked.encode(rows)[0], expected)
     assert torch.isfinite(masked.errors(masked(rows), rows, known)).all()
     assert any(w is masked.known_weight for w in masked.weights())  # weight decay acts on it
+
+
+def test_a_deep_decoder_decodes_the_codes_through_its_hidden_layer_and_has_no_atoms():
+    module = MaskedDeepAutoencoder(5, 3, n_hidden=4, generator=torch.Generator().manual_seed(0))
+    x = torch.randn(2, 5).masked_fill(torch.tensor([[True] + [False] * 4] * 2), float("nan"))
+    out = module(x)
+    hidden = torch.sigmoid(out.codes @ module.expand.weight.T + module.expand.bias)
+    expected = hidden @ module.decoder_weight.T + module.decoder_bias
+    torch.testing.assert_close(out.reconstruction, expected)
+    assert module.decoder_weight.shape == (5, 4) and module.inference_width == 4
+    assert any(w is module.expand.weight for w in module.weights())  # weight decay acts on it
+    with pytest.raises(NotImplementedError, match="no atoms"):
+        module.select_units_(torch.arange(2), 1)
+    with pytest.raises(ValueError, match="neither tied weights nor atoms"):
+        MaskedDeepAutoencoder(5, 3, n_hidden=4, tied_weights=True)
