@@ -363,7 +363,7 @@ matmul_precision, compute_dtype
         the entries of held-out rows (``validation_fraction`` of the rows,
         kept out of training), since the network fits its training rows
         closer than new ones (on the wine table's 133 training rows the
-        factor is about 1.3). An imputer fitted without ``sample_posterior``
+        one-layer network's factor was about 1.3). An imputer fitted without ``sample_posterior``
         has no such factor: set it before ``fit`` for calibrated draws.
 
     image_shape_ : tuple of int or None
