@@ -55,7 +55,7 @@ DENSE_WEIGHTS = (
     "known_weights_",
 )
 
-#: ``n_fill_masks="auto"`` (of the dense network), and the fraction of a
+#: ``n_fill_masks="auto"`` (of the deep and dense networks), and the fraction of a
 #: row's observed entries that each of those masks hides.
 FILL_MASKS, FILL_MASK_FRACTION = 32, 0.1
 

@@ -574,7 +574,7 @@ class MaskedDeepAutoencoder(MaskedAutoencoder):
         )
 
     auxiliary_reconstruction = decode_prefixes = select_units_ = _no_atoms
-    normalize_decoder_ = remove_parallel_gradient_ = start_along_ = _no_atoms
+    normalize_decoder_ = remove_parallel_gradient_ = start_along_ = center_ = _no_atoms
 
 
 def _all_units(codes, units, n_units):

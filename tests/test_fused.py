@@ -141,6 +141,7 @@ MASKED_CASES = [
     # (hidden activation, sparsity, tied weights, hidden fraction, images, data missing)
     ("sigmoid", None, False, 0.25, False, True),
     ("sigmoid", "kl", False, 0.25, False, False),
+    ("relu", "l1", False, 0.25, False, True),
     ("relu", "l1", True, 0.5, False, True),
     ("sigmoid", None, False, 0.0, False, True),  # nothing hidden: scored where observed
     ("relu", None, False, 0.2, True, True),  # and a rectangle in half the images

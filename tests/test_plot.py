@@ -334,3 +334,16 @@ def test_a_clear_error_names_the_plot_extra_without_matplotlib(sae, monkeypatch)
     monkeypatch.setitem(sys.modules, "matplotlib.pyplot", None)
     with pytest.raises(ImportError, match=r"skl_sae\[plot\]"):
         FiltersDisplay.from_estimator(sae)
+
+
+@pytest.mark.parametrize(
+    "params, network", [({}, "deep"), ({"image_shape": (8, 8)}, "convolutional")]
+)
+def test_filters_of_an_imputer_without_whole_image_filters_are_refused_by_its_network(
+    params, network
+):
+    X = np.random.default_rng(0).random((40, 64))
+    X[np.random.default_rng(1).random(X.shape) < 0.2] = np.nan
+    imputer = SparseAutoencoderImputer(n_components=4, max_iter=1, random_state=0, **params).fit(X)
+    with pytest.raises(ValueError, match=f"network='{network}' has no filters"):
+        FiltersDisplay.from_estimator(imputer)

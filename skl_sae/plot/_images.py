@@ -112,8 +112,9 @@ class FiltersDisplay:
             kernels = estimator.kernels_.mean(axis=3)  # (channels averaged)
             filters, image_shape = kernels.reshape(len(kernels), -1), kernels.shape[1:]
         elif hasattr(estimator, "network_weights_"):
+            network = estimator._architecture.get("network")
             raise ValueError(
-                f"{type(estimator).__name__} with network='convolutional' has no filters "
+                f"{type(estimator).__name__} with network={network!r} has no filters "
                 "over the whole image to draw (its weights: network_weights_); fit it with "
                 "network='dense' to draw them."
             )
