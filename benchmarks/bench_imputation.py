@@ -18,7 +18,7 @@ images in float64 (its BayesianRidge fails on float32 pixels), as its row
 says. ``SparseAutoencoderImputer`` is told ``image_shape=(28, 28)``, and so
 fills with its convolutional network (``network="auto"``); the row with
 ``network="dense"`` (also told the shape) shows what that network brings,
-the row without the shape (a dense network) what the shape brings.
+the row without the shape (a table's network, the deep one) what the shape brings.
 
 The digits as 8 x 8 images (an image set on which nothing was chosen): each
 imputer fitted on 1,300 of them missing 20% of their pixels at random, filling
