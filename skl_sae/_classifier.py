@@ -3,6 +3,7 @@
 from numbers import Integral, Real
 
 import numpy as np
+import scipy.sparse as sp
 import torch
 from sklearn.base import ClassifierMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin
 from sklearn.utils.multiclass import check_classification_targets
@@ -12,7 +13,7 @@ from ._array_api import fit_in_namespace, method_in_namespace, to_numpy
 from ._base import BaseSparseAutoencoder, own_constraints
 from ._batches import apply_in_batches, inference_module
 from ._callbacks import begin_fit_task, end_task, stage_hooks
-from ._data import compute_dtype, is_streamed, torch_dtype
+from ._data import compute_dtype, feature_variances, is_streamed, torch_dtype
 from ._docstrings import fill_parameter_docs
 from ._layers import StackedNetwork
 from ._losses import ClassifierLoss, misclassification_rate
@@ -373,6 +374,7 @@ class StackedSparseAutoencoderClassifier(
         "learning_rate": [StrOptions({"constant", "adaptive"})],
         "dropout": [Interval(Real, 0, 1, closed="left")],
         "input_dropout": [Interval(Real, 0, 1, closed="left")],
+        "adversarial_eps": [Interval(Real, 0, None, closed="left")],
     }
 
     def __init__(
@@ -402,6 +404,7 @@ class StackedSparseAutoencoderClassifier(
         learning_rate="adaptive",
         dropout=0.2,
         input_dropout=0.0,
+        adversarial_eps=0.25,
         tol=1e-4,
         n_iter_no_change=10,
         early_stopping=False,
@@ -438,6 +441,7 @@ class StackedSparseAutoencoderClassifier(
         self.learning_rate = learning_rate
         self.dropout = dropout
         self.input_dropout = input_dropout
+        self.adversarial_eps = adversarial_eps
         self.tol = tol
         self.n_iter_no_change = n_iter_no_change
         self.early_stopping = early_stopping
@@ -584,6 +588,8 @@ class StackedSparseAutoencoderClassifier(
                 frozen=not self.fine_tune,
                 dropout=self.dropout,
                 input_dropout=self.input_dropout,
+                adversarial_eps=self.adversarial_eps,
+                input_deviations=self._input_deviations(X, continuing, module),
             )
             if loss.drops:
                 loss.generator = mask_generator(generator, device)
@@ -611,6 +617,19 @@ class StackedSparseAutoencoderClassifier(
         self.n_layers_, self.n_outputs_ = len(sizes) + 2, len(self.classes_)
         self._finish_fit(module, optimizer, history, device)
         end_task(task, self, X, targets)
+
+    def _input_deviations(self, X, continuing, module):
+        """Each input feature's standard deviation on the data of the first
+        fit (continued fits keep it), a tensor of ``module``'s, which scales
+        the adversarial rows' perturbation; None where fine-tuning trains on
+        the clean rows alone (``adversarial_eps=0``, sparse rows, no
+        fine-tuning)."""
+        if not self.fine_tune or self.adversarial_eps == 0 or sp.issparse(X):
+            return None
+        if not (continuing and hasattr(self, "_feature_deviations")):
+            self._feature_deviations = np.sqrt(feature_variances(X))
+        weight = next(module.parameters())
+        return torch.as_tensor(self._feature_deviations, dtype=weight.dtype, device=weight.device)
 
     def _sizes(self):
         """``hidden_layer_sizes`` as a list of ints and ``"auto"``."""

@@ -201,14 +201,20 @@ def mean_feature_variance(X, observed=None):
         mean = values.sum(axis=0) / np.maximum(counts, 1)
         squares = np.where(observed, (X - mean) ** 2, 0.0).sum(axis=0)
         variance = (squares / np.maximum(counts, 1)).mean()
-    elif sp.issparse(X):
-        variance = mean_variance_axis(X, axis=0)[1].mean()
-    elif is_streamed(X):
-        variance = _streamed_variance(X).mean()
     else:
-        variance = X.var(axis=0).mean()
+        variance = feature_variances(X).mean()
     variance = float(variance)
     return variance if variance > 0 else 1.0
+
+
+def feature_variances(X):
+    """Per-feature variance of ``X`` (dense, sparse or a memory map, read
+    block by block), a float64 array of shape (n_features,)."""
+    if sp.issparse(X):
+        return np.asarray(mean_variance_axis(X, axis=0)[1], dtype=np.float64)
+    if is_streamed(X):
+        return _streamed_variance(X)
+    return np.asarray(X.var(axis=0), dtype=np.float64)
 
 
 def _streamed_variance(X):

@@ -59,13 +59,30 @@ def loss_and_gradients(module, x, y, loss, weight=1.0):
     (:meth:`~._losses.ClassifierLoss.frozen_codes`) and only the output
     layer trains; otherwise the inputs and each hidden code are dropped as
     :meth:`~._losses.ClassifierLoss.dropped_inputs` and
-    :meth:`~._losses.ClassifierLoss.dropout_mask` say.
+    :meth:`~._losses.ClassifierLoss.dropout_mask` say. Where
+    :meth:`~._losses.ClassifierLoss.adversarial`, the clean rows' pass gives
+    the gradient with respect to the inputs too, and a second pass steps on
+    the rows that :meth:`~._losses.ClassifierLoss.perturbed` moves along it,
+    each pass weighted as the loss weighs them.
 
     Returns
     -------
     value : torch.Tensor
         The weighted loss, a scalar without gradient.
     """
+    if not loss.adversarial(x):
+        return _pass(module, x, y, loss, weight)[0]
+    share = loss.ADVERSARIAL_WEIGHT
+    clean, gradient = _pass(module, x, y, loss, weight * (1 - share), input_gradient=True)
+    moved, _ = _pass(module, loss.perturbed(x, gradient), y, loss, weight * share)
+    return clean.add_(moved)
+
+
+def _pass(module, x, y, loss, weight, input_gradient=False):
+    """One forward and backward pass of :func:`loss_and_gradients`:
+    ``(weighted loss, gradient)``, the second the gradient with respect to
+    the inputs that the network read (after input dropout, up to a positive
+    factor: what its sign needs) with ``input_gradient``, else None."""
     layers = list(module.layers)
     scale = 1.0
     if loss.frozen:
@@ -116,4 +133,5 @@ def loss_and_gradients(module, x, y, loss, weight=1.0):
         grad = BACKWARDS[layers[i - 1].code.activation](grad, outputs[i - 1])
         if scales[i - 1] != 1:
             grad.mul_(scales[i - 1])
-    return value if weight == 1 else value * weight
+    gradient = grad @ layers[0].weight if input_gradient else None
+    return (value if weight == 1 else value * weight), gradient

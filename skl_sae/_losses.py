@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 import torch
+from torch.nn.functional import cross_entropy
 
 from . import _fused as fused
 from . import _fused_classifier as fused_classifier
@@ -321,29 +322,83 @@ class ClassifierLoss:
     a :class:`torch.Generator` on the data's device or, for the CPU, a numpy
     bit generator: see :func:`~._functional.keep_mask`; the inputs' mask
     first), those kept scaled by the inverse of their probability to be kept.
+
+    With ``adversarial_eps > 0`` and ``input_deviations`` (each input
+    feature's standard deviation, a tensor), dense training rows also train
+    on their fast-gradient-sign perturbation (Goodfellow et al., 2015): the
+    loss is the mean of the clean rows' cross-entropy and that of the rows
+    moved by ``adversarial_eps`` deviations along the sign of the clean
+    loss's gradient with respect to the inputs (:meth:`perturbed`), each
+    pass with its own dropout masks. Sparse rows train on the clean loss
+    alone: moving their zeros would make them dense.
     """
 
-    def __init__(self, *, alpha=0.0, frozen=False, dropout=0.0, input_dropout=0.0, generator=None):
+    #: The adversarial rows' share of the loss: Goodfellow et al.'s 0.5.
+    ADVERSARIAL_WEIGHT = 0.5
+
+    def __init__(
+        self,
+        *,
+        alpha=0.0,
+        frozen=False,
+        dropout=0.0,
+        input_dropout=0.0,
+        adversarial_eps=0.0,
+        input_deviations=None,
+        generator=None,
+    ):
         self.alpha, self.frozen = alpha, frozen
         self.dropout, self.input_dropout, self.generator = dropout, input_dropout, generator
+        self.adversarial_eps, self.input_deviations = adversarial_eps, input_deviations
         self._covered = (None, False)  # (network, whether the gradient goes by hand)
 
     def __call__(self, module, x, y):
         if self.frozen:
-            logits = module.layers[-1](self.frozen_codes(module, x))
+            loss = cross_entropy(module.layers[-1](self.frozen_codes(module, x)), y)
+        elif module.training and self.adversarial(x):
+            inputs, scale = self.dropped_inputs(x)
+            inputs = inputs.detach().requires_grad_()
+            clean = cross_entropy(self._training_logits(module, inputs, scale), y)
+            (gradient,) = torch.autograd.grad(clean, inputs, retain_graph=True)
+            perturbed = self.perturbed(x, gradient)
+            inputs, scale = self.dropped_inputs(perturbed)
+            moved = cross_entropy(self._training_logits(module, inputs, scale), y)
+            loss = torch.lerp(clean, moved, self.ADVERSARIAL_WEIGHT)
         elif module.training and self.drops:
-            x, scale = self.dropped_inputs(x)
-            for layer in module.layers[:-1]:
-                codes = layer(_scaled(x, scale))
-                kept, scale = self.dropout_mask(codes)
-                x = codes if kept is None else codes * kept
-            logits = module.layers[-1](_scaled(x, scale))
+            loss = cross_entropy(self._training_logits(module, *self.dropped_inputs(x)), y)
         else:
-            logits = module(x)
-        loss = torch.nn.functional.cross_entropy(logits, y)
+            loss = cross_entropy(module(x), y)
         if self.alpha > 0:
             loss = loss + self.alpha * weight_decay(self.trained_weights(module))
         return loss
+
+    def _training_logits(self, module, x, scale):
+        """The logits of the rows ``x``, whose inputs were dropped and are
+        multiplied by ``scale``, with each hidden code dropped in turn."""
+        for layer in module.layers[:-1]:
+            codes = layer(_scaled(x, scale))
+            kept, scale = self.dropout_mask(codes)
+            x = codes if kept is None else codes * kept
+        return module.layers[-1](_scaled(x, scale))
+
+    def adversarial(self, x):
+        """Whether training also steps on the adversarial rows of the batch
+        ``x``: fine-tuning (not ``frozen``), a positive ``adversarial_eps``
+        with ``input_deviations``, dense rows."""
+        return (
+            not self.frozen
+            and self.adversarial_eps > 0
+            and self.input_deviations is not None
+            and not sparse.is_sparse(x)
+        )
+
+    def perturbed(self, x, gradient):
+        """The rows ``x`` moved by ``adversarial_eps`` times each feature's
+        deviation along the sign of ``gradient``, the loss's gradient with
+        respect to the inputs: the fast gradient sign method, each feature
+        in its own units (a constant feature stays)."""
+        steps = self.input_deviations.to(x.dtype) * self.adversarial_eps
+        return torch.addcmul(x, gradient.sign(), steps)
 
     def accumulate_gradients(self, module, x, y, weight=1.0):
         """Add ``weight`` times the gradient of the training loss to the

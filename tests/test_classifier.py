@@ -413,6 +413,71 @@ def test_input_dropout_is_reproducible_and_changes_the_fine_tuned_network(split)
     np.testing.assert_array_equal(frozen.coefs_[-1], also.coefs_[-1])
 
 
+# -- adversarial rows ----------------------------------------------------------------
+
+
+def _moved(classifier, X, y, steps):
+    """The rows ``X`` moved by ``steps`` (one per feature) along the sign of
+    ``classifier``'s loss gradient: the attack that adversarial fine-tuning
+    trains on."""
+    network = classifier._get_module().eval()
+    x = torch.as_tensor(X, dtype=torch.float32).requires_grad_()
+    loss = torch.nn.functional.cross_entropy(network(x), torch.as_tensor(y))
+    (gradient,) = torch.autograd.grad(loss, x)
+    return X + steps * gradient.sign().numpy()
+
+
+def test_the_adversarial_rows_move_each_feature_by_its_deviations_along_the_gradients_sign():
+    from skl_sae._losses import ClassifierLoss
+
+    deviations = torch.tensor([0.0, 1.0, 4.0], dtype=torch.float64)
+    loss = ClassifierLoss(adversarial_eps=0.5, input_deviations=deviations)
+    x = torch.tensor([[1.0, 2.0, 3.0], [0.0, 0.0, 0.0]], dtype=torch.float64)
+    gradient = torch.tensor([[5.0, -1e-9, 0.0], [-2.0, 3.0, -7.0]], dtype=torch.float64)
+    moved = loss.perturbed(x, gradient)
+    expected = torch.tensor([[1.0, 1.5, 3.0], [0.0, 0.5, -2.0]], dtype=torch.float64)
+    torch.testing.assert_close(moved, expected)  # the constant feature, a zero gradient stay
+    assert loss.adversarial(x) and not loss.adversarial(x.to_sparse_csr())
+    frozen = ClassifierLoss(adversarial_eps=0.5, input_deviations=deviations, frozen=True)
+    assert not frozen.adversarial(x)
+    assert not ClassifierLoss(input_deviations=deviations).adversarial(x)
+
+
+def test_adversarial_fine_tuning_holds_up_against_the_moved_rows(split):
+    X_train, X_test, y_train, y_test = split
+    plain = small(adversarial_eps=0.0).fit(X_train, y_train)
+    trained = small(adversarial_eps=0.25).fit(X_train, y_train)
+    assert trained.score(X_test, y_test) > 0.9
+    np.testing.assert_allclose(trained._feature_deviations, X_train.std(axis=0), rtol=1e-4)
+    for eps in (0.25, 0.5):
+        steps = eps * X_train.std(axis=0)
+        attacked = [
+            model.score(_moved(model, X_test, y_test, steps), y_test) for model in (plain, trained)
+        ]
+        assert attacked[1] > attacked[0] + 0.05, attacked
+
+
+def test_sparse_rows_and_frozen_stacks_train_on_the_clean_rows(split):
+    X_train, X_test, y_train, _ = split
+    rows = sp.csr_matrix(X_train)
+    default = small(max_iter=5).fit(rows, y_train)
+    clean = small(max_iter=5, adversarial_eps=0.0).fit(rows, y_train)
+    np.testing.assert_array_equal(default.predict_proba(X_test), clean.predict_proba(X_test))
+    frozen = small(max_iter=5, fine_tune=False).fit(X_train, y_train)
+    also = small(max_iter=5, fine_tune=False, adversarial_eps=0.0).fit(X_train, y_train)
+    np.testing.assert_array_equal(frozen.coefs_[-1], also.coefs_[-1])
+
+
+def test_continued_fits_keep_the_first_fits_deviations(split):
+    X_train, _, y_train, _ = split
+    classifier = small(max_iter=2).partial_fit(X_train[:300], y_train[:300], np.unique(y_train))
+    first = classifier._feature_deviations.copy()
+    classifier.partial_fit(X_train[300:] * 2, y_train[300:])
+    np.testing.assert_array_equal(classifier._feature_deviations, first)
+    classifier.fit(X_train * 2, y_train)  # a new fit, new deviations
+    np.testing.assert_allclose(classifier._feature_deviations, 2 * X_train.std(axis=0), rtol=1e-4)
+
+
 def test_an_adaptive_step_size_is_lowered_where_fine_tuning_stalls(split):
     X_train, _, y_train, _ = split
     params = dict(max_iter=200, tol=1.0, n_iter_no_change=2)  # stalls from the 2nd epoch

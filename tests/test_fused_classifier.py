@@ -61,10 +61,32 @@ def test_the_fine_tuning_loss_by_hand_equals_autograds(activations, dropout, inp
         torch.testing.assert_close(grads[name], expected_grads[name], rtol=1e-10, atol=1e-12)
 
 
+@pytest.mark.parametrize("activations", [["sigmoid"], ["relu", "tanh"]])
+@pytest.mark.parametrize("dropout, input_dropout", [(0.0, 0.0), (0.3, 0.25)])
+def test_the_adversarial_fine_tuning_loss_by_hand_equals_autograds(
+    activations, dropout, input_dropout
+):
+    network, x, y = _network(activations)
+    deviations = torch.linspace(0.0, 0.5, x.shape[1], dtype=x.dtype)  # one constant feature
+    params = dict(alpha=1e-2, dropout=dropout, input_dropout=input_dropout)
+    (value, grads), (expected_value, expected_grads) = _both(
+        network, x, y, adversarial_eps=0.3, input_deviations=deviations, **params
+    )
+    torch.testing.assert_close(value, expected_value, rtol=1e-12, atol=1e-12)
+    clean = _both(network, x, y, **params)[0]
+    if not (dropout or input_dropout):  # (else each pass drops its own codes)
+        assert value > clean[0]  # the moved rows cost more than the clean ones
+    assert grads.keys() == expected_grads.keys()
+    for name in grads:
+        torch.testing.assert_close(grads[name], expected_grads[name], rtol=1e-10, atol=1e-12)
+        assert not torch.allclose(grads[name], clean[1][name])
+
+
 def test_a_frozen_stack_trains_its_output_layer_alone_as_autograd_does():
     network, x, y = _network(["sigmoid", "relu"])
+    deviations = torch.ones(x.shape[1], dtype=x.dtype)  # no adversarial rows when frozen
     (value, grads), (expected_value, expected_grads) = _both(
-        network, x, y, alpha=1e-2, frozen=True
+        network, x, y, alpha=1e-2, frozen=True, adversarial_eps=0.3, input_deviations=deviations
     )
     torch.testing.assert_close(value, expected_value, rtol=1e-12, atol=1e-12)
     assert grads.keys() == expected_grads.keys() == {"layers.2.weight", "layers.2.bias"}
