@@ -8,7 +8,10 @@ pixels / 255, scored on the 10,000 test images; mean over seeds), and
 ``MLPClassifier`` of the same hidden layers and of one layer of the first's
 width, at their defaults. ``--ablation`` adds the stacked classifier's
 fine-tuning as it was before the step-size decay and input dropout
-(``learning_rate="constant", input_dropout=0``).
+(``learning_rate="constant", input_dropout=0``), and without adversarial
+rows (``adversarial_eps=0``). ``--grid`` runs, on the digits instead, the
+stacked classifier of several networks and codes at each
+``adversarial_eps`` of ``--eps``: how its default was chosen.
 
 The fits run ``--n-jobs`` at a time, each in its own process on one thread
 (torch's default here; numpy's BLAS limited to one by ``OMP_NUM_THREADS``),
@@ -16,6 +19,7 @@ so that each fit's seconds are those of one core beside other fits.
 
     python benchmarks/bench_stacked_defaults.py [--dataset digits|mnist|both]
         [--seeds 0 1 2] [--n-jobs 2] [--ablation] [--data DIR]
+    python benchmarks/bench_stacked_defaults.py --grid [--eps 0 0.25 0.5]
 """
 
 import argparse
@@ -38,6 +42,17 @@ from skl_sae import StackedSparseAutoencoderClassifier
 #: Fine-tuning as it was before issue 28's step-size decay and input dropout.
 BEFORE = {"learning_rate": "constant", "input_dropout": 0.0}
 
+#: The networks and codes of ``--grid`` (on the digits).
+GRID = [
+    ((256, 256), {}),
+    ((256, 128), {}),
+    ((64,), {}),
+    ((32, 16), {}),
+    ((32, 16), {"sparsity": "topk", "k": 6}),
+    ((32, 16), {"sparsity": "batchtopk", "k": 6}),
+    ((32, 16), {"sparsity": "jumprelu", "k": 6}),
+]
+
 
 def methods(hidden, ablation):
     """``{name: estimator(seed)}``, every parameter but the seed at its default."""
@@ -46,6 +61,9 @@ def methods(hidden, ablation):
     if ablation:
         found[f"{name}, learning_rate='constant', input_dropout=0"] = lambda seed: (
             StackedSparseAutoencoderClassifier(hidden, random_state=seed, **BEFORE)
+        )
+        found[f"{name}, adversarial_eps=0"] = lambda seed: StackedSparseAutoencoderClassifier(
+            hidden, random_state=seed, adversarial_eps=0.0
         )
     for layers in dict.fromkeys([hidden, hidden[:1]]):
         found[f"MLPClassifier({layers})"] = lambda seed, layers=layers: MLPClassifier(
@@ -63,9 +81,24 @@ def fit_and_score(make, seed, data):
     return model.score(X_test, y_test), seconds, model.n_iter_
 
 
-def run(title, hidden, splits, seeds, n_jobs, ablation):
-    """Fit every method on every split with every seed; print one table."""
-    found = methods(hidden, ablation)
+def grid_methods(eps_values):
+    """``{name: estimator(seed)}``: each network and code of :data:`GRID` at
+    each ``adversarial_eps``, every other parameter at its default."""
+    found = {}
+    for hidden, params in GRID:
+        for eps in eps_values:
+            shown = "".join(f", {key}={value!r}" for key, value in params.items())
+            name = f"StackedSparseAutoencoderClassifier({hidden}{shown}, adversarial_eps={eps})"
+            found[name] = lambda seed, hidden=hidden, params=params, eps=eps: (
+                StackedSparseAutoencoderClassifier(
+                    hidden, random_state=seed, adversarial_eps=eps, **params
+                )
+            )
+    return found
+
+
+def run(title, found, splits, seeds, n_jobs):
+    """Fit every method of ``found`` on every split with every seed; print one table."""
     tasks = [
         (name, index, seed) for name in found for index in range(len(splits)) for seed in seeds
     ]
@@ -101,19 +134,24 @@ def main(argv=None):
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--n-jobs", type=int, default=2)
     parser.add_argument("--ablation", action="store_true")
+    parser.add_argument("--grid", action="store_true")
+    parser.add_argument("--eps", type=float, nargs="+", default=[0.0, 0.25, 0.5])
     args = parser.parse_args(argv)
 
-    if args.dataset in ("digits", "both"):
+    if args.dataset in ("digits", "both") or args.grid:
         X, y = load_digits(return_X_y=True)
         X = X / 16
         splits = [train_test_split(X, y, random_state=split, stratify=y) for split in range(4)]
         title = f"digits, 4 splits x seeds {args.seeds}, pixels / 16"
-        run(title, (256, 256), splits, args.seeds, args.n_jobs, args.ablation)
+        if args.grid:
+            run(title, grid_methods(args.eps), splits, args.seeds, args.n_jobs)
+            return
+        run(title, methods((256, 256), args.ablation), splits, args.seeds, args.n_jobs)
     if args.dataset in ("mnist", "both"):
         X_train, y_train, X_test, y_test = load_mnist(args.data)
         title = f"MNIST, {len(X_train)} train / {len(X_test)} test, seeds {args.seeds}"
         splits = [(X_train, X_test, y_train, y_test)]
-        run(title, (512, 512), splits, args.seeds, args.n_jobs, args.ablation)
+        run(title, methods((512, 512), args.ablation), splits, args.seeds, args.n_jobs)
 
 
 if __name__ == "__main__":

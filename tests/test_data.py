@@ -4,7 +4,12 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from skl_sae._data import geometric_median, leading_directions, mean_feature_variance
+from skl_sae._data import (
+    feature_variances,
+    geometric_median,
+    leading_directions,
+    mean_feature_variance,
+)
 
 
 def test_geometric_median_resists_outliers_and_takes_sparse_input():
@@ -25,6 +30,19 @@ def test_the_mean_feature_variance_of_observed_entries_ignores_the_others():
     expected = np.mean([X[observed[:, j], j].var() for j in range(3)])
     filled = np.where(observed, X, 1e6)
     assert mean_feature_variance(filled, observed) == pytest.approx(expected)
+
+
+def test_feature_variances_are_the_same_dense_sparse_or_mapped(digits, tmp_path):
+    X, _ = digits
+    mapped = np.lib.format.open_memmap(tmp_path / "X.npy", mode="w+", shape=X.shape)
+    mapped[:] = X
+    mapped.flush()
+    mapped = np.load(tmp_path / "X.npy", mmap_mode="r")
+    for rows in (X, sp.csr_matrix(X), mapped):
+        variances = feature_variances(rows)
+        assert variances.dtype == np.float64 and variances.shape == (64,)
+        np.testing.assert_allclose(variances, X.var(axis=0), rtol=1e-10, atol=1e-12)
+    assert feature_variances(X)[0] == 0  # the digits' first pixel is always blank
 
 
 @pytest.mark.parametrize("to_matrix", [np.asarray, sp.csr_matrix], ids=["dense", "sparse"])
