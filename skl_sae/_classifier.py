@@ -51,7 +51,8 @@ class StackedSparseAutoencoderClassifier(
     2. A softmax (multinomial logistic) layer trained on the top codes with
        cross-entropy, the encoders frozen.
     3. Fine-tuning (``fine_tune=True``): the whole stack and the softmax layer
-       trained end to end with cross-entropy plus weight decay.
+       trained end to end with cross-entropy plus weight decay, with dropout,
+       on each batch and on its adversarial rows (``adversarial_eps``).
 
     Parameters
     ----------
@@ -208,6 +209,30 @@ class StackedSparseAutoencoderClassifier(
         ``(512, 512)``, 0.9881, 0.9880 and 0.9880 (seeds 0 to 2) against
         0.9871 without. Not with ``fine_tune=False``.
 
+    adversarial_eps : float, default=0.25
+        Size of the adversarial rows that fine-tuning also trains on, in
+        standard deviations of each input feature (those of the first fit's
+        data; ``warm_start`` and ``partial_fit`` keep them). Each training
+        batch is moved by ``adversarial_eps`` deviations of each feature
+        along the sign of the gradient of its loss with respect to the
+        inputs (the fast gradient sign method, Goodfellow et al., 2015), and
+        fine-tuning minimises the mean of the clean and the moved batch's
+        cross-entropy, each pass with its own dropout masks. A feature
+        constant in the training data is not moved. The network learns an
+        output that stays put within that distance of the training samples:
+        a regularisation beyond dropout and weight decay, at the cost of two
+        passes a step instead of one (fine-tuning takes about twice as
+        long). 0 trains on the clean rows alone. Sparse rows train on the
+        clean rows (moving their zeros would make them dense). Not with
+        ``fine_tune=False``. Why 0.25: with ``(512, 512)`` on MNIST (3
+        seeds) 0.9904 against 0.9869 without (0.9886 at 0.5, one seed;
+        ``MLPClassifier((512, 512))``: 0.9845); on the digits (4 splits x 3
+        seeds) 0.9878 against 0.9807 with ``(256, 256)``, 0.9848 against
+        0.9798 with ``(64,)`` and 0.9746 against 0.9724 with ``(32, 16)``,
+        where 0.5 gave 0.9874, 0.9835 and 0.9659 (too far for the narrow
+        networks); on three small tables, within the spread between splits
+        (see :ref:`stacked_classifier`).
+
     tol : float, default=1e-4
         Minimal decrease of the supervised loss, the cross-entropy in nats,
         that counts as an improvement (with ``early_stopping``, minimal rise
@@ -292,7 +317,9 @@ class StackedSparseAutoencoderClassifier(
 
     loss_curve_ : list of float
         Supervised loss (cross-entropy plus weight decay) at each epoch of
-        fine-tuning, or of the softmax layer when ``fine_tune=False``.
+        fine-tuning, or of the softmax layer when ``fine_tune=False``. With
+        ``adversarial_eps > 0`` the cross-entropy of fine-tuning is the mean
+        of the clean and the adversarial rows'.
 
     best_loss_ : float
         Lowest supervised training loss (the minimum of ``loss_curve_``).
@@ -342,6 +369,9 @@ class StackedSparseAutoencoderClassifier(
     training of deep networks", NIPS 2006.
 
     A. Ng et al., "Stacked autoencoders", UFLDL tutorial, 2011.
+
+    I. Goodfellow, J. Shlens, C. Szegedy, "Explaining and harnessing
+    adversarial examples", ICLR 2015.
 
     Examples
     --------
