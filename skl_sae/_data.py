@@ -209,7 +209,8 @@ def mean_feature_variance(X, observed=None):
 
 def feature_variances(X):
     """Per-feature variance of ``X`` (dense, sparse or a memory map, read
-    block by block), a float64 array of shape (n_features,)."""
+    block by block), a float64 array of shape (n_features,): a float32
+    ``X``'s variances are computed in float32 and averaged in float64."""
     if sp.issparse(X):
         return np.asarray(mean_variance_axis(X, axis=0)[1], dtype=np.float64)
     if is_streamed(X):

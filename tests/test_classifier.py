@@ -478,6 +478,15 @@ def test_continued_fits_keep_the_first_fits_deviations(split):
     np.testing.assert_allclose(classifier._feature_deviations, 2 * X_train.std(axis=0), rtol=1e-4)
 
 
+def test_a_new_fit_forgets_the_deviations_of_the_fit_before(split):
+    X_train, _, y_train, _ = split
+    classifier = small(max_iter=2).fit(X_train, y_train)
+    narrow = X_train[:, 10:20] * 3
+    classifier.set_params(adversarial_eps=0.0).fit(narrow, y_train)  # none needed
+    classifier.set_params(adversarial_eps=0.25, warm_start=True).fit(narrow, y_train)
+    np.testing.assert_allclose(classifier._feature_deviations, narrow.std(axis=0), rtol=1e-4)
+
+
 def test_an_adaptive_step_size_is_lowered_where_fine_tuning_stalls(split):
     X_train, _, y_train, _ = split
     params = dict(max_iter=200, tol=1.0, n_iter_no_change=2)  # stalls from the 2nd epoch
