@@ -350,6 +350,8 @@ class ClassifierLoss:
         self.alpha, self.frozen = alpha, frozen
         self.dropout, self.input_dropout, self.generator = dropout, input_dropout, generator
         self.adversarial_eps, self.input_deviations = adversarial_eps, input_deviations
+        # Each feature's step, once for the whole fit.
+        self._steps = None if input_deviations is None else input_deviations * adversarial_eps
         self._covered = (None, False)  # (network, whether the gradient goes by hand)
 
     def __call__(self, module, x, y):
@@ -360,17 +362,20 @@ class ClassifierLoss:
             inputs = inputs.detach().requires_grad_()
             clean = cross_entropy(self._training_logits(module, inputs, scale), y)
             (gradient,) = torch.autograd.grad(clean, inputs, retain_graph=True)
-            perturbed = self.perturbed(x, gradient)
-            inputs, scale = self.dropped_inputs(perturbed)
-            moved = cross_entropy(self._training_logits(module, inputs, scale), y)
+            moved = self._dropped_cross_entropy(module, self.perturbed(x, gradient), y)
             loss = torch.lerp(clean, moved, self.ADVERSARIAL_WEIGHT)
         elif module.training and self.drops:
-            loss = cross_entropy(self._training_logits(module, *self.dropped_inputs(x)), y)
+            loss = self._dropped_cross_entropy(module, x, y)
         else:
             loss = cross_entropy(module(x), y)
         if self.alpha > 0:
             loss = loss + self.alpha * weight_decay(self.trained_weights(module))
         return loss
+
+    def _dropped_cross_entropy(self, module, x, y):
+        """The cross-entropy of the rows ``x``, their inputs and hidden codes
+        dropped as in training."""
+        return cross_entropy(self._training_logits(module, *self.dropped_inputs(x)), y)
 
     def _training_logits(self, module, x, scale):
         """The logits of the rows ``x``, whose inputs were dropped and are
@@ -397,8 +402,7 @@ class ClassifierLoss:
         deviation along the sign of ``gradient``, the loss's gradient with
         respect to the inputs: the fast gradient sign method, each feature
         in its own units (a constant feature stays)."""
-        steps = self.input_deviations.to(x.dtype) * self.adversarial_eps
-        return torch.addcmul(x, gradient.sign(), steps)
+        return torch.addcmul(x, gradient.sign(), self._steps.to(x.dtype))
 
     def accumulate_gradients(self, module, x, y, weight=1.0):
         """Add ``weight`` times the gradient of the training loss to the
